@@ -1,0 +1,23 @@
+"""Vehicle dynamics: the single-track model (one implementation, three backends) and presets."""
+
+from drift.vehicle.dynamics import (
+    INPUT_NAMES,
+    NU,
+    NX,
+    STATE_NAMES,
+    AxleForces,
+    axle_forces,
+    axle_loads,
+    body_derivatives,
+    f,
+    longitudinal_split,
+    slip_angles,
+)
+from drift.vehicle.integrate import odeint_zoh, rk4_step, rollout
+from drift.vehicle.params import VehicleParams, load_vehicle, preset_names
+
+__all__ = [
+    "INPUT_NAMES", "NU", "NX", "STATE_NAMES", "AxleForces", "axle_forces", "axle_loads", "body_derivatives",
+    "f", "longitudinal_split", "slip_angles", "odeint_zoh", "rk4_step", "rollout", "VehicleParams",
+    "load_vehicle", "preset_names",
+]

@@ -1,0 +1,107 @@
+"""Dynamic single-track ("bicycle") model, written once for numpy, torch and CasADi.
+
+State ``x = [X, Y, psi, vx, vy, r]``: world position (m), yaw (rad), body-frame velocities
+(m/s) and yaw rate (rad/s). Input ``u = [delta, Fx]``: road-wheel steering angle (rad) and the
+longitudinal force demand (N). A positive ``Fx`` drives the rear axle (rear-wheel drive); a
+negative ``Fx`` brakes, ``brake_front_share`` of it at the front axle. For drift control
+``Fx > 0`` is exactly the rear longitudinal force ``Fxr``.
+
+numpy / torch: arrays of shape ``(..., 6)`` and ``(..., 2)``, batched over leading dims.
+CasADi: column vectors ``(6, 1)`` and ``(2, 1)``.
+
+Source: Rajamani, *Vehicle Dynamics and Control*, 2nd ed., Sec. 2.3; friction circle on the
+driven axle as in Goh & Gerdes 2016 and Djeumou et al. 2023, eqs. 1-2.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from drift.backend import namespace, smooth_relu
+from drift.vehicle.params import VehicleParams
+from tire_models.base import AxleTires
+
+NX = 6
+NU = 2
+STATE_NAMES = ("X", "Y", "psi", "vx", "vy", "r")
+INPUT_NAMES = ("delta", "Fx")
+
+
+class AxleForces(NamedTuple):
+    """Intermediate quantities of one model evaluation (each of the batch shape, SI units)."""
+
+    alpha_f: object  # front slip angle (rad)
+    alpha_r: object  # rear slip angle (rad)
+    Fzf: object  # front axle load (N)
+    Fzr: object  # rear axle load (N)
+    Fxf: object  # front longitudinal force (N)
+    Fxr: object  # rear longitudinal force (N)
+    Fyf: object  # front lateral force (N), tyre frame
+    Fyr: object  # rear lateral force (N)
+
+
+def slip_angles(vx, vy, r, delta, p: VehicleParams):
+    """Axle slip angles ``(alpha_f, alpha_r)`` in rad, positive when they yield positive ``Fy``.
+
+    ``alpha_f = delta - atan2(vy + lf r, vx)``, ``alpha_r = -atan2(vy - lr r, vx)``.
+    """
+    m = namespace(vx, vy, r, delta)
+    return delta - m.atan2(vy + p.lf * r, vx), -m.atan2(vy - p.lr * r, vx)
+
+
+def axle_loads(vx, Fx, p: VehicleParams):
+    """Axle normal loads ``(Fzf, Fzr)`` in N: static split, downforce and load transfer ``h Fx / L``."""
+    down = p.c_down * vx * vx
+    Fzf = (p.m * p.g * p.lr - p.h_cg * Fx) / p.L + p.down_front_share * down
+    Fzr = (p.m * p.g * p.lf + p.h_cg * Fx) / p.L + (1.0 - p.down_front_share) * down
+    return Fzf, Fzr
+
+
+def longitudinal_split(Fx, p: VehicleParams, eps: float = 1.0):
+    """Split the force demand ``Fx`` (N) into ``(Fxf, Fxr)``: drive at the rear, brakes shared."""
+    brake = -smooth_relu(-Fx, eps)  # min(Fx, 0), smooth
+    Fxf = p.brake_front_share * brake
+    return Fxf, Fx - Fxf
+
+
+def axle_forces(v, u, p: VehicleParams, tires: AxleTires) -> AxleForces:
+    """Tyre forces for body velocities ``v = [vx, vy, r]`` and inputs ``u = [delta, Fx]``."""
+    m = namespace(v, u)
+    vx, vy, r = m.unstack(v)[:3]
+    delta, Fx = m.unstack(u)[:2]
+    alpha_f, alpha_r = slip_angles(vx, vy, r, delta, p)
+    Fzf, Fzr = axle_loads(vx, Fx, p)
+    Fxf, Fxr = longitudinal_split(Fx, p)
+    Fyf = tires.front.combined_force(alpha_f, Fzf, Fxf)
+    Fyr = tires.rear.combined_force(alpha_r, Fzr, Fxr)
+    return AxleForces(alpha_f, alpha_r, Fzf, Fzr, Fxf, Fxr, Fyf, Fyr)
+
+
+def body_derivatives(v, u, p: VehicleParams, tires: AxleTires, forces: AxleForces | None = None):
+    """Time derivative of the body velocities ``v = [vx, vy, r]`` -> ``[vx_dot, vy_dot, r_dot]``.
+
+    Shapes: ``(..., 3)`` and ``(..., 2)`` -> ``(..., 3)`` (CasADi: ``(3, 1)``).
+    Units: m/s^2, m/s^2, rad/s^2.
+    """
+    m = namespace(v, u)
+    vx, vy, r = m.unstack(v)[:3]
+    delta = m.unstack(u)[0]
+    f = forces if forces is not None else axle_forces(v, u, p, tires)
+    cd, sd = m.cos(delta), m.sin(delta)
+    resist = p.c_drag * vx * vx + p.c_roll * p.m * p.g * m.tanh(vx / 0.5)
+    vx_dot = (f.Fxr + f.Fxf * cd - f.Fyf * sd - resist) / p.m + vy * r
+    vy_dot = (f.Fyr + f.Fyf * cd + f.Fxf * sd) / p.m - vx * r
+    r_dot = (p.lf * (f.Fyf * cd + f.Fxf * sd) - p.lr * f.Fyr) / p.Iz
+    return m.stack([vx_dot, vy_dot, r_dot])
+
+
+def f(x, u, p: VehicleParams, tires: AxleTires):
+    """Full state derivative ``dx/dt`` for ``x = [X, Y, psi, vx, vy, r]``, ``u = [delta, Fx]``.
+
+    Shapes ``(..., 6), (..., 2) -> (..., 6)`` for numpy/torch, ``(6, 1)`` for CasADi.
+    """
+    m = namespace(x, u)
+    X, Y, psi, vx, vy, r = m.unstack(x)
+    dv = m.unstack(body_derivatives(m.stack([vx, vy, r]), u, p, tires))
+    c, s = m.cos(psi), m.sin(psi)
+    return m.stack([vx * c - vy * s, vx * s + vy * c, r, *dv])

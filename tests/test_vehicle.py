@@ -1,0 +1,115 @@
+"""Single-track model: backend agreement, golden values and parameter validation."""
+
+import casadi as ca
+import numpy as np
+import pytest
+import torch
+
+from drift.errors import ConfigError
+from drift.vehicle import NU, NX, f, load_vehicle, rk4_step, rollout
+from tire_models import AxleTires, Fiala, Linear, Pacejka
+
+TIRES = [
+    AxleTires(Linear(C=12.0, mu=1.1), Linear(C=14.0, mu=1.1)),
+    AxleTires(Fiala(C=13.0, mu=1.2), Fiala(C=15.0, mu=1.1)),
+    AxleTires(Pacejka(B=11.0, C=1.4, D=1.2, E=-0.3), Pacejka(B=9.0, C=1.6, D=1.1, E=0.2)),
+]
+
+
+def _random_xu(rng, n):
+    x = np.column_stack([
+        rng.uniform(-50, 50, n), rng.uniform(-50, 50, n), rng.uniform(-np.pi, np.pi, n),
+        rng.uniform(3, 40, n), rng.uniform(-5, 5, n), rng.uniform(-1.5, 1.5, n),
+    ])
+    u = np.column_stack([rng.uniform(-0.4, 0.4, n), rng.uniform(-12000, 8000, n)])
+    return x, u
+
+
+@pytest.mark.parametrize("tires", TIRES, ids=lambda t: t.name)
+@pytest.mark.parametrize("preset", ["iac", "f1tenth", "sports"])
+def test_three_backends_agree(tires, preset):
+    p = load_vehicle(preset)
+    x, u = _random_xu(np.random.default_rng(0), 64)
+    if preset == "f1tenth":
+        x[:, 3:] *= 0.2
+        u[:, 1] *= 0.003
+    ref = f(x, u, p, tires)
+    out_t = f(torch.tensor(x), torch.tensor(u), p, tires).numpy()
+    xs, us = ca.SX.sym("x", NX), ca.SX.sym("u", NU)
+    fun = ca.Function("f", [xs, us], [f(xs, us, p, tires)])
+    out_c = np.array([np.array(fun(x[i], u[i])).ravel() for i in range(len(x))])
+    assert ref.shape == (64, NX)
+    np.testing.assert_allclose(out_t, ref, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(out_c, ref, rtol=1e-9, atol=1e-9)
+
+
+def test_torch_batched_and_differentiable():
+    p = load_vehicle("iac")
+    x, u = _random_xu(np.random.default_rng(1), 12)
+    xt = torch.tensor(x.reshape(3, 4, NX), requires_grad=True)
+    ut = torch.tensor(u.reshape(3, 4, NU))
+    C = torch.tensor(12.0, dtype=torch.float64, requires_grad=True)
+    tires = AxleTires(Linear(C=C), Linear(C=C))
+    out = f(xt, ut, p, tires)
+    assert out.shape == (3, 4, NX)
+    out[..., 5].sum().backward()
+    assert torch.isfinite(xt.grad).all() and C.grad is not None and C.grad != 0
+    fn = lambda c: f(xt.detach()[:1, :2], ut[:1, :2], p, AxleTires(Linear(C=c), Linear(C=c)))
+    assert torch.autograd.gradcheck(fn, (C,))
+
+
+def test_steady_state_cornering_matches_understeer_gradient():
+    """Linear tyres, constant speed: delta = L/R + K ay (Rajamani eq. 3.15 / Gillespie 6-8)."""
+    p = load_vehicle("sports").replace(c_drag=0.0, c_roll=0.0, h_cg=0.0)
+    Cf, Cr = 14.0, 16.0
+    tires = AxleTires(Linear(C=Cf, mu=5.0), Linear(C=Cr, mu=5.0))
+    vx, R = 15.0, 60.0
+    Fzf, Fzr = p.m * p.g * p.lr / p.L, p.m * p.g * p.lf / p.L
+    K = Fzf / (Cf * Fzf) - Fzr / (Cr * Fzr)  # (Wf/Cf - Wr/Cr) in rad per g; per-load C gives (1/Cf - 1/Cr)
+    ay = vx**2 / R
+    delta = p.L / R + K * ay / p.g
+    # integrate the full nonlinear model to steady state with the textbook steering angle
+    fun = lambda x, u: f(x, u, p, tires)
+    x = np.array([0.0, 0.0, 0.0, vx, 0.0, vx / R])
+    for _ in range(3000):
+        x = rk4_step(fun, x, np.array([delta, 0.0]), 0.01)
+        x[3] = vx  # hold speed: the formula is for constant speed
+    r_ss = x[5]
+    # small-angle linearisation error of atan2 and cos(delta) is O(delta^2) ~ 1e-3
+    assert r_ss == pytest.approx(vx / R, rel=5e-3)
+
+
+def test_rollout_matches_repeated_rk4():
+    p = load_vehicle("iac")
+    tires = TIRES[2]
+    fun = lambda x, u: f(x, u, p, tires)
+    x0 = np.array([0, 0, 0, 20.0, 0.1, 0.05])
+    us = np.tile([0.03, 1000.0], (10, 1))
+    xs = rollout(fun, x0, us, 0.04, substeps=2)
+    x = x0
+    for k in range(10):
+        x = rk4_step(fun, x, us[k], 0.04, substeps=2)
+    np.testing.assert_allclose(xs[-1], x)
+    assert xs.shape == (10, NX)
+
+
+@pytest.mark.parametrize(
+    "text, match",
+    [
+        ("m_kg: -3\nIz_kgm2: 1\nlf_m: 1\nlr_m: 1\n", "m_kg must be a positive number"),
+        ("m_kg: 100\nIz_kgm2: 0\nlf_m: 1\nlr_m: 1\n", "Iz_kgm2 must be a positive number"),
+        ("mass: 100\n", "unknown vehicle key 'mass'"),
+        ("m_kg: heavy\n", "m_kg must be a number"),
+        ("- 1\n- 2\n", "expected a mapping"),
+    ],
+)
+def test_bad_vehicle_files(tmp_path, text, match):
+    path = tmp_path / "car.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=match):
+        load_vehicle(path)
+
+
+def test_missing_vehicle_names_presets():
+    with pytest.raises(ConfigError, match="neither a preset"):
+        load_vehicle("no_such_car")
