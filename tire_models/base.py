@@ -37,6 +37,14 @@ class TireModel:
     units: ClassVar[dict[str, str]] = {}
     #: True when :meth:`lateral_force` can be evaluated on CasADi symbols
     casadi: ClassVar[bool] = True
+    #: physical box ``(lo, hi)`` of each parameter, used when fitting
+    bounds: ClassVar[dict[str, tuple[float, float]]] = {}
+
+    def torch_module(self):
+        """A ``torch.nn.Module`` for fitting, starting from this model (see :mod:`tire_models.torch_params`)."""
+        from tire_models.torch_params import BoundedParams
+
+        return BoundedParams(self)
 
     def lateral_force(self, alpha, Fz):
         """Pure-slip lateral force ``Fy`` (N), shape of ``broadcast(alpha, Fz)``."""

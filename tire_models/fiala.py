@@ -31,6 +31,7 @@ class Fiala(TireModel):
 
     name = "fiala"
     units = {"C": "C_per_rad", "mu": "mu"}
+    bounds = {"C": (0.5, 60.0), "mu": (0.1, 3.0)}
     C: Any = 15.0
     mu: Any = 1.0
 

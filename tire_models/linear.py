@@ -22,6 +22,7 @@ class Linear(TireModel):
 
     name = "linear"
     units = {"C": "C_per_rad", "mu": "mu"}
+    bounds = {"C": (0.5, 60.0), "mu": (0.1, 3.0)}
     C: Any = 10.0
     mu: Any = 1.0
 

@@ -27,6 +27,7 @@ class Pacejka(TireModel):
 
     name = "pacejka"
     units = {"B": "B_per_rad", "C": "C", "D": "D", "E": "E"}
+    bounds = {"B": (0.5, 60.0), "C": (1.0, 2.0), "D": (0.1, 3.0), "E": (-5.0, 1.0)}
     B: Any = 10.0
     C: Any = 1.5
     D: Any = 1.0
