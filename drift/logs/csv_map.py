@@ -14,7 +14,8 @@ For each column: ``value_SI = sign * scale * unit_factor(unit) * raw + offset`` 
 of :data:`drift.logs.units.UNITS` (default: already SI), ``scale`` a float (default 1), ``sign``
 +1 or -1 (default +1) and ``offset`` an additive constant in SI units (default 0). ``name`` is a
 standard name (``STANDARD_SIGNALS``; the unit's dimension is checked against it) or any other
-identifier for extra signals. Columns not listed are ignored.
+identifier for extra signals. Columns not listed are ignored. ``psi`` is unwrapped to a
+continuous angle after conversion.
 """
 
 from __future__ import annotations
@@ -219,6 +220,8 @@ def columns_to_log(
         f = unit_factor(s.unit, f"{source}: column {s.column!r}", s.name)
         out[s.name] = s.sign * s.scale * f * raw + s.offset
     t = out.pop("t")
+    if "psi" in out:  # yaw is stored as a continuous angle (no +-pi jumps)
+        out["psi"] = np.unwrap(out["psi"])
     if post is not None:
         out = post(out)
     return DrivingLog.from_arrays(t, out, source=source)

@@ -16,8 +16,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import numpy as np
-
 from drift.logs.csv_map import ColumnMap, ColumnSpec, columns_to_log, read_csv_table, read_header
 from drift.logs.errors import LogError
 from drift.logs.log import _NAME_RE, DrivingLog
@@ -116,9 +114,4 @@ def load_iac_csv(path: str | Path) -> DrivingLog:
         raise LogError(f"{path}: IAC log lacks required column(s) {[inv[n] for n in missing]}; the header "
                        f"has {header}. Use a complete log or a column map.")
     header, table = read_csv_table(path)
-
-    def post(d: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        d["psi"] = np.unwrap(d["psi"])
-        return d
-
-    return columns_to_log(header, table, cmap, str(path), post=post)
+    return columns_to_log(header, table, cmap, str(path))
