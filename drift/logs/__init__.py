@@ -63,18 +63,26 @@ def load_rosbag(path, **kwargs) -> DrivingLog:
     return _load(path, **kwargs)
 
 
-def load_log(path: str | Path | None = None, column_map=None, **kwargs) -> DrivingLog:
+def load_log(path: str | Path | None = None, column_map=None, require=(), **kwargs) -> DrivingLog:
     """Load a driving log, choosing the reader from the path.
 
     Args:
         path: log file or bag directory; ``None`` loads the shipped IAC excerpt (:func:`default_log_path`).
         column_map: YAML path / mapping / ColumnMap for a generic CSV (overrides IAC auto-detection).
+        require: signal names that must be present (e.g. ``("vx", "vy", "r", "delta")``).
         **kwargs: passed to the rosbag reader (topic names, ``mass_kg``, ``rate_hz``).
     Returns:
         DrivingLog (SI units, standard names).
     Raises:
-        LogError: missing path, unsupported format, CSV without a column map, or any reader error.
+        LogError: missing path, unsupported format, CSV without a column map, a required signal
+            missing, or any reader error.
     """
+    log = _load(path, column_map, **kwargs)
+    log.require(*require)
+    return log
+
+
+def _load(path, column_map, **kwargs) -> DrivingLog:
     if path is None:
         path = default_log_path()
     path = Path(path)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import gzip
 import io
 import math
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -163,7 +164,9 @@ def read_csv_table(path: str | Path, delimiter: str = ",") -> tuple[list[str], n
                 break
         text = f.read()
     try:
-        table = np.loadtxt(io.StringIO(text), delimiter=delimiter, dtype=np.float64, ndmin=2)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # "input contained no data": handled below
+            table = np.loadtxt(io.StringIO(text), delimiter=delimiter, dtype=np.float64, ndmin=2)
     except ValueError:
         # find the offending line/column for a precise message
         for k, line in enumerate(text.splitlines(), start=lineno + 1):
