@@ -153,22 +153,27 @@ def test_real_iac_split_three_minutes():
     assert train.duration_s + test.duration_s == pytest.approx(460.24, abs=0.05)
 
 
-@needs_iac
-def test_shipped_excerpt_is_the_first_300_s_with_notice():
+def test_shipped_excerpt_loads_with_notice():
     path = default_log_path()
     assert path.exists()
-    with gzip.open(path, "rt") as f:
-        excerpt = f.read().splitlines()
-    full = IAC_LOG.read_text().splitlines()
-    assert len(excerpt) == 7501 and excerpt == full[:7501]
     notice = (path.parent / "NOTICE.md").read_text()
     for must in ["GPL-3.0", "linklab-uva/deep-dynamics", "88c856539c84fe7004b933d1cf03aad14ab69bd2",
                  "Chrosniak", "arXiv 2312.04374"]:
         assert must in notice
     assert "GNU GENERAL PUBLIC LICENSE" in (path.parent / "LICENSE-GPL-3.0.txt").read_text()
     log = load_log()  # no path: the shipped excerpt
+    assert len(log) == 7500 and log.dt == pytest.approx(0.04, abs=1e-6)
     train, test = log.split(3.0, 5.0)
     assert train.duration_s == pytest.approx(180.0) and test.duration_s > 100.0
+    assert (train["vx"] >= 5.0).all() and train["vx"].max() > 14.0
+
+
+@needs_iac
+def test_shipped_excerpt_is_the_first_300_s_unchanged():
+    with gzip.open(default_log_path(), "rt") as f:
+        excerpt = f.read().splitlines()
+    full = IAC_LOG.read_text().splitlines()
+    assert len(excerpt) == 7501 and excerpt == full[:7501]
 
 
 @needs_iac

@@ -20,7 +20,8 @@ from drift.logs.units import STANDARD_SIGNALS, UNITS, unit_factor
 
 __all__ = [
     "DrivingLog", "LogError", "load_log", "default_log_path", "load_iac_csv", "load_csv", "load_npz",
-    "load_rosbag", "load_column_map", "parse_column_map", "ColumnMap", "ColumnSpec", "is_iac_csv",
+    "load_rosbag", "write_rosbag", "load_column_map", "parse_column_map", "ColumnMap", "ColumnSpec",
+    "is_iac_csv",
     "STANDARD_SIGNALS", "UNITS", "unit_factor",
 ]
 
@@ -54,6 +55,13 @@ def load_npz(path: str | Path) -> DrivingLog:
     seg = arrays.pop("segment", None)
     t0 = float(arrays.pop("t0_s", 0.0))
     return DrivingLog(t=t, data=arrays, source=str(path), segment=seg, t0_s=t0)
+
+
+def write_rosbag(log: DrivingLog, path, **kwargs):
+    """Write a log as a rosbag2 recording; see :func:`drift.logs.rosbag.write_rosbag`."""
+    from drift.logs.rosbag import write_rosbag as _write
+
+    return _write(log, path, **kwargs)
 
 
 def load_rosbag(path, **kwargs) -> DrivingLog:
