@@ -9,3 +9,5 @@ from tire_models.linear import Linear
 from tire_models.pacejka import Pacejka
 
 __all__ = ["REGISTRY", "AxleTires", "TireModel", "friction_circle_scale", "register", "Fiala", "Linear", "Pacejka"]
+from tire_models.exptanh import ExpTanh  # noqa: E402  (learned models register themselves)
+from tire_models.neural_ode import NeuralODE  # noqa: E402
