@@ -115,6 +115,9 @@ def test_npz_round_trip(tmp_path):
     np.testing.assert_array_equal(back.t, sel.t)
     np.testing.assert_array_equal(back.segment, sel.segment)
     np.testing.assert_array_equal(back["r"], sel["r"])
+    np.savez(tmp_path / "no_t.npz", vx=np.ones(3))
+    with pytest.raises(LogError, match=r"no_t\.npz: the \.npz has no 't'"):
+        load_log(tmp_path / "no_t.npz")
     (tmp_path / "bad.npz").write_bytes(b"not a zip")
     with pytest.raises(LogError, match=r"bad\.npz.*cannot read"):
         load_log(tmp_path / "bad.npz")
