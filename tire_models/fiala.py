@@ -45,3 +45,10 @@ class Fiala(TireModel):
     @property
     def peak_mu(self):
         return self.mu
+
+    @classmethod
+    def initial_guess(cls, Fz_nominal_N: float, mu: float = 1.0, C_per_rad: float = 10.0, seed: int = 0) -> Fiala:
+        """Starting point of a fit: stiffness ``C_per_rad`` (1/rad) and peak ``mu``, clipped to the bounds."""
+        from tire_models.linear import _clip
+
+        return cls(C=_clip(C_per_rad, cls.bounds["C"]), mu=_clip(mu, cls.bounds["mu"]))

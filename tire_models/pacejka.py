@@ -41,3 +41,11 @@ class Pacejka(TireModel):
     @property
     def peak_mu(self):
         return self.D
+
+    @classmethod
+    def initial_guess(cls, Fz_nominal_N: float, mu: float = 1.0, C_per_rad: float = 10.0, seed: int = 0) -> Pacejka:
+        """Starting point of a fit: ``C = 1.5``, ``D = mu``, ``E = 0`` and ``B = C_per_rad / (C D)``."""
+        from tire_models.linear import _clip
+
+        D = _clip(mu, cls.bounds["D"])
+        return cls(B=_clip(C_per_rad / (1.5 * D), cls.bounds["B"]), C=1.5, D=D, E=0.0)

@@ -1,0 +1,202 @@
+"""From a driving log to model inputs and axle-force samples.
+
+* :func:`smooth_derivative`: Savitzky-Golay derivative per contiguous segment.
+* :class:`LongitudinalMap`: throttle / brake pressure -> the model's longitudinal force ``Fx``
+  (N), fitted by least squares on the measured longitudinal acceleration.
+* :func:`estimate_axle_forces`: front / rear lateral axle forces that reproduce the measured
+  ``dvy/dt`` and ``dr/dt`` through :func:`drift.vehicle.body_derivatives` (DESIGN.md §3).
+
+The single-track equations are never written here: the estimates invert
+:func:`drift.vehicle.body_derivatives`, which is affine in the two lateral axle forces.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.signal import savgol_filter
+
+from drift.errors import DriftError
+from drift.vehicle import AxleForces, axle_loads, body_derivatives, longitudinal_split, slip_angles
+from drift.vehicle.params import VehicleParams
+
+
+def smooth_derivative(x: np.ndarray, dt: float, segment: np.ndarray, window_s: float = 0.36,
+                      polyorder: int = 2) -> np.ndarray:
+    """Time derivative of ``x (T,)`` by a Savitzky-Golay filter, separately on each segment.
+
+    Args:
+        x: samples (any unit u), shape ``(T,)``.
+        dt: sample time (s).
+        segment: ``(T,)`` contiguous-segment ids (derivatives never cross a gap).
+        window_s: filter window (s); shortened on short segments.
+        polyorder: polynomial order.
+    Returns:
+        ``(T,)`` derivative in u/s. Segments shorter than ``polyorder + 2`` samples get
+        a finite difference.
+    Source: Savitzky & Golay, Anal. Chem. 36 (1964); :func:`scipy.signal.savgol_filter`.
+    """
+    out = np.zeros_like(x, dtype=float)
+    for s in np.unique(segment):
+        idx = np.flatnonzero(segment == s)
+        n = len(idx)
+        w = int(round(window_s / dt)) | 1
+        w = min(w, n if n % 2 else n - 1)
+        if w <= polyorder + 1:
+            out[idx] = np.gradient(x[idx], dt) if n > 1 else 0.0
+        else:
+            out[idx] = savgol_filter(x[idx], w, polyorder, deriv=1, delta=dt, mode="interp")
+    return out
+
+
+def smooth(x: np.ndarray, dt: float, segment: np.ndarray, window_s: float = 0.36, polyorder: int = 2):
+    """Savitzky-Golay smoothing of ``x (T,)`` per segment (same arguments as :func:`smooth_derivative`)."""
+    out = np.array(x, dtype=float)
+    for s in np.unique(segment):
+        idx = np.flatnonzero(segment == s)
+        n = len(idx)
+        w = min(int(round(window_s / dt)) | 1, n if n % 2 else n - 1)
+        if w > polyorder + 1:
+            out[idx] = savgol_filter(x[idx], w, polyorder, mode="interp")
+    return out
+
+
+def _shift(x: np.ndarray, k: int, segment: np.ndarray) -> np.ndarray:
+    """``x`` delayed by ``k`` samples inside each segment (the first ``k`` samples repeat)."""
+    if k == 0:
+        return x.copy()
+    out = x.copy()
+    for s in np.unique(segment):
+        idx = np.flatnonzero(segment == s)
+        xs = x[idx]
+        out[idx] = np.concatenate([np.full(min(k, len(xs)), xs[0]), xs[: max(len(xs) - k, 0)]])
+    return out
+
+
+@dataclass(frozen=True)
+class LongitudinalMap:
+    """``Fx = sum_i coef_i * feature_i`` with the inputs delayed by ``delay_s``.
+
+    Features (their names are the keys of ``coef_N``): ``throttle``, ``throttle*vx``
+    (N per m/s), ``throttle/vx`` (power-like, N m/s), ``brake_Pa`` (N/Pa), ``vx``, ``vx^2``
+    (corrections of the vehicle file's drag), ``1`` (N). A log with an ``Fx`` column uses it
+    directly (``kind="logged"``).
+
+    Attributes:
+        kind: ``"logged"`` (log has ``Fx``) or ``"throttle_brake"``.
+        coef_N: coefficients by feature name (units: N per feature unit).
+        delay_s: input delay (s) chosen by the fit.
+        r2: coefficient of determination of the fit on the training data.
+    """
+
+    kind: str = "logged"
+    coef_N: dict = field(default_factory=dict)
+    delay_s: float = 0.0
+    r2: float = float("nan")
+
+    FEATURES = ("throttle", "throttle*vx", "throttle/vx", "brake_Pa", "vx", "vx^2", "1")
+
+    @staticmethod
+    def features(data: dict, segment: np.ndarray, delay_steps: int) -> np.ndarray:
+        """Feature matrix ``(T, 7)`` from a dict of arrays with ``vx``, ``throttle``, ``brake_Pa``."""
+        vx = np.asarray(data["vx"], float)
+        thr = _shift(np.asarray(data.get("throttle", np.zeros_like(vx)), float), delay_steps, segment)
+        brk = _shift(np.asarray(data.get("brake_Pa", np.zeros_like(vx)), float), delay_steps, segment)
+        v = np.maximum(vx, 1.0)
+        return np.stack([thr, thr * vx, thr / v, brk, vx, vx * vx, np.ones_like(vx)], axis=-1)
+
+    def apply(self, data: dict, segment: np.ndarray, dt: float) -> np.ndarray:
+        """Longitudinal force ``Fx (T,)`` in N for the arrays in ``data``."""
+        if self.kind == "logged":
+            return np.asarray(data["Fx"], float)
+        X = self.features(data, segment, int(round(self.delay_s / dt)))
+        return X @ np.array([self.coef_N[k] for k in self.FEATURES])
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "coef_N": {k: float(v) for k, v in self.coef_N.items()},
+                "delay_s": float(self.delay_s), "r2": float(self.r2)}
+
+    @staticmethod
+    def from_dict(d: dict) -> LongitudinalMap:
+        return LongitudinalMap(d["kind"], dict(d.get("coef_N", {})), float(d.get("delay_s", 0.0)),
+                               float(d.get("r2", float("nan"))))
+
+
+def fit_longitudinal_map(data: dict, segment: np.ndarray, dt: float, p: VehicleParams,
+                         max_delay_s: float = 0.4, source: str = "log") -> LongitudinalMap:
+    """Fit :class:`LongitudinalMap` on ``data`` (dict of ``(T,)`` arrays, standard names).
+
+    Target: the force the model needs to reproduce the measured speed change,
+    ``Fx = m (dvx/dt - vy r) + c_drag vx^2 + c_roll m g`` (from :func:`body_derivatives` with zero
+    lateral forces), where ``dvx/dt`` is a Savitzky-Golay derivative of ``vx``.
+    Least squares over the features, for each delay in ``0..max_delay_s``; the best ``R^2`` wins.
+
+    Raises:
+        DriftError: the log has neither ``Fx`` nor ``throttle``/``brake_Pa``.
+    """
+    if "Fx" in data:
+        return LongitudinalMap("logged")
+    if "throttle" not in data and "brake_Pa" not in data:
+        raise DriftError(
+            f"{source}: needs a longitudinal input to fit: an 'Fx' (N) signal, or 'throttle' (0..1) "
+            "and/or 'brake_Pa'; map the column in --column-map"
+        )
+    vx, vy, r = (np.asarray(data[k], float) for k in ("vx", "vy", "r"))
+    vx_dot = smooth_derivative(vx, dt, segment)
+    # force needed with no lateral force: invert body_derivatives' vx row (affine in Fx)
+    zero = np.zeros_like(vx)
+    f0 = AxleForces(zero, zero, zero, zero, zero, zero, zero, zero)
+    a0 = body_derivatives(np.stack([vx, vy, r], -1), np.stack([zero, zero], -1), p, None, forces=f0)[..., 0]
+    target = p.m * (vx_dot - a0)  # Fx*(1 for drive) ~ m*(vx_dot - a0); brake split stays affine with cos(0)=1
+    best = None
+    for k in range(int(round(max_delay_s / dt)) + 1):
+        X = LongitudinalMap.features(data, segment, k)
+        keep = np.std(X, axis=0) > 0
+        keep[-1] = True
+        coef = np.zeros(X.shape[1])
+        sol, *_ = np.linalg.lstsq(X[:, keep], target, rcond=None)
+        coef[keep] = sol
+        res = target - X @ coef
+        r2 = 1.0 - res.var() / max(target.var(), 1e-12)
+        if best is None or r2 > best[0]:
+            best = (r2, k, coef)
+    r2, k, coef = best
+    return LongitudinalMap("throttle_brake", dict(zip(LongitudinalMap.FEATURES, coef.tolist(), strict=True)),
+                           k * dt, float(r2))
+
+
+def estimate_axle_forces(v, v_dot, u, p: VehicleParams):
+    """Lateral axle forces that make the model reproduce the measured ``dvy/dt`` and ``dr/dt``.
+
+    Args:
+        v: ``(T, 3)`` body velocities ``[vx, vy, r]`` at the CG (m/s, m/s, rad/s).
+        v_dot: ``(T, 3)`` their measured time derivatives.
+        u: ``(T, 2)`` inputs ``[delta, Fx]`` (rad, N).
+        p: vehicle parameters.
+    Returns:
+        dict of ``(T,)`` arrays: ``Fyf, Fyr`` (N, tyre frame), ``alpha_f, alpha_r`` (rad),
+        ``Fzf, Fzr`` (N), ``Fxf, Fxr`` (N).
+
+    :func:`body_derivatives` is affine in ``(Fyf, Fyr)``; it is evaluated at three force pairs
+    and the 2x2 system ``[vy_dot, r_dot] = A [Fyf, Fyr] + b`` is solved sample by sample
+    (with ``ay = dvy/dt + vx r`` this is the usual axle-force estimate, Rajamani Sec. 2.3).
+    """
+    v = np.asarray(v, float)
+    u = np.asarray(u, float)
+    vx, vy, r = v[..., 0], v[..., 1], v[..., 2]
+    delta, Fx = u[..., 0], u[..., 1]
+    alpha_f, alpha_r = slip_angles(vx, vy, r, delta, p)
+    Fzf, Fzr = axle_loads(vx, Fx, p)
+    Fxf, Fxr = longitudinal_split(Fx, p)
+
+    def d(Fyf, Fyr):
+        f = AxleForces(alpha_f, alpha_r, Fzf, Fzr, Fxf, Fxr, Fyf + 0 * vx, Fyr + 0 * vx)
+        return body_derivatives(v, u, p, None, forces=f)[..., 1:]
+
+    b = d(0.0, 0.0)
+    scale = p.m * p.g
+    A = np.stack([(d(scale, 0.0) - b) / scale, (d(0.0, scale) - b) / scale], axis=-1)  # (T, 2, 2)
+    F = np.linalg.solve(A, (np.asarray(v_dot, float)[..., 1:] - b)[..., None])[..., 0]
+    return {"Fyf": F[..., 0], "Fyr": F[..., 1], "alpha_f": alpha_f, "alpha_r": alpha_r,
+            "Fzf": Fzf, "Fzr": Fzr, "Fxf": Fxf, "Fxr": Fxr}

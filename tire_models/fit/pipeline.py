@@ -1,0 +1,487 @@
+"""The tyre-fitting pipeline, the same for every model (baselines and learned).
+
+Steps (DESIGN.md §3; issue 2 "Baseline tyre models and fitting", issue 3 "Fitting"):
+
+0. Longitudinal map throttle/brake -> ``Fx`` (N) by least squares (:mod:`tire_models.fit.forces`).
+1. Stage 1a: front / rear axle forces estimated from the measured motion, then regression of
+   each tyre curve on them. Stage 1b: joint equation-error fit of the tyre parameters and the
+   sensor terms (:mod:`tire_models.fit.sensor`) on the measured ``dvy/dt`` and ``dr/dt``.
+2. Stage 2: multi-step rollout loss: RK4 integration of :func:`drift.vehicle.body_derivatives`
+   over short horizons from logged states with logged inputs, batched over windows, Adam with a
+   learning-rate schedule. A checkpoint is written after every epoch; :func:`run_fit` with
+   ``resume=True`` continues from it and yields the same parameters as an uninterrupted fit.
+
+The pipeline only touches a tyre model through ``model.torch_module()`` (``.model()``,
+``.freeze()``) and ``cls.initial_guess(...)``, so learned models plug in unchanged.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from drift.errors import DriftError
+from drift.vehicle import body_derivatives, rollout
+from drift.vehicle.params import VehicleParams
+from tire_models.base import REGISTRY, AxleTires
+from tire_models.fit.forces import (
+    LongitudinalMap,
+    estimate_axle_forces,
+    fit_longitudinal_map,
+    smooth_derivative,
+)
+from tire_models.fit.sensor import SENSOR_NAMES, SensorModule, SensorTerms
+
+CHANNELS = ("vx", "vy", "r")
+
+
+@dataclass(frozen=True)
+class FitConfig:
+    """Options of one ``drift fit`` run (saved as ``fit_config.json`` in the run folder).
+
+    Attributes:
+        model: main tyre model (a ``tire_models.REGISTRY`` name).
+        baselines: further models fitted and evaluated by the same pipeline.
+        vehicle: vehicle preset name or YAML path.
+        minutes: minutes of driving used for training (after the speed filter).
+        min_speed_mps: samples slower than this are dropped (m/s).
+        horizon_s: rollout horizon of the stage-2 loss (s).
+        eval_horizon_s: horizon of the held-out multi-step RMSE (s).
+        batch: windows per stage-2 step.
+        lr: peak stage-2 learning rate (Adam, on unconstrained parameters).
+        lr_schedule: ``cosine`` (to 5% of ``lr``), ``step`` (x0.3 at 50% and 80%) or ``constant``.
+        epochs: stage-2 passes over the training windows.
+        stage1_iters: LBFGS iterations of each stage-1 part.
+        seed: seed of initial guesses and window order.
+        sensor_terms: names of fitted sensor terms (empty: none fitted).
+        substeps: RK4 sub-steps per log sample.
+    """
+
+    model: str = "pacejka"
+    baselines: tuple[str, ...] = ("linear", "fiala", "pacejka")
+    vehicle: str = "iac"
+    minutes: float = 3.0
+    min_speed_mps: float = 5.0
+    horizon_s: float = 0.6
+    eval_horizon_s: float = 1.0
+    batch: int = 256
+    lr: float = 0.02
+    lr_schedule: str = "cosine"
+    epochs: int = 6
+    stage1_iters: int = 60
+    seed: int = 0
+    sensor_terms: tuple[str, ...] = SENSOR_NAMES
+    substeps: int = 1
+
+    def __post_init__(self):
+        for name in (self.model, *self.baselines):
+            if name not in REGISTRY:
+                raise DriftError(f"unknown tyre model {name!r}; choose from {sorted(REGISTRY)}")
+        for k in ("minutes", "horizon_s", "eval_horizon_s", "lr"):
+            if not getattr(self, k) > 0:
+                raise DriftError(f"--{k.replace('_', '-')} must be positive, got {getattr(self, k)}")
+        if self.batch < 1 or self.epochs < 0 or self.stage1_iters < 0 or self.substeps < 1:
+            raise DriftError("--batch and --substeps must be >= 1, --epochs and stage-1 iterations >= 0")
+        if self.lr_schedule not in ("cosine", "step", "constant"):
+            raise DriftError(f"--lr-schedule must be cosine, step or constant, got {self.lr_schedule!r}")
+        bad = set(self.sensor_terms) - set(SENSOR_NAMES)
+        if bad:
+            raise DriftError(f"unknown sensor terms {sorted(bad)}; known: {list(SENSOR_NAMES)}")
+
+    def to_dict(self) -> dict:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+
+    @staticmethod
+    def from_dict(d: dict) -> FitConfig:
+        known = {f.name for f in dataclasses.fields(FitConfig)}
+        return FitConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items() if k in known})
+
+    @property
+    def models(self) -> list[str]:
+        """Main model first, then the baselines, without repeats."""
+        return list(dict.fromkeys([self.model, *self.baselines]))
+
+
+# ------------------------------------------------------------------------------------------
+# data
+# ------------------------------------------------------------------------------------------
+@dataclass
+class LogArrays:
+    """One log prepared for fitting: float64 tensors ``(T,)`` and window bookkeeping.
+
+    ``vx, vy, r`` are as measured (``vy`` at the sensor); ``delta`` is the logged steering
+    (rad), ``Fx`` the longitudinal force from the map (N); ``*_dot`` are Savitzky-Golay
+    derivatives; ``segment`` the contiguous-segment ids.
+    """
+
+    t: np.ndarray
+    dt: float
+    segment: np.ndarray
+    vx: torch.Tensor
+    vy: torch.Tensor
+    r: torch.Tensor
+    delta: torch.Tensor
+    Fx: torch.Tensor
+    vx_dot: torch.Tensor
+    vy_dot: torch.Tensor
+    r_dot: torch.Tensor
+
+    def __len__(self) -> int:
+        return len(self.t)
+
+    def meas(self) -> torch.Tensor:
+        """``(T, 3)`` measured ``[vx, vy, r]``."""
+        return torch.stack([self.vx, self.vy, self.r], -1)
+
+    def window_starts(self, H: int, stride: int = 1) -> np.ndarray:
+        """Start indices ``k`` whose window ``k..k+H`` stays in one contiguous segment."""
+        n = len(self.t)
+        if n <= H:
+            return np.zeros(0, dtype=int)
+        k = np.arange(0, n - H, stride)
+        ok = (self.segment[k] == self.segment[k + H]) & (np.abs(self.t[k + H] - self.t[k] - H * self.dt) < 0.5 * self.dt)
+        return k[ok]
+
+
+def prepare(log, lon_map: LongitudinalMap, dt: float | None = None) -> LogArrays:
+    """Tensors of a :class:`drift.logs.DrivingLog` for fitting and evaluation."""
+    for name in ("vx", "vy", "r", "delta"):
+        log[name]  # raises DriftError naming the missing signal and the source
+    dt = float(dt or log.dt)
+    seg = np.asarray(log.segment)
+    data = {k: np.asarray(log[k], float) for k in log.data}
+    Fx = lon_map.apply(data, seg, dt)
+    T = lambda x: torch.as_tensor(np.asarray(x, float), dtype=torch.float64)  # noqa: E731
+    return LogArrays(
+        t=np.asarray(log.t, float), dt=dt, segment=seg,
+        vx=T(data["vx"]), vy=T(data["vy"]), r=T(data["r"]), delta=T(data["delta"]), Fx=T(Fx),
+        vx_dot=T(smooth_derivative(data["vx"], dt, seg)), vy_dot=T(smooth_derivative(data["vy"], dt, seg)),
+        r_dot=T(smooth_derivative(data["r"], dt, seg)),
+    )
+
+
+# ------------------------------------------------------------------------------------------
+# the model being fitted
+# ------------------------------------------------------------------------------------------
+class FitModule(torch.nn.Module):
+    """Front and rear tyre modules plus the sensor terms, one ``nn.Module``.
+
+    ``front``/``rear`` are ``TireModel.torch_module()``s; ``sensor`` a :class:`SensorModule`.
+    """
+
+    def __init__(self, front: torch.nn.Module, rear: torch.nn.Module, sensor: SensorModule):
+        super().__init__()
+        self.front, self.rear, self.sensor = front, rear, sensor
+
+    def tires(self) -> AxleTires:
+        """Differentiable tyres (with the force offsets)."""
+        return self.sensor.tires(AxleTires(self.front.model(), self.rear.model()))
+
+    def rhs(self):
+        """``fun(v, u) -> dv/dt`` for ``v = [vx, vy_cg, r]``, ``u = [delta_model, Fx]`` (torch)."""
+        p, tires = self.sensor.vehicle(), self.tires()
+        return lambda v, u: body_derivatives(v, u, p, tires)
+
+    def model_state(self, meas: torch.Tensor) -> torch.Tensor:
+        """Measured ``(..., 3)`` -> CG state ``(..., 3)``."""
+        vx, vy, r = meas.unbind(-1)
+        return torch.stack([vx, self.sensor.to_cg(vx, vy, r), r], -1)
+
+    def measured(self, v: torch.Tensor) -> torch.Tensor:
+        """CG state ``(..., 3)`` -> what the sensor would report ``(..., 3)``."""
+        vx, vy, r = v.unbind(-1)
+        return torch.stack([vx, self.sensor.to_measured(vx, vy, r), r], -1)
+
+    def inputs(self, a: LogArrays) -> torch.Tensor:
+        """``(T, 2)`` model inputs ``[delta_model, Fx]``."""
+        return torch.stack([self.sensor.steer(a.delta), a.Fx], -1)
+
+    def predict(self, a: LogArrays, starts: np.ndarray, H: int, substeps: int = 1) -> torch.Tensor:
+        """Open-loop predictions ``(B, H, 3)`` (measurement space) from logged states at ``starts``."""
+        meas, U = a.meas(), self.inputs(a)
+        idx = torch.as_tensor(starts)[:, None] + torch.arange(H)[None, :]
+        v0 = self.model_state(meas[torch.as_tensor(starts)])
+        vs = rollout(self.rhs(), v0, U[idx], a.dt, substeps)
+        return self.measured(vs)
+
+
+def targets(a: LogArrays, starts: np.ndarray, H: int) -> torch.Tensor:
+    """Logged ``(B, H, 3)`` states after each step of the windows at ``starts``."""
+    idx = torch.as_tensor(starts)[:, None] + torch.arange(1, H + 1)[None, :]
+    return a.meas()[idx]
+
+
+def initial_tires(name: str, p: VehicleParams, C_per_rad: float, seed: int) -> AxleTires:
+    """Starting tyres from ``cls.initial_guess`` at the static axle loads."""
+    cls = REGISTRY[name]
+    Fzf = p.m * p.g * p.lr / p.L
+    Fzr = p.m * p.g * p.lf / p.L
+    return AxleTires(cls.initial_guess(Fzf, mu=p.mu, C_per_rad=C_per_rad, seed=seed),
+                     cls.initial_guess(Fzr, mu=p.mu, C_per_rad=C_per_rad, seed=seed + 1))
+
+
+# ------------------------------------------------------------------------------------------
+# stages
+# ------------------------------------------------------------------------------------------
+def force_samples(mod: FitModule, a: LogArrays) -> dict[str, np.ndarray]:
+    """Axle-force samples for the current sensor terms (see :func:`estimate_axle_forces`)."""
+    with torch.no_grad():
+        v = mod.model_state(a.meas())
+        s = mod.sensor.values()
+        vy_dot_cg = a.vy_dot - s["x_s_m"] * a.r_dot - s["vy_offset_per_vx"] * a.vx_dot
+        v_dot = torch.stack([a.vx_dot, vy_dot_cg, a.r_dot], -1)
+        p = mod.sensor.vehicle()
+        p = p.replace(Iz=float(p.Iz))
+        out = estimate_axle_forces(v.numpy(), v_dot.numpy(), mod.inputs(a).numpy(), p)
+        out["Fyf"] = out["Fyf"] - float(s["Fyf_offset_N"])
+        out["Fyr"] = out["Fyr"] - float(s["Fyr_offset_N"])
+    return out
+
+
+def lever_arm_scan(mod: FitModule, a: LogArrays, step_m: float = 0.05) -> float:
+    """Lever arm (m) that best explains the force samples with a linear tyre on each axle.
+
+    For each ``x_s`` on a grid over its box, the axle forces are estimated and a linear
+    ``Fy/Fz = C alpha`` is fitted per axle; the ``x_s`` with the highest summed ``R^2`` wins
+    (issue 2: on the IAC log, ~0.75-1 m ahead of the CG). Starts stage 1 in the right basin.
+    """
+    lo, hi = mod.sensor.bounds["x_s_m"]
+    grid = np.arange(lo, hi + 1e-9, step_m)
+    keep = float(torch.as_tensor(mod.sensor.values()["x_s_m"]).detach())
+    best, best_x = -np.inf, keep
+    for xs in grid:
+        mod.sensor.set_value("x_s_m", float(xs))
+        sm = force_samples(mod, a)
+        score = 0.0
+        for ax in ("f", "r"):
+            al, F = sm[f"alpha_{ax}"], sm[f"Fy{ax}"] / sm[f"Fz{ax}"]
+            C = float(np.sum(al * F) / max(np.sum(al * al), 1e-12))
+            score += (1.0 - np.var(F - C * al) / max(np.var(F), 1e-12)) if C > 0 else -1.0
+        if score > best:
+            best, best_x = score, float(xs)
+    mod.sensor.set_value("x_s_m", keep)
+    return best_x
+
+
+def _lbfgs(params, closure, iters: int):
+    if iters <= 0 or not params:
+        return
+    opt = torch.optim.LBFGS(params, lr=1.0, max_iter=iters, history_size=20, line_search_fn="strong_wolfe")
+    opt.step(closure)
+
+
+def stage1(mod: FitModule, a: LogArrays, iters: int) -> dict[str, float]:
+    """Stage 1a (force regression) and 1b (joint equation error with sensor terms).
+
+    Returns the final normalised losses.
+    """
+    if "x_s_m" in mod.sensor.fit_names:
+        mod.sensor.set_value("x_s_m", lever_arm_scan(mod, a))
+    sm = force_samples(mod, a)
+    S = {k: torch.as_tensor(v) for k, v in sm.items()}
+    tire_params = [*mod.front.parameters(), *mod.rear.parameters()]
+
+    def loss_a():
+        t = AxleTires(mod.front.model(), mod.rear.model())
+        ef = (t.front.combined_force(S["alpha_f"], S["Fzf"], S["Fxf"]) - S["Fyf"]) / S["Fzf"]
+        er = (t.rear.combined_force(S["alpha_r"], S["Fzr"], S["Fxr"]) - S["Fyr"]) / S["Fzr"]
+        return (ef * ef).mean() + (er * er).mean()
+
+    def closure_a():
+        _zero(tire_params)
+        loss = loss_a()
+        loss.backward()
+        return loss
+
+    _lbfgs(tire_params, closure_a, iters)
+
+    # lateral equation in ay = dvy/dt + vx r units (dvy/dt alone is a small difference of large terms)
+    meas, vdot_std = a.meas(), torch.stack([(a.vy_dot + a.vx * a.r).std(), a.r_dot.std()])
+
+    def loss_b():
+        v = mod.model_state(meas)
+        s = mod.sensor.values()
+        vy_dot_cg = a.vy_dot - s["x_s_m"] * a.r_dot - s["vy_offset_per_vx"] * a.vx_dot
+        pred = mod.rhs()(v, mod.inputs(a))[..., 1:]
+        e = (pred - torch.stack([vy_dot_cg, a.r_dot], -1)) / vdot_std
+        return (e * e).mean()
+
+    params = list(mod.parameters())
+
+    def closure_b():
+        _zero(params)
+        loss = loss_b()
+        loss.backward()
+        return loss
+
+    before = {k: v.clone() for k, v in mod.state_dict().items()}
+    with torch.no_grad():
+        l0 = float(loss_b())
+    _lbfgs(params, closure_b, iters)
+    with torch.no_grad():
+        l1 = float(loss_b())
+    if not l1 <= l0:  # a diverged line search must not spoil the start of stage 2
+        mod.load_state_dict(before)
+    with torch.no_grad():
+        return {"stage1a_force_loss": float(loss_a()), "stage1b_equation_loss": float(loss_b())}
+
+
+def _zero(params):
+    for q in params:
+        q.grad = None
+
+
+def _scheduler(opt, cfg: FitConfig, total: int):
+    if cfg.lr_schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(total, 1), eta_min=0.05 * cfg.lr)
+    if cfg.lr_schedule == "step":
+        return torch.optim.lr_scheduler.MultiStepLR(opt, [int(0.5 * total), int(0.8 * total)], gamma=0.3)
+    return torch.optim.lr_scheduler.LambdaLR(opt, lambda _: 1.0)
+
+
+# ------------------------------------------------------------------------------------------
+# one model
+# ------------------------------------------------------------------------------------------
+@dataclass
+class FitResult:
+    """A fitted model: frozen tyres, sensor terms and what the fit learned about itself."""
+
+    model: str
+    tires: AxleTires
+    sensor: SensorTerms
+    at_bounds: list[str]
+    fit_s: float
+    history: dict[str, Any] = field(default_factory=dict)
+
+    def module(self, p: VehicleParams) -> FitModule:
+        """A (non-trainable) :class:`FitModule` evaluating this result."""
+        mod = FitModule(self.tires.front.torch_module(), self.tires.rear.torch_module(),
+                        SensorModule(p, fit=(), init=self.sensor))
+        return mod
+
+
+def _bounds_hit(mod: FitModule) -> list[str]:
+    out = [f"sensor.{n}" for n in mod.sensor.at_bounds()]
+    for axle in ("front", "rear"):
+        m = getattr(mod, axle)
+        if hasattr(m, "at_bounds"):
+            out += [f"{axle}.{n}" for n in m.at_bounds()]
+    return out
+
+
+def fit_one(name: str, train: LogArrays, p: VehicleParams, cfg: FitConfig, ckpt: Path | None = None,
+            progress=None, stop_after_epoch: int | None = None) -> FitResult:
+    """Fit one tyre model (both axles) and the sensor terms on ``train``.
+
+    Args:
+        name: registry name of the tyre model.
+        train: prepared training data.
+        p: nominal vehicle parameters.
+        cfg: options (horizon, batch, lr, epochs, seed, ...).
+        ckpt: checkpoint file; when it exists the fit continues from it.
+        progress: ``callable(n)`` advancing a progress bar by ``n`` stage-2 steps, or None.
+        stop_after_epoch: stop (checkpoint written) after this stage-2 epoch; for tests of resume.
+    Raises:
+        FitInterrupted: when ``stop_after_epoch`` stopped the fit.
+    """
+    torch.manual_seed(cfg.seed)
+    H = max(1, int(round(cfg.horizon_s / train.dt)))
+    starts = train.window_starts(H)
+    if len(starts) == 0:
+        raise DriftError(f"training data too short for a {cfg.horizon_s} s rollout horizon; use more --minutes "
+                         "or a shorter --horizon-s")
+    steps_per_epoch = math.ceil(len(starts) / cfg.batch)
+    total = steps_per_epoch * cfg.epochs
+
+    # initial model: stiffness guess from small-slip force samples at nominal sensor terms
+    sensor = SensorModule(p, fit=cfg.sensor_terms)
+    probe = FitModule(torch.nn.Module(), torch.nn.Module(), sensor)
+    sm = force_samples(probe, train)
+    C0 = []
+    for ax in ("f", "r"):
+        al, F = sm[f"alpha_{ax}"], sm[f"Fy{ax}"] / sm[f"Fz{ax}"]
+        small = np.abs(al) < 0.03
+        C0.append(float(np.sum(al[small] * F[small]) / max(np.sum(al[small] ** 2), 1e-12)) if small.sum() > 10 else 10.0)
+    C_guess = float(np.clip(np.mean(C0), 2.0, 40.0))
+    init = initial_tires(name, p, C_guess, cfg.seed)
+    mod = FitModule(init.front.torch_module(), init.rear.torch_module(), sensor)
+    opt = torch.optim.Adam(mod.parameters(), lr=cfg.lr)
+    sched = _scheduler(opt, cfg, total)
+    history: dict[str, Any] = {"C_guess_per_rad": C_guess, "stage2_loss": []}
+    epoch0, elapsed = 0, 0.0
+    if ckpt is not None and ckpt.exists():
+        state = torch.load(ckpt, weights_only=False)
+        mod.load_state_dict(state["module"])
+        opt.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["scheduler"])
+        history, epoch0, elapsed = state["history"], state["epoch"], state["elapsed_s"]
+    t0 = time.perf_counter()
+
+    def save(epoch):
+        if ckpt is not None:
+            ckpt.parent.mkdir(parents=True, exist_ok=True)
+            tmp = ckpt.with_suffix(".tmp")
+            torch.save({"module": mod.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
+                        "history": history, "epoch": epoch, "elapsed_s": elapsed + time.perf_counter() - t0,
+                        "model": name}, tmp)
+            tmp.replace(ckpt)
+
+    if "stage1" not in history:
+        history["stage1"] = stage1(mod, train, cfg.stage1_iters)
+        opt = torch.optim.Adam(mod.parameters(), lr=cfg.lr)  # fresh moments after stage 1
+        sched = _scheduler(opt, cfg, total)
+        save(0)
+
+    # stage 2: rollout loss, normalised per channel by persistence's error on the training windows
+    meas = train.meas()
+    tg_all = targets(train, starts, H)
+    scale = (tg_all - meas[torch.as_tensor(starts)][:, None, :]).pow(2).mean(dim=(0, 1)).sqrt().clamp_min(1e-6)
+    for epoch in range(epoch0, cfg.epochs):
+        g = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
+        perm = torch.randperm(len(starts), generator=g).numpy()
+        tot = 0.0
+        for b in range(steps_per_epoch):
+            sel = starts[perm[b * cfg.batch:(b + 1) * cfg.batch]]
+            opt.zero_grad()
+            pred = mod.predict(train, sel, H, cfg.substeps)
+            e = (pred - targets(train, sel, H)) / scale
+            loss = (e * e).mean()
+            if not torch.isfinite(loss):
+                raise DriftError(f"{name}: rollout loss became {float(loss)}; try a smaller --lr or --horizon-s")
+            loss.backward()
+            opt.step()
+            sched.step()
+            tot += float(loss)
+            if progress is not None:
+                progress(1)
+        history["stage2_loss"].append(tot / steps_per_epoch)
+        save(epoch + 1)
+        if stop_after_epoch is not None and epoch + 1 >= stop_after_epoch and epoch + 1 < cfg.epochs:
+            raise FitInterrupted(f"{name}: stopped after epoch {epoch + 1}")
+    fit_s = elapsed + time.perf_counter() - t0
+    tires = AxleTires(mod.front.freeze(), mod.rear.freeze())
+    return FitResult(name, tires, mod.sensor.freeze(), _bounds_hit(mod), fit_s, history)
+
+
+class FitInterrupted(Exception):
+    """A fit stopped on request after writing its checkpoint (resume it with ``resume=True``)."""
+
+
+def save_config(cfg: FitConfig, run_dir: Path, extra: dict | None = None) -> None:
+    (run_dir / "fit_config.json").write_text(json.dumps({**cfg.to_dict(), **(extra or {})}, indent=2) + "\n")
+
+
+def load_config(run_dir: Path) -> tuple[FitConfig, dict]:
+    path = Path(run_dir) / "fit_config.json"
+    if not path.exists():
+        raise DriftError(f"--resume {run_dir}: no fit_config.json there; pass the run folder of an earlier drift fit")
+    d = json.loads(path.read_text())
+    return FitConfig.from_dict(d), d

@@ -1,0 +1,213 @@
+"""``drift fit`` end to end: split, fit every model, evaluate, write the run folder."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import yaml
+
+from drift.errors import DriftError
+from drift.runs import write_metrics
+from drift.vehicle import load_vehicle
+from drift.vehicle.params import VehicleParams
+from tire_models.fit.evaluate import model_metrics, persistence_metrics, predictions
+from tire_models.fit.forces import LongitudinalMap, fit_longitudinal_map
+from tire_models.fit.pipeline import (
+    FitConfig,
+    FitInterrupted,
+    FitResult,
+    LogArrays,
+    fit_one,
+    force_samples,
+    load_config,
+    prepare,
+    save_config,
+)
+from tire_models.fit.sensor import SensorTerms, default_bounds
+from tire_models.io import load_tires, read_model_yaml, save_tires
+
+SENSOR_UNITS = {"x_s_m": "m", "delta_offset_rad": "rad", "delta_scale": "-", "vy_offset_per_vx": "-",
+                "Iz_kgm2": "kg m^2", "Fyf_offset_N": "N", "Fyr_offset_N": "N"}
+
+
+def _extra(res: FitResult, p: VehicleParams, lon: LongitudinalMap, source: str) -> dict[str, Any]:
+    b = default_bounds(p)
+    return {
+        "vehicle": p.name,
+        "log": source,
+        "sensor": {k: float(v) for k, v in res.sensor.to_dict().items()},
+        "sensor_bounds": {k: [float(lo), float(hi)] for k, (lo, hi) in b.items()},
+        "bounds_hit": list(res.at_bounds),
+        "longitudinal_map": lon.to_dict(),
+        "fit_s": float(res.fit_s),
+    }
+
+
+def _load_result(folder: Path) -> FitResult:
+    d, _ = read_model_yaml(folder)
+    return FitResult(d["model"], load_tires(folder), SensorTerms.from_dict(d["sensor"]), list(d.get("bounds_hit", [])),
+                     float(d["fit_s"]), {})
+
+
+def run_fit(log, cfg: FitConfig, run_dir: str | Path, resume: bool = False, stop_after_epoch: int | None = None,
+            echo=print, show_progress: bool = True) -> dict[str, Any]:
+    """Fit ``cfg.models`` on the first ``cfg.minutes`` of ``log`` and evaluate on the rest.
+
+    Writes into ``run_dir``: ``model.yaml`` (+ ``weights.pt``) of ``cfg.model``, ``baselines/<name>/``
+    for every model, ``metrics.json``, ``curves.png``, ``timeseries.png``, ``fit_config.json`` and
+    ``checkpoints/`` (one per model, updated after every stage-2 epoch).
+
+    Args:
+        log: a :class:`drift.logs.DrivingLog`.
+        cfg: fit options (with ``resume`` they are read back from ``run_dir/fit_config.json``).
+        run_dir: run folder.
+        resume: continue an interrupted fit in ``run_dir``; finished models are loaded, not refitted.
+        stop_after_epoch: stop each unfinished model after this epoch (tests of resume).
+        echo: where to print messages.
+    Returns:
+        The metrics written to ``metrics.json``.
+    Raises:
+        DriftError: bad options, too little data, a missing ``fit_config.json`` on resume.
+        FitInterrupted: when ``stop_after_epoch`` stopped a fit.
+    """
+    torch.set_num_threads(max(1, min(torch.get_num_threads(), 2)))
+    run_dir = Path(run_dir)
+    if resume:
+        cfg, _ = load_config(run_dir)
+    else:
+        save_config(cfg, run_dir, {"log": str(log.source)})
+    p = load_vehicle(cfg.vehicle)
+    train_log, test_log = log.split(cfg.minutes, cfg.min_speed_mps)
+    seg = np.asarray(train_log.segment)
+    lon = fit_longitudinal_map({k: np.asarray(train_log[k]) for k in train_log.data}, seg, train_log.dt, p,
+                               source=str(log.source))
+    if lon.kind != "logged":
+        echo(f"longitudinal map throttle/brake -> Fx: R^2 {lon.r2:.2f}, delay {lon.delay_s:.2f} s")
+    train, test = prepare(train_log, lon), prepare(test_log, lon)
+    if len(test.window_starts(1)) == 0:
+        raise DriftError(f"{log.source}: no held-out data after the first {cfg.minutes} min; use fewer --minutes")
+
+    from tqdm.auto import tqdm
+
+    H = max(1, int(round(cfg.horizon_s / train.dt)))
+    steps = cfg.epochs * int(np.ceil(len(train.window_starts(H)) / cfg.batch))
+    bar = tqdm(total=steps * len(cfg.models), desc="fit (stage 2 steps)", unit="step",
+               disable=not show_progress, mininterval=1.0)
+    results: dict[str, FitResult] = {}
+    try:
+        for name in cfg.models:
+            folder = run_dir / "baselines" / name
+            if resume and (folder / "model.yaml").exists():
+                results[name] = _load_result(folder)
+                bar.update(steps)
+                continue
+            bar.set_description(f"fit {name}")
+            res = fit_one(name, train, p, cfg, ckpt=run_dir / "checkpoints" / f"{name}.pt",
+                          progress=bar.update, stop_after_epoch=stop_after_epoch)
+            save_tires(res.tires, folder, _extra(res, p, lon, str(log.source)))
+            results[name] = res
+    except KeyboardInterrupt:
+        bar.close()
+        raise DriftError(f"interrupted; checkpoints are in {run_dir}/checkpoints: continue with --resume {run_dir}") from None
+    except FitInterrupted:
+        bar.close()
+        raise
+    bar.close()
+
+    main = results[cfg.model]
+    save_tires(main.tires, run_dir, _extra(main, p, lon, str(log.source)))
+
+    # ---- evaluation --------------------------------------------------------------------
+    baselines: dict[str, Any] = {"persistence": persistence_metrics(test, cfg.eval_horizon_s)}
+    for name, res in results.items():
+        t0 = time.perf_counter()
+        baselines[name] = {**model_metrics(res, p, test, cfg.eval_horizon_s, cfg.substeps),
+                           "fit_s": res.fit_s, "eval_s": time.perf_counter() - t0,
+                           "sensor": res.sensor.to_dict(), "bounds_hit": list(res.at_bounds)}
+    held = baselines[cfg.model]
+    metrics = {
+        "model": cfg.model,
+        "train_minutes": cfg.minutes,
+        "fit_s": main.fit_s,
+        "heldout": {k: held[k] for k in ("one_step_rmse", "multi_step_rmse", "horizon_s")},
+        "baselines": baselines,
+        "sensor": main.sensor.to_dict(),
+        "bounds_hit": list(main.at_bounds),
+        "longitudinal_map": lon.to_dict(),
+        "train_samples": len(train), "heldout_samples": len(test),
+        "log": str(log.source), "vehicle": p.name,
+        "beats_persistence_multi_step": {
+            c: held["multi_step_rmse"][c] < baselines["persistence"]["multi_step_rmse"][c] for c in ("vx", "vy", "r")},
+    }
+    write_metrics(run_dir, metrics)
+    _plots(results, p, train, test, cfg, run_dir)
+    _report(metrics, results, cfg, echo)
+    return metrics
+
+
+def _plots(results: dict[str, FitResult], p: VehicleParams, train: LogArrays, test: LogArrays, cfg: FitConfig,
+           run_dir: Path) -> None:
+    from tire_models.fit.plots import plot_curves, plot_timeseries
+
+    main = results[cfg.model]
+    samples = force_samples(main.module(p), train)
+    plot_curves(samples, {n: r.tires for n, r in results.items()}, run_dir / "curves.png",
+                title=f"fitted tyre curves over force samples (sensor terms of {cfg.model})")
+    # open-loop rollouts restarted from the log every eval horizon, first 60 s of the held-out part
+    H = max(1, int(round(cfg.eval_horizon_s / test.dt)))
+    n = min(len(test), int(60.0 / test.dt))
+    starts = np.array([k for k in range(0, n - H, H) if test.segment[k] == test.segment[k + H]], dtype=int)
+    meas = test.meas().numpy()[:n]
+    preds = {}
+    for name, res in results.items():
+        y = np.full((n, 3), np.nan)
+        if len(starts):
+            pr = predictions(res, p, test, starts, H, cfg.substeps).numpy()
+            for i, k in enumerate(starts):
+                y[k + 1:k + H + 1] = pr[i]
+        preds[name] = y
+    plot_timeseries(test.t[:n], meas, preds, run_dir / "timeseries.png",
+                    title=f"held-out: {cfg.eval_horizon_s:g} s open-loop rollouts restarted from the log")
+
+
+def _report(metrics: dict, results: dict[str, FitResult], cfg: FitConfig, echo) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    base = metrics["baselines"]
+    pers = base["persistence"]
+    tab = Table(title=f"held-out RMSE ({metrics['heldout_samples']} samples; multi-step over "
+                      f"{pers['horizon_s']:.2f} s; vx, vy in m/s, r in rad/s; * = worse than persistence)")
+    tab.add_column("model", no_wrap=True)
+    for c in ("vx", "vy", "r"):
+        tab.add_column(f"1-step {c}", justify="right", no_wrap=True)
+    for c in ("vx", "vy", "r"):
+        tab.add_column(f"{pers['horizon_s']:.0f} s {c}", justify="right", no_wrap=True)
+    tab.add_column("fit s", justify="right", no_wrap=True)
+    for name, m in base.items():
+        cells = []
+        for key in ("one_step_rmse", "multi_step_rmse"):
+            for c in ("vx", "vy", "r"):
+                v = m[key][c]
+                worse = name != "persistence" and v >= pers[key][c]
+                cells.append(f"[red]{v:.4f}*[/red]" if worse else f"{v:.4f}")
+        tab.add_row(name + (" (main)" if name == cfg.model else ""), *cells,
+                    f"{m['fit_s']:.1f}" if "fit_s" in m else "-")
+    Console(width=max(Console().width, 110)).print(tab)
+    for name, res in results.items():
+        if res.at_bounds:
+            echo(f"note: {name}: fitted terms at their bounds: {', '.join(res.at_bounds)} "
+                 "(the data pushes them to the edge of their physical box; see model.yaml)")
+    s = results[cfg.model].sensor
+    echo("sensor terms (" + cfg.model + "): " + ", ".join(f"{k}={v:.4g} {SENSOR_UNITS[k]}" for k, v in s.to_dict().items()))
+
+
+def load_fit_log(path, column_map=None):
+    """Load the log for ``drift fit`` (``None``: the shipped IAC excerpt)."""
+    from drift.logs import load_log
+
+    return load_log(path, column_map=column_map)
