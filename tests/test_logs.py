@@ -386,7 +386,8 @@ def test_rosbag_different_rates_interpolate_and_hold(tmp_path):
 
 def test_rosbag_custom_topics_and_missing_odom(tmp_path):
     log = circle_log(duration_s=1.0)
-    bag = write_rosbag(log, tmp_path / "bag", odom_topic="/car/odom", imu_topic=None, drive_topic="/car/cmd")
+    bag = write_rosbag(log, tmp_path / "bag", odom_topic="/car/odom", imu_topic=None, drive_topic="/car/cmd",
+                       mass_kg=500.0)
     with pytest.raises(LogError, match=r"no odometry topic '/odom'.*'/car/odom'.*odom_topic="):
         load_log(bag)
     back = load_log(bag, odom_topic="/car/odom", drive_topic="/car/cmd")
@@ -400,7 +401,7 @@ def test_rosbag_custom_topics_and_missing_odom(tmp_path):
 
 @pytest.mark.parametrize("storage", ["mcap", "sqlite3"])
 def test_truncated_bag(tmp_path, storage):
-    bag = write_rosbag(circle_log(duration_s=5.0), tmp_path / "bag", storage=storage)
+    bag = write_rosbag(circle_log(duration_s=5.0), tmp_path / "bag", storage=storage, drive="multiarray")
     f = next(p for p in bag.iterdir() if p.suffix in (".mcap", ".db3"))
     data = f.read_bytes()
     cut = tmp_path / f"cut{f.suffix}"
@@ -447,12 +448,30 @@ def test_multiarray_label_with_unknown_unit(tmp_path):
     log = circle_log(duration_s=1.0)
     data = dict(log.data)
     fx = data.pop("Fx")
-    log2 = DrivingLog.from_arrays(log.t, {**data, "throttle": 0 * fx + 0.5})
+    log2 = DrivingLog.from_arrays(log.t, {**data, "throttle": 0 * fx + 0.5, "brake_Pa": 0 * fx + 2e5})
     bag = write_rosbag(log2, tmp_path / "bag", drive="multiarray")
     back = load_log(bag)
     np.testing.assert_allclose(back["throttle"], 0.5)
+    np.testing.assert_allclose(back["brake_Pa"], 2e5)
+    with pytest.raises(LogError, match=r"Ackermann drive command needs an acceleration"):
+        write_rosbag(log2, tmp_path / "bag2", drive="ackermann")
+    assert not (tmp_path / "bag2").exists()  # checked before anything is written
     from drift.logs.rosbag import parse_label
 
     assert parse_label("delta_deg,Fx_kN", "x") == [("delta", pytest.approx(math.pi / 180)), ("Fx", 1e3)]
     with pytest.raises(LogError, match=r"/drive.*entry 'Fx_furlongs'.*unknown unit"):
         parse_label("delta_rad,Fx_furlongs", "topic '/drive'")
+
+
+@pytest.mark.parametrize("storage", ["mcap", "sqlite3"])
+def test_real_excerpt_through_a_bag(tmp_path, storage):
+    """20 s of the real IAC excerpt written as a bag (throttle and brake on /drive) and read back."""
+    log = load_log().select(t_start_s=100.0, t_end_s=120.0)
+    bag = write_rosbag(log, tmp_path / "bag", storage=storage, drive="multiarray")
+    back = load_log(bag, require=("vx", "vy", "r", "delta", "throttle", "brake_Pa"))
+    assert len(back) == len(log) and back.dt == pytest.approx(0.04, abs=1e-6)
+    for k in ["x", "y", "vx", "vy", "r", "ax", "delta", "throttle", "brake_Pa"]:
+        np.testing.assert_allclose(back[k], log[k], rtol=1e-12, atol=1e-9, err_msg=k)
+    np.testing.assert_allclose(wrap(back["psi"] - log["psi"]), 0.0, atol=1e-9)
+    train, test = back.split(minutes=0.2, min_speed_mps=5.0)
+    assert len(train) == 300 and len(test) == len(back) - 300

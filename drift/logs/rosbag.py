@@ -293,8 +293,9 @@ def write_rosbag(
         path: bag directory to create (must not exist).
         storage: ``"mcap"`` or ``"sqlite3"``.
         drive: ``"ackermann"`` (AckermannDriveStamped; acceleration = Fx/mass_kg if Fx and mass_kg, else
-            ``ax_cmd``, else 0) or ``"multiarray"`` (Float64MultiArray labelled ``delta_rad,Fx_N`` when the
-            log has Fx, else ``delta_rad,throttle``).
+            ``ax_cmd``; speed = ``v_cmd`` or ``vx``) or ``"multiarray"`` (Float64MultiArray labelled
+            ``delta_rad,Fx_N`` when the log has Fx, else ``delta_rad,throttle[,brake_Pa]`` with the ones
+            present; :func:`load_rosbag` reads any such label).
         stride: publish every n-th sample per stream, e.g. ``{"imu": 1, "odom": 2, "drive": 4}``, to
             record streams at different rates.
     Returns:
@@ -322,11 +323,25 @@ def write_rosbag(
         ns = int(t_ns[k])
         return Header(stamp=Time(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000), frame_id=frame)
 
+    lon, layout = [], None
+    write_drive = bool(drive_topic) and log.has("delta")
+    if write_drive:
+        if drive == "ackermann" and not ((log.has("Fx") and mass_kg) or log.has("ax_cmd")):
+            raise LogError(f"{log.source}: an Ackermann drive command needs an acceleration: give "
+                           "mass_kg with a log that has 'Fx', or a log with 'ax_cmd'; or write "
+                           "drive='multiarray' (which carries Fx or throttle/brake_Pa).")
+        if drive == "multiarray":
+            lon = ["Fx"] if log.has("Fx") else [n for n in ("throttle", "brake_Pa") if log.has(n)]
+            if not lon:
+                raise LogError(f"{log.source}: no longitudinal command (Fx, throttle or brake_Pa) to write.")
+            label = ",".join(["delta_rad"] + [("Fx_N" if n == "Fx" else n) for n in lon])
+            MAD, MAL = T["std_msgs/msg/MultiArrayDimension"], T["std_msgs/msg/MultiArrayLayout"]
+            layout = MAL(dim=[MAD(label=label, size=1 + len(lon), stride=1 + len(lon))], data_offset=0)
     with Writer(path, version=9, storage_plugin=plugin) as w:
         c_odom = w.add_connection(odom_topic, ODOM, typestore=store)
         c_imu = w.add_connection(imu_topic, IMU, typestore=store) if imu_topic else None
         c_drv = None
-        if drive_topic and log.has("delta"):
+        if write_drive:
             c_drv = w.add_connection(drive_topic, ACK if drive == "ackermann" else MULTI, typestore=store)
         V3, Quat = T[geo + "Vector3"], T[geo + "Quaternion"]
         ax = log["ax"] if log.has("ax") else zeros
@@ -359,18 +374,14 @@ def write_rosbag(
                     if log.has("Fx") and mass_kg:
                         acc = float(log["Fx"][k]) / mass_kg
                     else:
-                        acc = float(log["ax_cmd"][k]) if log.has("ax_cmd") else 0.0
+                        acc = float(log["ax_cmd"][k])
                     spd = float(log["v_cmd"][k]) if log.has("v_cmd") else float(log["vx"][k])
                     d = T[ACK_DRIVE](steering_angle=delta, steering_angle_velocity=0.0, speed=spd,
                                      acceleration=acc, jerk=0.0)
                     msg = T[ACK](header=header(k, "base_link"), drive=d)
                     w.write(c_drv, int(t_ns[k]), store.serialize_cdr(msg, ACK))
                 else:
-                    second, label = ("Fx", "delta_rad,Fx_N") if log.has("Fx") else ("throttle",
-                                                                                   "delta_rad,throttle")
-                    val = float(log[second][k]) if log.has(second) else 0.0
-                    dim = T["std_msgs/msg/MultiArrayDimension"](label=label, size=2, stride=2)
-                    layout = T["std_msgs/msg/MultiArrayLayout"](dim=[dim], data_offset=0)
-                    msg = T[MULTI](layout=layout, data=np.array([delta, val], dtype=np.float64))
+                    vals = [delta] + [float(log[n][k]) for n in lon]
+                    msg = T[MULTI](layout=layout, data=np.array(vals, dtype=np.float64))
                     w.write(c_drv, int(t_ns[k]), store.serialize_cdr(msg, MULTI))
     return path

@@ -65,6 +65,7 @@ STANDARD_SIGNALS: dict[str, tuple[str, str]] = {
     "w_rl": ("speed", "rear-left wheel speed (m/s)"),
     "w_rr": ("speed", "rear-right wheel speed (m/s)"),
     "roll": ("angle", "roll angle (rad)"),
+    "r_imu": ("angular_rate", "yaw rate measured by the IMU (rad/s)"),
 }
 
 SI_UNIT = {
