@@ -76,6 +76,7 @@ def run_fit(log, cfg: FitConfig, run_dir: str | Path, resume: bool = False, stop
     """
     torch.set_num_threads(max(1, min(torch.get_num_threads(), 2)))
     run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
     if resume:
         cfg, _ = load_config(run_dir)
     else:

@@ -62,7 +62,8 @@ class SensorTerms:
 def default_bounds(p: VehicleParams) -> dict[str, tuple[float, float]]:
     """Physical boxes of the sensor terms for vehicle ``p`` (same keys as :class:`SensorTerms`)."""
     return {
-        "x_s_m": (-0.5 * p.L, 0.75 * p.L),
+        # the velocity reference point lies on the car, between the axles
+        "x_s_m": (-p.lr, p.lf),
         "delta_offset_rad": (-0.02, 0.02),
         "delta_scale": (0.7, 1.4),
         "vy_offset_per_vx": (-0.03, 0.03),
