@@ -1,0 +1,126 @@
+"""Racing reward with the terms of the Gran Turismo agents, every term reported separately.
+
+``reward = w_progress * progress - w_off_course * off_course - w_wall * wall - w_steer_change * steer_change
+- w_steer_history * steer_history - w_tyre_slip * tyre_slip`` per control step, with (all (B,) arrays):
+
+- ``progress``: centre-line distance gained this step (m, signed; Fuchs et al. 2021, Wurman et al. 2022).
+- ``off_course``: time off course times speed, ``dt_off * v`` (m) (vision paper: Lee et al. 2023).
+- ``wall``: time in wall contact times speed, ``dt_wall * v`` (m). (GT Sophy uses kinetic energy; the
+  vision paper a contact penalty; time x speed keeps the scale of the off-course term.)
+- ``steer_change``: ``|delta_t - delta_{t-1}| / delta_max`` (dimensionless).
+- ``steer_history``: ``|delta_t - 2 delta_{t-1} + delta_{t-2}| / delta_max``, oscillation of the steering
+  history (dimensionless).
+- ``tyre_slip``: ``sum over axles of max(|alpha| - alpha_free, 0)`` (rad; GT Sophy tyre-slip penalty).
+
+Default weights (``configs/racing/reward.yaml``) are the vision paper's: progress 1, off-course 10,
+wall 10, steering change 3, steering history 5; tyre slip 0 (GT Sophy's term, off by default).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from drift.config import config_dir
+from drift.errors import ConfigError
+
+TERMS = ("progress", "off_course", "wall", "steer_change", "steer_history", "tyre_slip")
+
+
+@dataclass(frozen=True)
+class RewardWeights:
+    """Weights of the reward terms (dimensionless multipliers; see module docstring for term units)."""
+
+    progress: float = 1.0
+    off_course: float = 10.0
+    wall: float = 10.0
+    steer_change: float = 3.0
+    steer_history: float = 5.0
+    tyre_slip: float = 0.0
+    #: slip angle (rad) below which the tyre-slip term is zero
+    alpha_free_rad: float = 0.10
+
+    @staticmethod
+    def from_dict(d: dict, source: str = "<dict>") -> RewardWeights:
+        """Build from YAML keys ``w_<term>`` (and ``alpha_free_rad``); unknown keys raise ConfigError."""
+        names = {f"w_{t}": t for t in TERMS}
+        names["alpha_free_rad"] = "alpha_free_rad"
+        kw = {}
+        for k, v in (d or {}).items():
+            if k not in names:
+                raise ConfigError(f"{source}: unknown reward key {k!r}; known: {sorted(names)}")
+            try:
+                kw[names[k]] = float(v)
+            except (TypeError, ValueError):
+                raise ConfigError(f"{source}: {k} must be a number, got {v!r}") from None
+        return RewardWeights(**kw)
+
+    def to_dict(self) -> dict:
+        d = {f"w_{t}": getattr(self, t) for t in TERMS}
+        d["alpha_free_rad"] = self.alpha_free_rad
+        return d
+
+    def replace(self, **kw) -> RewardWeights:
+        return dataclasses.replace(self, **kw)
+
+
+def load_reward_weights(path: str | Path | None = None) -> RewardWeights:
+    """Load weights from a YAML file (default ``configs/racing/reward.yaml``)."""
+    p = Path(path) if path is not None else config_dir() / "racing" / "reward.yaml"
+    if not p.is_file():
+        raise ConfigError(f"reward config {p} does not exist")
+    try:
+        d = yaml.safe_load(p.read_text())
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{p}: not valid YAML ({e})") from None
+    if not isinstance(d, dict):
+        raise ConfigError(f"{p}: expected a mapping of w_<term> keys: {[f'w_{t}' for t in TERMS]}")
+    return RewardWeights.from_dict(d, source=str(p))
+
+
+def reward_terms(
+    progress_m: np.ndarray,
+    off_time_s: np.ndarray,
+    wall_time_s: np.ndarray,
+    speed_mps: np.ndarray,
+    delta_hist_rad: np.ndarray,
+    delta_max_rad: float,
+    alpha_f_rad: np.ndarray,
+    alpha_r_rad: np.ndarray,
+    weights: RewardWeights,
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Compute the reward and its terms.
+
+    Args:
+        progress_m: (B,) centre-line progress this step (m).
+        off_time_s, wall_time_s: (B,) time off course / in wall contact during the step (s).
+        speed_mps: (B,) speed (m/s).
+        delta_hist_rad: (B, H>=3) steering angles, newest first: ``[delta_t, delta_{t-1}, delta_{t-2}, ...]``.
+        delta_max_rad: steering limit used to normalise (rad).
+        alpha_f_rad, alpha_r_rad: (B,) slip angles (rad).
+    Returns:
+        reward (B,), and a dict with each raw term (key = term name) and each weighted contribution
+        (key ``r_<term>``, signed as it enters the reward).
+    """
+    d0, d1, d2 = delta_hist_rad[:, 0], delta_hist_rad[:, 1], delta_hist_rad[:, 2]
+    terms = {
+        "progress": progress_m,
+        "off_course": off_time_s * speed_mps,
+        "wall": wall_time_s * speed_mps,
+        "steer_change": np.abs(d0 - d1) / delta_max_rad,
+        "steer_history": np.abs(d0 - 2.0 * d1 + d2) / delta_max_rad,
+        "tyre_slip": np.maximum(np.abs(alpha_f_rad) - weights.alpha_free_rad, 0.0)
+        + np.maximum(np.abs(alpha_r_rad) - weights.alpha_free_rad, 0.0),
+    }
+    out = dict(terms)
+    total = np.zeros_like(progress_m, dtype=float)
+    for t in TERMS:
+        sign = 1.0 if t == "progress" else -1.0
+        r = sign * getattr(weights, t) * terms[t]
+        out[f"r_{t}"] = r
+        total = total + r
+    return total, out
