@@ -31,8 +31,16 @@ def simulate(seconds=90.0, dt=0.02, seed=0, tires=TRUE):
     us = np.stack([delta, Fx], -1)
     xs = rollout(lambda x, u: f(x, u, p, tires), x0, us[:-1], dt, substeps=2)
     xs = np.concatenate([x0[None], xs], 0)
-    data = {"x": xs[:, 0], "y": xs[:, 1], "psi": xs[:, 2], "vx": xs[:, 3], "vy": xs[:, 4], "r": xs[:, 5],
-            "delta": delta, "Fx": Fx}
+    data = {
+        "x": xs[:, 0],
+        "y": xs[:, 1],
+        "psi": xs[:, 2],
+        "vx": xs[:, 3],
+        "vy": xs[:, 4],
+        "r": xs[:, 5],
+        "delta": delta,
+        "Fx": Fx,
+    }
     return DrivingLog.from_arrays(t, data, source="<simulated pacejka>")
 
 
@@ -41,8 +49,16 @@ def test_pacejka_recovery_from_simulated_log():
     p = load_vehicle("iac")
     a = prepare(log, LongitudinalMap("logged"))
     # stage 1 (derivative-based) lands within ~10%; the rollout stage brings it within 5%
-    cfg = FitConfig(model="pacejka", baselines=(), epochs=3, stage1_iters=200, sensor_terms=(), mu_prior_weight=0.0,
-                    horizon_s=0.2, batch=128)
+    cfg = FitConfig(
+        model="pacejka",
+        baselines=(),
+        epochs=3,
+        stage1_iters=200,
+        sensor_terms=(),
+        mu_prior_weight=0.0,
+        horizon_s=0.2,
+        batch=128,
+    )
     res = fit_one("pacejka", a, p, cfg)
     for axle in ("front", "rear"):
         got, want = getattr(res.tires, axle), getattr(TRUE, axle)
@@ -107,7 +123,9 @@ def _check_run(run):
     assert set(m["heldout"]["multi_step_rmse"]) == {"vx", "vy", "r"}
     assert "persistence" in m["baselines"]
     for name, b in m["baselines"].items():
-        assert all(np.isfinite(b["multi_step_rmse"][c]) and b["multi_step_rmse"][c] >= 0 for c in ("vx", "vy", "r")), name
+        assert all(
+            np.isfinite(b["multi_step_rmse"][c]) and b["multi_step_rmse"][c] >= 0 for c in ("vx", "vy", "r")
+        ), name
     d = yaml.safe_load((run / "model.yaml").read_text())
     assert set(d["sensor"]) >= {"x_s_m", "delta_offset_rad", "delta_scale", "vy_offset_per_vx", "Iz_kgm2"}
     assert isinstance(d["bounds_hit"], list)
@@ -118,10 +136,32 @@ def _check_run(run):
 
 @pytest.mark.skipif(not REAL_LOG.exists(), reason="shared IAC log not present")
 def test_drift_fit_end_to_end_on_real_log(tmp_path):
-    _invoke(["--log", str(REAL_LOG), "--model", "pacejka", "--baselines", "linear", "--minutes", "3",
-             "--epochs", "1", "--stage1-iters", "15", "--batch", "512", "--out", str(tmp_path / "run")])
+    _invoke(
+        [
+            "--log",
+            str(REAL_LOG),
+            "--model",
+            "pacejka",
+            "--baselines",
+            "linear",
+            "--minutes",
+            "3",
+            "--epochs",
+            "1",
+            "--stage1-iters",
+            "15",
+            "--batch",
+            "512",
+            "--out",
+            str(tmp_path / "run"),
+        ]
+    )
     m = _check_run(tmp_path / "run")
-    assert m["model"] == "pacejka" and m["train_minutes"] == 3.0 and set(m["baselines"]) == {"persistence", "pacejka", "linear"}
+    assert (
+        m["model"] == "pacejka"
+        and m["train_minutes"] == 3.0
+        and set(m["baselines"]) == {"persistence", "pacejka", "linear"}
+    )
     # physics beats "no change" on the 1 s yaw rate of the real log even after a very short fit
     assert m["heldout"]["multi_step_rmse"]["r"] < m["baselines"]["persistence"]["multi_step_rmse"]["r"]
 
@@ -131,8 +171,26 @@ def test_drift_fit_end_to_end_on_rosbag(tmp_path):
 
     log = simulate(seconds=60.0, dt=0.04)
     bag = write_rosbag(log, tmp_path / "bag", storage="mcap", drive="multiarray")
-    _invoke(["--log", str(bag), "--model", "linear", "--baselines", "", "--minutes", "0.5", "--epochs", "1",
-             "--stage1-iters", "10", "--horizon-s", "0.2", "--out", str(tmp_path / "run")])
+    _invoke(
+        [
+            "--log",
+            str(bag),
+            "--model",
+            "linear",
+            "--baselines",
+            "",
+            "--minutes",
+            "0.5",
+            "--epochs",
+            "1",
+            "--stage1-iters",
+            "10",
+            "--horizon-s",
+            "0.2",
+            "--out",
+            str(tmp_path / "run"),
+        ]
+    )
     m = _check_run(tmp_path / "run")
     # the simulated plant is a single-track model: the fit must beat persistence on the yaw rate
     assert m["heldout"]["multi_step_rmse"]["r"] < m["baselines"]["persistence"]["multi_step_rmse"]["r"]

@@ -27,7 +27,9 @@ def test_saturating_models_bounded_by_mu_fz_and_scale_with_load(tire):
         F = tire.lateral_force(ALPHA, Fz)
         assert np.max(np.abs(F)) <= tire.peak_mu * Fz * (1 + 1e-9)
         assert np.max(np.abs(F)) >= 0.9 * tire.peak_mu * Fz  # the peak is reached within +-0.5 rad
-    np.testing.assert_allclose(tire.lateral_force(ALPHA, 2000.0), 2 * tire.lateral_force(ALPHA, 1000.0), rtol=1e-12)
+    np.testing.assert_allclose(
+        tire.lateral_force(ALPHA, 2000.0), 2 * tire.lateral_force(ALPHA, 1000.0), rtol=1e-12
+    )
 
 
 @pytest.mark.parametrize("tire", MODELS, ids=lambda t: t.name)

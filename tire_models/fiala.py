@@ -47,7 +47,9 @@ class Fiala(TireModel):
         return self.mu
 
     @classmethod
-    def initial_guess(cls, Fz_nominal_N: float, mu: float = 1.0, C_per_rad: float = 10.0, seed: int = 0) -> Fiala:
+    def initial_guess(
+        cls, Fz_nominal_N: float, mu: float = 1.0, C_per_rad: float = 10.0, seed: int = 0
+    ) -> Fiala:
         """Starting point of a fit: stiffness ``C_per_rad`` (1/rad) and peak ``mu``, clipped to the bounds."""
         from tire_models.linear import _clip
 

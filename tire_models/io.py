@@ -18,8 +18,9 @@ from drift.errors import DriftError
 from tire_models.base import REGISTRY, AxleTires
 
 
-def save_tires(tires: AxleTires, run_dir: str | Path, extra: dict[str, Any] | None = None,
-               name: str = "model.yaml") -> Path:
+def save_tires(
+    tires: AxleTires, run_dir: str | Path, extra: dict[str, Any] | None = None, name: str = "model.yaml"
+) -> Path:
     """Write ``run_dir/model.yaml`` (and ``run_dir/weights.pt`` when the model has weights).
 
     Args:
@@ -79,7 +80,9 @@ def load_tires(path: str | Path) -> AxleTires:
             if not wp.exists():
                 raise DriftError(f"{p}: names weights file {d['weights']!r} but {wp} is missing")
             w = torch.load(wp, weights_only=True)
-            return AxleTires(cls.from_dict(d["front"], weights=w["front"]), cls.from_dict(d["rear"], weights=w["rear"]))
+            return AxleTires(
+                cls.from_dict(d["front"], weights=w["front"]), cls.from_dict(d["rear"], weights=w["rear"])
+            )
         return AxleTires.from_dict({"model": name, "front": d.get("front"), "rear": d.get("rear")})
     except (ValueError, KeyError, TypeError) as e:
         raise DriftError(f"{p}: {e}") from None

@@ -34,7 +34,9 @@ class Linear(TireModel):
         return self.mu
 
     @classmethod
-    def initial_guess(cls, Fz_nominal_N: float, mu: float = 1.0, C_per_rad: float = 10.0, seed: int = 0) -> Linear:
+    def initial_guess(
+        cls, Fz_nominal_N: float, mu: float = 1.0, C_per_rad: float = 10.0, seed: int = 0
+    ) -> Linear:
         """Starting point of a fit: stiffness ``C_per_rad`` (1/rad) and ``mu``, clipped to the bounds."""
         return cls(C=_clip(C_per_rad, cls.bounds["C"]), mu=_clip(mu, cls.bounds["mu"]))
 

@@ -43,7 +43,9 @@ class Pacejka(TireModel):
         return self.D
 
     @classmethod
-    def initial_guess(cls, Fz_nominal_N: float, mu: float = 1.0, C_per_rad: float = 10.0, seed: int = 0) -> Pacejka:
+    def initial_guess(
+        cls, Fz_nominal_N: float, mu: float = 1.0, C_per_rad: float = 10.0, seed: int = 0
+    ) -> Pacejka:
         """Starting point of a fit: ``C = 1.5``, ``D = mu``, ``E = 0`` and ``B = C_per_rad / (C D)``."""
         from tire_models.linear import _clip
 

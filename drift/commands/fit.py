@@ -8,24 +8,38 @@ import typer
 
 
 def command(
-    log: Path = typer.Option(None, "--log", help="driving log (.csv, .mcap, .db3, bag dir, .npz); default: shipped IAC excerpt"),
-    column_map: Path = typer.Option(None, "--column-map", help="YAML column map for a generic CSV"),
+    log: Path = typer.Option(  # noqa: B008
+        None, "--log", help="driving log (.csv, .mcap, .db3, bag dir, .npz); default: shipped IAC excerpt"
+    ),
+    column_map: Path = typer.Option(None, "--column-map", help="YAML column map for a generic CSV"),  # noqa: B008
     vehicle: str = typer.Option("iac", "--vehicle", help="vehicle preset name or YAML path"),
-    model: str = typer.Option("pacejka", "--model", help="main tyre model: linear, fiala, pacejka, exptanh, neural_ode"),
-    baselines: str = typer.Option("linear,fiala,pacejka", "--baselines", help="comma-separated models also fitted and compared ('' for none)"),
-    minutes: float = typer.Option(3.0, "--minutes", help="minutes of driving (vx >= --min-speed) used for training"),
+    model: str = typer.Option(
+        "pacejka", "--model", help="main tyre model: linear, fiala, pacejka, exptanh, neural_ode"
+    ),
+    baselines: str = typer.Option(
+        "linear,fiala,pacejka",
+        "--baselines",
+        help="comma-separated models also fitted and compared ('' for none)",
+    ),
+    minutes: float = typer.Option(
+        3.0, "--minutes", help="minutes of driving (vx >= --min-speed) used for training"
+    ),
     min_speed: float = typer.Option(5.0, "--min-speed", help="drop samples slower than this (m/s)"),
     horizon_s: float = typer.Option(0.6, "--horizon-s", help="rollout horizon of the stage-2 loss (s)"),
-    eval_horizon_s: float = typer.Option(1.0, "--eval-horizon-s", help="horizon of the held-out multi-step RMSE (s)"),
+    eval_horizon_s: float = typer.Option(
+        1.0, "--eval-horizon-s", help="horizon of the held-out multi-step RMSE (s)"
+    ),
     batch: int = typer.Option(256, "--batch", help="rollout windows per optimiser step"),
     lr: float = typer.Option(0.02, "--lr", help="stage-2 peak learning rate (Adam)"),
     lr_schedule: str = typer.Option("cosine", "--lr-schedule", help="cosine, step or constant"),
     epochs: int = typer.Option(6, "--epochs", help="stage-2 passes over the training windows"),
     stage1_iters: int = typer.Option(60, "--stage1-iters", help="LBFGS iterations of each stage-1 part"),
-    sensor_terms: str = typer.Option("all", "--sensor-terms", help="fitted sensor terms: 'all', 'none' or a comma list"),
+    sensor_terms: str = typer.Option(
+        "all", "--sensor-terms", help="fitted sensor terms: 'all', 'none' or a comma list"
+    ),
     seed: int = typer.Option(0, "--seed", help="seed: the same seed gives the same fit"),
-    resume: Path = typer.Option(None, "--resume", help="continue an interrupted fit in this run folder"),
-    out: Path = typer.Option(None, "--out", help="run folder (default runs/fit-<timestamp>)"),
+    resume: Path = typer.Option(None, "--resume", help="continue an interrupted fit in this run folder"),  # noqa: B008
+    out: Path = typer.Option(None, "--out", help="run folder (default runs/fit-<timestamp>)"),  # noqa: B008
 ):
     """Fit tyre models and sensor terms from a driving log; compare with persistence on held-out data."""
     from drift.errors import DriftError
@@ -42,18 +56,34 @@ def command(
         terms = tuple(s.strip() for s in sensor_terms.split(",") if s.strip())
     if resume is not None:
         if not Path(resume).is_dir():
-            raise DriftError(f"--resume {resume}: not a folder; pass the run folder of an interrupted drift fit")
+            raise DriftError(
+                f"--resume {resume}: not a folder; pass the run folder of an interrupted drift fit"
+            )
         cfg, saved = load_config(resume)
         run_dir = make_run_dir("fit", resume)
         log_path = saved.get("log")
-        log_obj = load_fit_log(log_path if log else None, column_map) if log is None and log_path is None else \
-            load_fit_log(log or log_path, column_map)
+        log_obj = (
+            load_fit_log(log_path if log else None, column_map)
+            if log is None and log_path is None
+            else load_fit_log(log or log_path, column_map)
+        )
         run_fit(log_obj, cfg, run_dir, resume=True)
         return
     cfg = FitConfig(
-        model=model, baselines=tuple(b.strip() for b in baselines.split(",") if b.strip()), vehicle=vehicle,
-        minutes=minutes, min_speed_mps=min_speed, horizon_s=horizon_s, eval_horizon_s=eval_horizon_s, batch=batch,
-        lr=lr, lr_schedule=lr_schedule, epochs=epochs, stage1_iters=stage1_iters, seed=seed, sensor_terms=terms,
+        model=model,
+        baselines=tuple(b.strip() for b in baselines.split(",") if b.strip()),
+        vehicle=vehicle,
+        minutes=minutes,
+        min_speed_mps=min_speed,
+        horizon_s=horizon_s,
+        eval_horizon_s=eval_horizon_s,
+        batch=batch,
+        lr=lr,
+        lr_schedule=lr_schedule,
+        epochs=epochs,
+        stage1_iters=stage1_iters,
+        seed=seed,
+        sensor_terms=terms,
     )
     log_obj = load_fit_log(log, column_map)
     run_dir = make_run_dir("fit", out)

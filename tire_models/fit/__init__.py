@@ -10,5 +10,17 @@ from tire_models.fit.pipeline import FitConfig, FitInterrupted, FitResult, fit_o
 from tire_models.fit.run import run_fit
 from tire_models.fit.sensor import SensorTerms
 
-__all__ = ["FitConfig", "FitInterrupted", "FitResult", "LongitudinalMap", "SensorTerms", "estimate_axle_forces",
-           "fit_longitudinal_map", "fit_one", "model_metrics", "persistence_metrics", "prepare", "run_fit"]
+__all__ = [
+    "FitConfig",
+    "FitInterrupted",
+    "FitResult",
+    "LongitudinalMap",
+    "SensorTerms",
+    "estimate_axle_forces",
+    "fit_longitudinal_map",
+    "fit_one",
+    "model_metrics",
+    "persistence_metrics",
+    "prepare",
+    "run_fit",
+]

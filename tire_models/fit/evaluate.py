@@ -35,15 +35,24 @@ def persistence_metrics(a: LogArrays, horizon_s: float = 1.0) -> dict:
 
 
 @torch.no_grad()
-def predictions(res: FitResult, p: VehicleParams, a: LogArrays, starts: np.ndarray, H: int,
-                substeps: int = 1, chunk: int = 4096) -> torch.Tensor:
+def predictions(
+    res: FitResult,
+    p: VehicleParams,
+    a: LogArrays,
+    starts: np.ndarray,
+    H: int,
+    substeps: int = 1,
+    chunk: int = 4096,
+) -> torch.Tensor:
     """Open-loop predictions ``(B, H, 3)`` of a fitted model from the windows at ``starts``."""
     mod = res.module(p)
-    outs = [mod.predict(a, starts[i:i + chunk], H, substeps) for i in range(0, len(starts), chunk)]
+    outs = [mod.predict(a, starts[i : i + chunk], H, substeps) for i in range(0, len(starts), chunk)]
     return torch.cat(outs, 0) if outs else torch.zeros(0, H, 3, dtype=torch.float64)
 
 
-def model_metrics(res: FitResult, p: VehicleParams, a: LogArrays, horizon_s: float = 1.0, substeps: int = 1) -> dict:
+def model_metrics(
+    res: FitResult, p: VehicleParams, a: LogArrays, horizon_s: float = 1.0, substeps: int = 1
+) -> dict:
     """Held-out RMSE of a fitted model (same keys as :func:`persistence_metrics`)."""
     out = {}
     for key, H in (("one_step_rmse", 1), ("multi_step_rmse", _steps(a, horizon_s))):

@@ -22,8 +22,9 @@ from drift.vehicle import AxleForces, axle_loads, body_derivatives, longitudinal
 from drift.vehicle.params import VehicleParams
 
 
-def smooth_derivative(x: np.ndarray, dt: float, segment: np.ndarray, window_s: float = 0.36,
-                      polyorder: int = 2) -> np.ndarray:
+def smooth_derivative(
+    x: np.ndarray, dt: float, segment: np.ndarray, window_s: float = 0.36, polyorder: int = 2
+) -> np.ndarray:
     """Time derivative of ``x (T,)`` by a Savitzky-Golay filter, separately on each segment.
 
     Args:
@@ -101,7 +102,7 @@ class LongitudinalMap:
 
     @staticmethod
     def features(data: dict, segment: np.ndarray, delay_steps: int) -> np.ndarray:
-        """Feature matrix ``(T, 3)`` from a dict of arrays with ``vx`` and ``throttle`` and/or ``brake_Pa``."""
+        """Feature matrix ``(T, 3)`` from arrays ``vx`` and ``throttle`` and/or ``brake_Pa``."""
         vx = np.asarray(data["vx"], float)
         thr = _shift(np.asarray(data.get("throttle", np.zeros_like(vx)), float), delay_steps, segment)
         brk = _shift(np.asarray(data.get("brake_Pa", np.zeros_like(vx)), float), delay_steps, segment)
@@ -115,17 +116,31 @@ class LongitudinalMap:
         return X @ np.array([self.coef_N[k] for k in self.FEATURES])
 
     def to_dict(self) -> dict:
-        return {"kind": self.kind, "coef_N": {k: float(v) for k, v in self.coef_N.items()},
-                "delay_s": float(self.delay_s), "r2": float(self.r2)}
+        return {
+            "kind": self.kind,
+            "coef_N": {k: float(v) for k, v in self.coef_N.items()},
+            "delay_s": float(self.delay_s),
+            "r2": float(self.r2),
+        }
 
     @staticmethod
     def from_dict(d: dict) -> LongitudinalMap:
-        return LongitudinalMap(d["kind"], dict(d.get("coef_N", {})), float(d.get("delay_s", 0.0)),
-                               float(d.get("r2", float("nan"))))
+        return LongitudinalMap(
+            d["kind"],
+            dict(d.get("coef_N", {})),
+            float(d.get("delay_s", 0.0)),
+            float(d.get("r2", float("nan"))),
+        )
 
 
-def fit_longitudinal_map(data: dict, segment: np.ndarray, dt: float, p: VehicleParams,
-                         max_delay_s: float = 0.4, source: str = "log") -> LongitudinalMap:
+def fit_longitudinal_map(
+    data: dict,
+    segment: np.ndarray,
+    dt: float,
+    p: VehicleParams,
+    max_delay_s: float = 0.4,
+    source: str = "log",
+) -> LongitudinalMap:
     """Fit :class:`LongitudinalMap` on ``data`` (dict of ``(T,)`` arrays, standard names).
 
     Target: the force the model needs to reproduce the measured speed change,
@@ -163,8 +178,9 @@ def fit_longitudinal_map(data: dict, segment: np.ndarray, dt: float, p: VehicleP
         if best is None or r2 > best[0]:
             best = (r2, k, coef)
     r2, k, coef = best
-    return LongitudinalMap("throttle_brake", dict(zip(LongitudinalMap.FEATURES, coef.tolist(), strict=True)),
-                           k * dt, float(r2))
+    return LongitudinalMap(
+        "throttle_brake", dict(zip(LongitudinalMap.FEATURES, coef.tolist(), strict=True)), k * dt, float(r2)
+    )
 
 
 def estimate_axle_forces(v, v_dot, u, p: VehicleParams):
@@ -199,5 +215,13 @@ def estimate_axle_forces(v, v_dot, u, p: VehicleParams):
     scale = p.m * p.g
     A = np.stack([(d(scale, 0.0) - b) / scale, (d(0.0, scale) - b) / scale], axis=-1)  # (T, 2, 2)
     F = np.linalg.solve(A, (np.asarray(v_dot, float)[..., 1:] - b)[..., None])[..., 0]
-    return {"Fyf": F[..., 0], "Fyr": F[..., 1], "alpha_f": alpha_f, "alpha_r": alpha_r,
-            "Fzf": Fzf, "Fzr": Fzr, "Fxf": Fxf, "Fxr": Fxr}
+    return {
+        "Fyf": F[..., 0],
+        "Fyr": F[..., 1],
+        "alpha_f": alpha_f,
+        "alpha_r": alpha_r,
+        "Fzf": Fzf,
+        "Fzr": Fzr,
+        "Fxf": Fxf,
+        "Fxr": Fxr,
+    }

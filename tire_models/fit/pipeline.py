@@ -35,7 +35,6 @@ from tire_models.base import REGISTRY, AxleTires
 from tire_models.fit.forces import (
     LongitudinalMap,
     estimate_axle_forces,
-    fit_longitudinal_map,
     smooth_derivative,
 )
 from tire_models.fit.sensor import SENSOR_NAMES, SensorModule, SensorTerms
@@ -152,7 +151,9 @@ class LogArrays:
         if n <= H:
             return np.zeros(0, dtype=int)
         k = np.arange(0, n - H, stride)
-        ok = (self.segment[k] == self.segment[k + H]) & (np.abs(self.t[k + H] - self.t[k] - H * self.dt) < 0.5 * self.dt)
+        ok = (self.segment[k] == self.segment[k + H]) & (
+            np.abs(self.t[k + H] - self.t[k] - H * self.dt) < 0.5 * self.dt
+        )
         return k[ok]
 
 
@@ -164,11 +165,18 @@ def prepare(log, lon_map: LongitudinalMap, dt: float | None = None) -> LogArrays
     seg = np.asarray(log.segment)
     data = {k: np.asarray(log[k], float) for k in log.data}
     Fx = lon_map.apply(data, seg, dt)
-    T = lambda x: torch.as_tensor(np.asarray(x, float), dtype=torch.float64)  # noqa: E731
+    T = lambda x: torch.tensor(np.array(x, dtype=float), dtype=torch.float64)  # noqa: E731
     return LogArrays(
-        t=np.asarray(log.t, float), dt=dt, segment=seg,
-        vx=T(data["vx"]), vy=T(data["vy"]), r=T(data["r"]), delta=T(data["delta"]), Fx=T(Fx),
-        vx_dot=T(smooth_derivative(data["vx"], dt, seg)), vy_dot=T(smooth_derivative(data["vy"], dt, seg)),
+        t=np.asarray(log.t, float),
+        dt=dt,
+        segment=seg,
+        vx=T(data["vx"]),
+        vy=T(data["vy"]),
+        r=T(data["r"]),
+        delta=T(data["delta"]),
+        Fx=T(Fx),
+        vx_dot=T(smooth_derivative(data["vx"], dt, seg)),
+        vy_dot=T(smooth_derivative(data["vy"], dt, seg)),
         r_dot=T(smooth_derivative(data["r"], dt, seg)),
     )
 
@@ -229,8 +237,10 @@ def initial_tires(name: str, p: VehicleParams, C_per_rad: float, seed: int) -> A
     cls = REGISTRY[name]
     Fzf = p.m * p.g * p.lr / p.L
     Fzr = p.m * p.g * p.lf / p.L
-    return AxleTires(cls.initial_guess(Fzf, mu=p.mu, C_per_rad=C_per_rad, seed=seed),
-                     cls.initial_guess(Fzr, mu=p.mu, C_per_rad=C_per_rad, seed=seed + 1))
+    return AxleTires(
+        cls.initial_guess(Fzf, mu=p.mu, C_per_rad=C_per_rad, seed=seed),
+        cls.initial_guess(Fzr, mu=p.mu, C_per_rad=C_per_rad, seed=seed + 1),
+    )
 
 
 # ------------------------------------------------------------------------------------------
@@ -294,7 +304,9 @@ def _lbfgs(params, closure, iters: int):
     opt.step(closure)
 
 
-def stage1(mod: FitModule, a: LogArrays, iters: int, mu_ref: float = 1.0, mu_weight: float = 0.0) -> dict[str, float]:
+def stage1(
+    mod: FitModule, a: LogArrays, iters: int, mu_ref: float = 1.0, mu_weight: float = 0.0
+) -> dict[str, float]:
     """Stage 1a (force regression) and 1b (joint equation error with sensor terms).
 
     Returns the final normalised losses.
@@ -379,11 +391,15 @@ class FitResult:
 
     def module(self, p: VehicleParams) -> FitModule:
         """A (non-trainable) :class:`FitModule` evaluating this result."""
-        mod = FitModule(self.tires.front.torch_module(), self.tires.rear.torch_module(),
-                        SensorModule(p, fit=(), init=self.sensor))
+        mod = FitModule(
+            self.tires.front.torch_module(),
+            self.tires.rear.torch_module(),
+            SensorModule(p, fit=(), init=self.sensor),
+        )
         return mod
 
 
+@torch.no_grad()
 def _bounds_hit(mod: FitModule) -> list[str]:
     out = [f"sensor.{n}" for n in mod.sensor.at_bounds()]
     for axle in ("front", "rear"):
@@ -393,8 +409,15 @@ def _bounds_hit(mod: FitModule) -> list[str]:
     return out
 
 
-def fit_one(name: str, train: LogArrays, p: VehicleParams, cfg: FitConfig, ckpt: Path | None = None,
-            progress=None, stop_after_epoch: int | None = None) -> FitResult:
+def fit_one(
+    name: str,
+    train: LogArrays,
+    p: VehicleParams,
+    cfg: FitConfig,
+    ckpt: Path | None = None,
+    progress=None,
+    stop_after_epoch: int | None = None,
+) -> FitResult:
     """Fit one tyre model (both axles) and the sensor terms on ``train``.
 
     Args:
@@ -412,8 +435,10 @@ def fit_one(name: str, train: LogArrays, p: VehicleParams, cfg: FitConfig, ckpt:
     H = max(1, int(round(cfg.horizon_s / train.dt)))
     starts = train.window_starts(H)
     if len(starts) == 0:
-        raise DriftError(f"training data too short for a {cfg.horizon_s} s rollout horizon; use more --minutes "
-                         "or a shorter --horizon-s")
+        raise DriftError(
+            f"training data too short for a {cfg.horizon_s} s rollout horizon; use more --minutes "
+            "or a shorter --horizon-s"
+        )
     steps_per_epoch = math.ceil(len(starts) / cfg.batch)
     total = steps_per_epoch * cfg.epochs
 
@@ -425,7 +450,11 @@ def fit_one(name: str, train: LogArrays, p: VehicleParams, cfg: FitConfig, ckpt:
     for ax in ("f", "r"):
         al, F = sm[f"alpha_{ax}"], sm[f"Fy{ax}"] / sm[f"Fz{ax}"]
         small = np.abs(al) < 0.03
-        C0.append(float(np.sum(al[small] * F[small]) / max(np.sum(al[small] ** 2), 1e-12)) if small.sum() > 10 else 10.0)
+        C0.append(
+            float(np.sum(al[small] * F[small]) / max(np.sum(al[small] ** 2), 1e-12))
+            if small.sum() > 10
+            else 10.0
+        )
     C_guess = float(np.clip(np.mean(C0), 2.0, 40.0))
     init = initial_tires(name, p, C_guess, cfg.seed)
     mod = FitModule(init.front.torch_module(), init.rear.torch_module(), sensor)
@@ -445,9 +474,18 @@ def fit_one(name: str, train: LogArrays, p: VehicleParams, cfg: FitConfig, ckpt:
         if ckpt is not None:
             ckpt.parent.mkdir(parents=True, exist_ok=True)
             tmp = ckpt.with_suffix(".tmp")
-            torch.save({"module": mod.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
-                        "history": history, "epoch": epoch, "elapsed_s": elapsed + time.perf_counter() - t0,
-                        "model": name}, tmp)
+            torch.save(
+                {
+                    "module": mod.state_dict(),
+                    "optimizer": opt.state_dict(),
+                    "scheduler": sched.state_dict(),
+                    "history": history,
+                    "epoch": epoch,
+                    "elapsed_s": elapsed + time.perf_counter() - t0,
+                    "model": name,
+                },
+                tmp,
+            )
             tmp.replace(ckpt)
 
     if "stage1" not in history:
@@ -459,23 +497,27 @@ def fit_one(name: str, train: LogArrays, p: VehicleParams, cfg: FitConfig, ckpt:
     # stage 2: rollout loss, normalised per channel by persistence's error on the training windows
     meas = train.meas()
     tg_all = targets(train, starts, H)
-    scale = (tg_all - meas[torch.as_tensor(starts)][:, None, :]).pow(2).mean(dim=(0, 1)).sqrt().clamp_min(1e-6)
+    scale = (
+        (tg_all - meas[torch.as_tensor(starts)][:, None, :]).pow(2).mean(dim=(0, 1)).sqrt().clamp_min(1e-6)
+    )
     for epoch in range(epoch0, cfg.epochs):
         g = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
         perm = torch.randperm(len(starts), generator=g).numpy()
         tot = 0.0
         for b in range(steps_per_epoch):
-            sel = starts[perm[b * cfg.batch:(b + 1) * cfg.batch]]
+            sel = starts[perm[b * cfg.batch : (b + 1) * cfg.batch]]
             opt.zero_grad()
             pred = mod.predict(train, sel, H, cfg.substeps)
             e = (pred - targets(train, sel, H)) / scale
             loss = (e * e).mean() + mu_prior(mod, p.mu, cfg.mu_prior_weight)
             if not torch.isfinite(loss):
-                raise DriftError(f"{name}: rollout loss became {float(loss)}; try a smaller --lr or --horizon-s")
+                raise DriftError(
+                    f"{name}: rollout loss became {float(loss)}; try a smaller --lr or --horizon-s"
+                )
             loss.backward()
             opt.step()
             sched.step()
-            tot += float(loss)
+            tot += float(loss.detach())
             if progress is not None:
                 progress(1)
         history["stage2_loss"].append(tot / steps_per_epoch)
@@ -483,8 +525,10 @@ def fit_one(name: str, train: LogArrays, p: VehicleParams, cfg: FitConfig, ckpt:
         if stop_after_epoch is not None and epoch + 1 >= stop_after_epoch and epoch + 1 < cfg.epochs:
             raise FitInterrupted(f"{name}: stopped after epoch {epoch + 1}")
     fit_s = elapsed + time.perf_counter() - t0
-    tires = AxleTires(mod.front.freeze(), mod.rear.freeze())
-    return FitResult(name, tires, mod.sensor.freeze(), _bounds_hit(mod), fit_s, history)
+    with torch.no_grad():
+        tires = AxleTires(mod.front.freeze(), mod.rear.freeze())
+        sensor = mod.sensor.freeze()
+    return FitResult(name, tires, sensor, _bounds_hit(mod), fit_s, history)
 
 
 class FitInterrupted(Exception):
@@ -498,6 +542,8 @@ def save_config(cfg: FitConfig, run_dir: Path, extra: dict | None = None) -> Non
 def load_config(run_dir: Path) -> tuple[FitConfig, dict]:
     path = Path(run_dir) / "fit_config.json"
     if not path.exists():
-        raise DriftError(f"--resume {run_dir}: no fit_config.json there; pass the run folder of an earlier drift fit")
+        raise DriftError(
+            f"--resume {run_dir}: no fit_config.json there; pass the run folder of an earlier drift fit"
+        )
     d = json.loads(path.read_text())
     return FitConfig.from_dict(d), d

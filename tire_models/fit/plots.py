@@ -12,12 +12,13 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 
-def plot_curves(samples: dict[str, np.ndarray], curves: dict[str, object], path: str | Path,
-                title: str = "") -> Path:
+def plot_curves(
+    samples: dict[str, np.ndarray], curves: dict[str, object], path: str | Path, title: str = ""
+) -> Path:
     """Normalised lateral force ``Fy/Fz`` vs slip angle, per axle: samples and every model's curve.
 
     Args:
-        samples: output of :func:`tire_models.fit.pipeline.force_samples` (``alpha_f``, ``Fyf``, ``Fzf``, ...).
+        samples: output of :func:`tire_models.fit.pipeline.force_samples` (``alpha_f``, ``Fyf``, ...).
         curves: model name -> :class:`tire_models.base.AxleTires` (evaluated at the mean axle load).
         path: PNG to write.
     """
@@ -46,8 +47,9 @@ def plot_curves(samples: dict[str, np.ndarray], curves: dict[str, object], path:
     return Path(path)
 
 
-def plot_timeseries(t: np.ndarray, measured: np.ndarray, predicted: dict[str, np.ndarray], path: str | Path,
-                    title: str = "") -> Path:
+def plot_timeseries(
+    t: np.ndarray, measured: np.ndarray, predicted: dict[str, np.ndarray], path: str | Path, title: str = ""
+) -> Path:
     """Measured vs predicted ``vx, vy, r`` on the held-out part.
 
     Args:

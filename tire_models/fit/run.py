@@ -8,7 +8,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import yaml
 
 from drift.errors import DriftError
 from drift.runs import write_metrics
@@ -30,8 +29,15 @@ from tire_models.fit.pipeline import (
 from tire_models.fit.sensor import SensorTerms, default_bounds
 from tire_models.io import load_tires, read_model_yaml, save_tires
 
-SENSOR_UNITS = {"x_s_m": "m", "delta_offset_rad": "rad", "delta_scale": "-", "vy_offset_per_vx": "-",
-                "Iz_kgm2": "kg m^2", "Fyf_offset_N": "N", "Fyr_offset_N": "N"}
+SENSOR_UNITS = {
+    "x_s_m": "m",
+    "delta_offset_rad": "rad",
+    "delta_scale": "-",
+    "vy_offset_per_vx": "-",
+    "Iz_kgm2": "kg m^2",
+    "Fyf_offset_N": "N",
+    "Fyr_offset_N": "N",
+}
 
 
 def _extra(res: FitResult, p: VehicleParams, lon: LongitudinalMap, source: str) -> dict[str, Any]:
@@ -49,12 +55,25 @@ def _extra(res: FitResult, p: VehicleParams, lon: LongitudinalMap, source: str) 
 
 def _load_result(folder: Path) -> FitResult:
     d, _ = read_model_yaml(folder)
-    return FitResult(d["model"], load_tires(folder), SensorTerms.from_dict(d["sensor"]), list(d.get("bounds_hit", [])),
-                     float(d["fit_s"]), {})
+    return FitResult(
+        d["model"],
+        load_tires(folder),
+        SensorTerms.from_dict(d["sensor"]),
+        list(d.get("bounds_hit", [])),
+        float(d["fit_s"]),
+        {},
+    )
 
 
-def run_fit(log, cfg: FitConfig, run_dir: str | Path, resume: bool = False, stop_after_epoch: int | None = None,
-            echo=print, show_progress: bool = True) -> dict[str, Any]:
+def run_fit(
+    log,
+    cfg: FitConfig,
+    run_dir: str | Path,
+    resume: bool = False,
+    stop_after_epoch: int | None = None,
+    echo=print,
+    show_progress: bool = True,
+) -> dict[str, Any]:
     """Fit ``cfg.models`` on the first ``cfg.minutes`` of ``log`` and evaluate on the rest.
 
     Writes into ``run_dir``: ``model.yaml`` (+ ``weights.pt``) of ``cfg.model``, ``baselines/<name>/``
@@ -84,20 +103,28 @@ def run_fit(log, cfg: FitConfig, run_dir: str | Path, resume: bool = False, stop
     p = load_vehicle(cfg.vehicle)
     train_log, test_log = log.split(cfg.minutes, cfg.min_speed_mps)
     seg = np.asarray(train_log.segment)
-    lon = fit_longitudinal_map({k: np.asarray(train_log[k]) for k in train_log.data}, seg, train_log.dt, p,
-                               source=str(log.source))
+    lon = fit_longitudinal_map(
+        {k: np.asarray(train_log[k]) for k in train_log.data}, seg, train_log.dt, p, source=str(log.source)
+    )
     if lon.kind != "logged":
         echo(f"longitudinal map throttle/brake -> Fx: R^2 {lon.r2:.2f}, delay {lon.delay_s:.2f} s")
     train, test = prepare(train_log, lon), prepare(test_log, lon)
     if len(test.window_starts(1)) == 0:
-        raise DriftError(f"{log.source}: no held-out data after the first {cfg.minutes} min; use fewer --minutes")
+        raise DriftError(
+            f"{log.source}: no held-out data after the first {cfg.minutes} min; use fewer --minutes"
+        )
 
     from tqdm.auto import tqdm
 
     H = max(1, int(round(cfg.horizon_s / train.dt)))
     steps = cfg.epochs * int(np.ceil(len(train.window_starts(H)) / cfg.batch))
-    bar = tqdm(total=steps * len(cfg.models), desc="fit (stage 2 steps)", unit="step",
-               disable=not show_progress, mininterval=1.0)
+    bar = tqdm(
+        total=steps * len(cfg.models),
+        desc="fit (stage 2 steps)",
+        unit="step",
+        disable=not show_progress,
+        mininterval=1.0,
+    )
     results: dict[str, FitResult] = {}
     try:
         for name in cfg.models:
@@ -107,13 +134,22 @@ def run_fit(log, cfg: FitConfig, run_dir: str | Path, resume: bool = False, stop
                 bar.update(steps)
                 continue
             bar.set_description(f"fit {name}")
-            res = fit_one(name, train, p, cfg, ckpt=run_dir / "checkpoints" / f"{name}.pt",
-                          progress=bar.update, stop_after_epoch=stop_after_epoch)
+            res = fit_one(
+                name,
+                train,
+                p,
+                cfg,
+                ckpt=run_dir / "checkpoints" / f"{name}.pt",
+                progress=bar.update,
+                stop_after_epoch=stop_after_epoch,
+            )
             save_tires(res.tires, folder, _extra(res, p, lon, str(log.source)))
             results[name] = res
     except KeyboardInterrupt:
         bar.close()
-        raise DriftError(f"interrupted; checkpoints are in {run_dir}/checkpoints: continue with --resume {run_dir}") from None
+        raise DriftError(
+            f"interrupted; checkpoints are in {run_dir}/checkpoints: continue with --resume {run_dir}"
+        ) from None
     except FitInterrupted:
         bar.close()
         raise
@@ -126,9 +162,13 @@ def run_fit(log, cfg: FitConfig, run_dir: str | Path, resume: bool = False, stop
     baselines: dict[str, Any] = {"persistence": persistence_metrics(test, cfg.eval_horizon_s)}
     for name, res in results.items():
         t0 = time.perf_counter()
-        baselines[name] = {**model_metrics(res, p, test, cfg.eval_horizon_s, cfg.substeps),
-                           "fit_s": res.fit_s, "eval_s": time.perf_counter() - t0,
-                           "sensor": res.sensor.to_dict(), "bounds_hit": list(res.at_bounds)}
+        baselines[name] = {
+            **model_metrics(res, p, test, cfg.eval_horizon_s, cfg.substeps),
+            "fit_s": res.fit_s,
+            "eval_s": time.perf_counter() - t0,
+            "sensor": res.sensor.to_dict(),
+            "bounds_hit": list(res.at_bounds),
+        }
     held = baselines[cfg.model]
     metrics = {
         "model": cfg.model,
@@ -139,10 +179,14 @@ def run_fit(log, cfg: FitConfig, run_dir: str | Path, resume: bool = False, stop
         "sensor": main.sensor.to_dict(),
         "bounds_hit": list(main.at_bounds),
         "longitudinal_map": lon.to_dict(),
-        "train_samples": len(train), "heldout_samples": len(test),
-        "log": str(log.source), "vehicle": p.name,
+        "train_samples": len(train),
+        "heldout_samples": len(test),
+        "log": str(log.source),
+        "vehicle": p.name,
         "beats_persistence_multi_step": {
-            c: held["multi_step_rmse"][c] < baselines["persistence"]["multi_step_rmse"][c] for c in ("vx", "vy", "r")},
+            c: held["multi_step_rmse"][c] < baselines["persistence"]["multi_step_rmse"][c]
+            for c in ("vx", "vy", "r")
+        },
     }
     write_metrics(run_dir, metrics)
     _plots(results, p, train, test, cfg, run_dir)
@@ -150,14 +194,24 @@ def run_fit(log, cfg: FitConfig, run_dir: str | Path, resume: bool = False, stop
     return metrics
 
 
-def _plots(results: dict[str, FitResult], p: VehicleParams, train: LogArrays, test: LogArrays, cfg: FitConfig,
-           run_dir: Path) -> None:
+def _plots(
+    results: dict[str, FitResult],
+    p: VehicleParams,
+    train: LogArrays,
+    test: LogArrays,
+    cfg: FitConfig,
+    run_dir: Path,
+) -> None:
     from tire_models.fit.plots import plot_curves, plot_timeseries
 
     main = results[cfg.model]
     samples = force_samples(main.module(p), train)
-    plot_curves(samples, {n: r.tires for n, r in results.items()}, run_dir / "curves.png",
-                title=f"fitted tyre curves over force samples (sensor terms of {cfg.model})")
+    plot_curves(
+        samples,
+        {n: r.tires for n, r in results.items()},
+        run_dir / "curves.png",
+        title=f"fitted tyre curves over force samples (sensor terms of {cfg.model})",
+    )
     # open-loop rollouts restarted from the log every eval horizon, first 60 s of the held-out part
     H = max(1, int(round(cfg.eval_horizon_s / test.dt)))
     n = min(len(test), int(60.0 / test.dt))
@@ -169,10 +223,15 @@ def _plots(results: dict[str, FitResult], p: VehicleParams, train: LogArrays, te
         if len(starts):
             pr = predictions(res, p, test, starts, H, cfg.substeps).numpy()
             for i, k in enumerate(starts):
-                y[k + 1:k + H + 1] = pr[i]
+                y[k + 1 : k + H + 1] = pr[i]
         preds[name] = y
-    plot_timeseries(test.t[:n], meas, preds, run_dir / "timeseries.png",
-                    title=f"held-out: {cfg.eval_horizon_s:g} s open-loop rollouts restarted from the log")
+    plot_timeseries(
+        test.t[:n],
+        meas,
+        preds,
+        run_dir / "timeseries.png",
+        title=f"held-out: {cfg.eval_horizon_s:g} s open-loop rollouts restarted from the log",
+    )
 
 
 def _report(metrics: dict, results: dict[str, FitResult], cfg: FitConfig, echo) -> None:
@@ -181,8 +240,10 @@ def _report(metrics: dict, results: dict[str, FitResult], cfg: FitConfig, echo) 
 
     base = metrics["baselines"]
     pers = base["persistence"]
-    tab = Table(title=f"held-out RMSE ({metrics['heldout_samples']} samples; multi-step over "
-                      f"{pers['horizon_s']:.2f} s; vx, vy in m/s, r in rad/s; * = worse than persistence)")
+    tab = Table(
+        title=f"held-out RMSE ({metrics['heldout_samples']} samples; multi-step over "
+        f"{pers['horizon_s']:.2f} s; vx, vy in m/s, r in rad/s; * = worse than persistence)"
+    )
     tab.add_column("model", no_wrap=True)
     for c in ("vx", "vy", "r"):
         tab.add_column(f"1-step {c}", justify="right", no_wrap=True)
@@ -196,15 +257,25 @@ def _report(metrics: dict, results: dict[str, FitResult], cfg: FitConfig, echo) 
                 v = m[key][c]
                 worse = name != "persistence" and v >= pers[key][c]
                 cells.append(f"[red]{v:.4f}*[/red]" if worse else f"{v:.4f}")
-        tab.add_row(name + (" (main)" if name == cfg.model else ""), *cells,
-                    f"{m['fit_s']:.1f}" if "fit_s" in m else "-")
+        tab.add_row(
+            name + (" (main)" if name == cfg.model else ""),
+            *cells,
+            f"{m['fit_s']:.1f}" if "fit_s" in m else "-",
+        )
     Console(width=max(Console().width, 110)).print(tab)
     for name, res in results.items():
         if res.at_bounds:
-            echo(f"note: {name}: fitted terms at their bounds: {', '.join(res.at_bounds)} "
-                 "(the data pushes them to the edge of their physical box; see model.yaml)")
+            echo(
+                f"note: {name}: fitted terms at their bounds: {', '.join(res.at_bounds)} "
+                "(the data pushes them to the edge of their physical box; see model.yaml)"
+            )
     s = results[cfg.model].sensor
-    echo("sensor terms (" + cfg.model + "): " + ", ".join(f"{k}={v:.4g} {SENSOR_UNITS[k]}" for k, v in s.to_dict().items()))
+    echo(
+        "sensor terms ("
+        + cfg.model
+        + "): "
+        + ", ".join(f"{k}={v:.4g} {SENSOR_UNITS[k]}" for k, v in s.to_dict().items())
+    )
 
 
 def load_fit_log(path, column_map=None):

@@ -138,15 +138,18 @@ class SensorModule(torch.nn.Module):
         return out
 
     def freeze(self) -> SensorTerms:
-        return SensorTerms(**{k: float(v) for k, v in self.values().items()}) if not self.fit_names else \
-            SensorTerms(**{k: float(torch.as_tensor(v).detach()) for k, v in self.values().items()})
+        return (
+            SensorTerms(**{k: float(v) for k, v in self.values().items()})
+            if not self.fit_names
+            else SensorTerms(**{k: float(torch.as_tensor(v).detach()) for k, v in self.values().items()})
+        )
 
     def at_bounds(self, tol: float = 1e-3) -> list[str]:
         """Names of fitted terms within ``tol`` (relative to the box) of a bound."""
         out = []
         for name in self.fit_names:
             lo, hi = self.bounds[name]
-            z = (float(self.values()[name]) - lo) / (hi - lo)
+            z = (float(torch.as_tensor(self.values()[name]).detach()) - lo) / (hi - lo)
             if z < tol or z > 1 - tol:
                 out.append(name)
         return out
@@ -174,7 +177,9 @@ class SensorModule(torch.nn.Module):
     def tires(self, tires: AxleTires) -> AxleTires:
         """Wrap ``tires`` with the fitted lateral force offsets."""
         s = self.values()
-        return AxleTires(ForceOffset(tires.front, s["Fyf_offset_N"]), ForceOffset(tires.rear, s["Fyr_offset_N"]))
+        return AxleTires(
+            ForceOffset(tires.front, s["Fyf_offset_N"]), ForceOffset(tires.rear, s["Fyr_offset_N"])
+        )
 
 
 def apply_terms_numpy(terms: SensorTerms, vx, vy_meas, r):
