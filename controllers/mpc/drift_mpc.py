@@ -1,0 +1,502 @@
+"""Drift NMPC: multiple shooting on the single-track model with path errors, real-time iteration.
+
+Prediction model (continuous, RK4 per shooting interval), state ``x = [vx, vy, r, e, dpsi, s,
+delta_prev, Fx_prev]`` and input ``u = [delta, Fx]``:
+
+* ``[vx, vy, r]``: :func:`drift.vehicle.body_derivatives` with the controller's tyre model (the ONE
+  vehicle model, evaluated on CasADi symbols);
+* path errors in the Frenet frame of a reference path of curvature ``kappa`` (Rajamani Sec. 3.2)::
+
+      s_dot    = (vx cos(dpsi) - vy sin(dpsi)) / (1 - kappa e)
+      e_dot    =  vx sin(dpsi) + vy cos(dpsi)
+      dpsi_dot =  r - kappa s_dot
+
+  with lateral error ``e`` (m, + left), heading error ``dpsi = psi - heading_path`` (rad) and progress
+  ``s`` (m, relative to the current position, so it stays of order one);
+* ``delta_prev, Fx_prev``: the previous input (discrete shift ``x+ = u``), so the rate limits
+  ``|u_k - u_{k-1}| <= rate dt`` are stage constraints (OCP structure kept for hpipm / fatrop).
+
+Cost: a least-squares sum of residuals each divided by a tolerance (``MPCConfig.tol_*``): sideslip
+``beta = atan2(vy, vx)``, yaw rate, speed, lateral error, course error ``dpsi + beta`` (the
+velocity, not the nose, should follow the path), input rates and input minus the equilibrium
+input; terminal state residuals weighted by ``terminal_factor``. References come from drift
+equilibria (:mod:`controllers.mpc.equilibrium`) through a :class:`Reference`.
+
+Scaling: every decision variable and constraint is divided by a typical magnitude
+(``vx``: 10 m/s, ``delta``: ``delta_max``, ``Fx``: the force bound, ...), so the NLP is of order one.
+
+Solvers (``MPCConfig.solver``): ``rti`` linearises once per control period at the shifted
+previous solution and solves one QP with a Gauss-Newton Hessian ``J^T J`` (Diehl et al. 2005,
+"Real-time iteration scheme for nonlinear optimization in optimal feedback control"); ``sqp``,
+``ipopt`` and ``fatrop`` solve the same NLP to convergence. Each is warm-started from the shifted
+previous solution.
+
+Safety (:meth:`DriftMPC.step`): a solve that raises, reports failure, returns non-finite values or
+exceeds ``time_budget_ms`` is rejected; the command then comes from the shifted previous plan (up to
+``max_shifted_steps``), then from :func:`controllers.mpc.fallback.stabilising_command`. Every
+command is finite and saturated to the input bounds and rate limits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path as FsPath
+from typing import Protocol
+
+import casadi as ca
+import numpy as np
+
+from controllers.mpc.config import MPCConfig
+from controllers.mpc.equilibrium import Equilibrium
+from controllers.mpc.fallback import saturate, stabilising_command
+from controllers.mpc.paths import Path
+from drift.errors import DriftError
+from drift.vehicle import body_derivatives
+from drift.vehicle.params import VehicleParams
+from tire_models.base import AxleTires
+
+NX = 8  #: controller state: vx, vy, r, e, dpsi, s, delta_prev, Fx_prev
+NU = 2  #: controller input: delta (rad), Fx (N)
+NREF = 6  #: reference columns: kappa, beta, r, vx, delta, Fx
+REF_NAMES = ("kappa", "beta", "r", "vx", "delta", "Fx")
+
+
+class Reference(Protocol):
+    """Reference along the horizon: ``ref(t (K,), s (K,)) -> (K, 6)`` with columns
+    ``kappa`` (1/m), ``beta`` (rad), ``r`` (rad/s), ``vx`` (m/s), ``delta`` (rad), ``Fx`` (N), at
+    absolute times ``t`` (s) and absolute path progress ``s`` (m)."""
+
+    def __call__(self, t: np.ndarray, s: np.ndarray) -> np.ndarray: ...
+
+
+def mirror(eq: Equilibrium) -> np.ndarray:
+    """The equilibrium of the mirrored (right-hand) turn as ``[beta, r, vx, delta, Fx]``."""
+    return np.array([-eq.beta, -eq.r, eq.vx, -eq.delta, eq.Fxr])
+
+
+@dataclass(frozen=True)
+class EquilibriumReference:
+    """Hold one drift equilibrium along a path: left-turn values where ``kappa > 0``, mirrored where
+    ``kappa < 0``. Without a path the curvature is ``eq.r / eq.V`` (the equilibrium's own circle)."""
+
+    eq: Equilibrium
+    path: Path | None = None
+
+    def __call__(self, t, s):
+        s = np.asarray(s, float)
+        left = np.array([self.eq.beta, self.eq.r, self.eq.vx, self.eq.delta, self.eq.Fxr])
+        if self.path is None:
+            kappa = np.full(s.shape, self.eq.r / self.eq.V)
+        else:
+            kappa = self.path.kappa_at(s)
+        sign_eq = 1.0 if self.eq.r >= 0 else -1.0
+        same = (np.sign(kappa) == sign_eq) | (kappa == 0)
+        vals = np.where(same[:, None], left[None, :], mirror(self.eq)[None, :])
+        return np.column_stack([kappa, vals])
+
+
+@dataclass
+class Diagnostics:
+    """What one :meth:`DriftMPC.step` did.
+
+    Attributes:
+        solve_ms: wall time of the solve (ms). iterations: SQP / QP / interior-point iterations.
+        status: solver status text. success: the solve was accepted.
+        source: where the command came from: ``"mpc"``, ``"shifted"`` (previous plan) or ``"stabilizer"``.
+        predicted: ``(N+1, 6)`` predicted ``[vx, vy, r, e, dpsi, s]`` of the plan the command came from
+            (``s`` relative to now); NaN-free. predicted_u: ``(N, 2)`` planned ``[delta, Fx]``.
+        errors: ``[e, dpsi, s]`` path errors at the call (m, rad, m).
+    """
+
+    solve_ms: float = 0.0
+    iterations: int = 0
+    status: str = ""
+    success: bool = False
+    source: str = "mpc"
+    predicted: np.ndarray = field(default_factory=lambda: np.zeros((0, 6)))
+    predicted_u: np.ndarray = field(default_factory=lambda: np.zeros((0, 2)))
+    errors: np.ndarray = field(default_factory=lambda: np.zeros(3))
+
+
+class DriftMPC:
+    """Drift NMPC (see the module docstring for the formulation).
+
+    Usage (do-mpc style)::
+
+        mpc = DriftMPC(vehicle, tires, MPCConfig(), path=circle_path(15.0), reference=ref)
+        mpc.setup()                       # builds and (optionally) compiles; settings frozen
+        u, diag = mpc.step(state, t)      # state = [X, Y, psi, vx, vy, r], u = [delta, Fx]
+
+    Args:
+        vehicle: vehicle parameters (SI). tires: the controller's tyre model (``casadi = True``).
+        config: :class:`MPCConfig`. path: reference path for :meth:`step` (pose input); may be None
+            when the caller passes path errors to :meth:`step_frenet`. reference: a :class:`Reference`
+            (e.g. :class:`EquilibriumReference`).
+        u_init: the command applied before the first step, ``[delta, Fx]`` (rad, N).
+
+    Raises:
+        DriftError: a tyre model that CasADi cannot evaluate, or inconsistent arguments.
+    """
+
+    def __init__(self, vehicle: VehicleParams, tires: AxleTires, config: MPCConfig | None = None, *,
+                 path: Path | None = None, reference: Reference | None = None, u_init=(0.0, 0.0)):
+        for t in (tires.front, tires.rear):
+            if not getattr(t, "casadi", False):
+                raise DriftError(f"DriftMPC: tyre model {t.name!r} cannot be evaluated in CasADi (casadi = False)")
+        if reference is None:
+            raise DriftError("DriftMPC: give a reference, e.g. EquilibriumReference(drift_equilibrium(...), path)")
+        self.vehicle, self.tires, self.cfg = vehicle, tires, config or MPCConfig()
+        self.path, self.reference = path, reference
+        c = self.cfg
+        self.delta_max = c.delta_max_rad if c.delta_max_rad is not None else vehicle.delta_max
+        self.delta_rate = c.delta_rate_max_radps if c.delta_rate_max_radps is not None else vehicle.delta_rate_max
+        self.Fx_max = c.Fx_max_N if c.Fx_max_N is not None else vehicle.Fx_drive_max
+        self.Fx_min = c.Fx_min_N
+        self.rate_per_step = np.array([self.delta_rate * c.dt_s, c.Fx_rate_max_Nps * c.dt_s])
+        self.u_prev = np.array(u_init, float)
+        self._built = False
+
+    # ------------------------------------------------------------------------------------------
+    # construction
+    def _scales(self):
+        Fs = max(abs(self.Fx_max), abs(self.Fx_min), 1.0)
+        xs = np.array([10.0, 5.0, 1.0, 1.0, 0.5, 10.0, self.delta_max, Fs])
+        return xs, np.array([self.delta_max, Fs])
+
+    def setup(self) -> DriftMPC:
+        """Build the NLP (and the RTI QP) with CasADi; call once before :meth:`step`."""
+        c, p, T = self.cfg, self.vehicle, self.tires
+        N = c.N
+        xs, us = self._scales()
+        self.x_scale, self.u_scale = xs, us
+        # continuous dynamics of [vx, vy, r, e, dpsi, s] for input u and curvature kappa
+        xv, u, kap = ca.SX.sym("xv", 6), ca.SX.sym("u", 2), ca.SX.sym("kappa")
+        vx, vy, r, e, dpsi = xv[0], xv[1], xv[2], xv[3], xv[4]
+        dv = body_derivatives(xv[0:3], u, p, T)
+        sdot = (vx * ca.cos(dpsi) - vy * ca.sin(dpsi)) / (1 - kap * e)
+        rhs = ca.vertcat(dv, vx * ca.sin(dpsi) + vy * ca.cos(dpsi), r - kap * sdot, sdot)
+        fc = ca.Function("fc", [xv, u, kap], [rhs])
+        h = c.dt_s / c.rk4_substeps
+        xk = xv
+        for _ in range(c.rk4_substeps):
+            k1 = fc(xk, u, kap)
+            k2 = fc(xk + h / 2 * k1, u, kap)
+            k3 = fc(xk + h / 2 * k2, u, kap)
+            k4 = fc(xk + h * k3, u, kap)
+            xk = xk + h / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
+        self._F = ca.Function("F", [xv, u, kap], [xk])  # physical units
+
+        # decision variables, scaled, stage-wise: [x0, u0, x1, u1, ..., x_{N-1}, u_{N-1}, x_N]
+        Xs = [ca.SX.sym(f"x{k}", NX) for k in range(N + 1)]
+        Us = [ca.SX.sym(f"u{k}", NU) for k in range(N)]
+        w = []
+        for k in range(N):
+            w += [Xs[k], Us[k]]
+        w.append(Xs[N])
+        w = ca.vertcat(*w)
+        P = ca.SX.sym("ref", NREF, N + 1)
+        g, res, eq_flags = [], [], []
+        tb = 1.0 / np.array([c.tol_beta_rad, c.tol_r_radps, c.tol_vx_mps, c.tol_e_m, c.tol_course_rad])
+        tu = 1.0 / np.array([c.tol_ddelta_rad, c.tol_dFx_N, c.tol_delta_ref_rad, c.tol_Fx_ref_N])
+
+        def state_res(x, ref):
+            beta = ca.atan2(x[1], x[0])
+            return ca.vertcat(beta - ref[1], x[2] - ref[2], x[0] - ref[3], x[3], x[4] + beta) * tb
+
+        for k in range(N):
+            x = Xs[k] * xs
+            uk = Us[k] * us
+            # gap (continuity) constraint first, then the stage constraints (HPIPM's block order)
+            xn = self._F(x[0:6], uk, P[0, k])
+            g.append((ca.vertcat(xn, uk) - Xs[k + 1] * xs) / xs)
+            eq_flags += [True] * NX
+            # rate constraint (stage constraint on x_k = [.., u_{k-1}] and u_k), in units of rate*dt
+            g.append((uk - x[6:8]) / self.rate_per_step)
+            eq_flags += [False, False]
+            if k > 0:
+                res.append(state_res(x, P[:, k]))
+            res.append(ca.vertcat(uk - x[6:8], uk - P[4:6, k]) * tu)
+        res.append(math.sqrt(c.terminal_factor) * state_res(Xs[N] * xs, P[:, N]))
+        g, R = ca.vertcat(*g), ca.vertcat(*res)
+        self._nw, self._ng = w.shape[0], g.shape[0]
+        self._eq_flags = eq_flags
+        self._w_sym, self._P_sym = w, P
+        self._lbg = np.concatenate([np.r_[np.zeros(NX), -1.0, -1.0] for _ in range(N)])
+        self._ubg = np.concatenate([np.r_[np.zeros(NX), 1.0, 1.0] for _ in range(N)])
+        # index maps
+        self._ix = np.array([k * (NX + NU) + np.arange(NX) for k in range(N + 1)])  # (N+1, NX)
+        self._iu = np.array([k * (NX + NU) + NX + np.arange(NU) for k in range(N)])  # (N, NU)
+        self._cost = ca.Function("cost", [w, ca.vec(P)], [0.5 * ca.sumsqr(R)])
+        x0s, u0s, refs = ca.SX.sym("x0", NX), ca.SX.sym("uc", NU), ca.SX.sym("refs", NREF, N + 1)
+        # rollout with a constant input (initial guesses), physical units, (NX, N+1)
+        xr, cols = x0s, [x0s]
+        for k in range(N):
+            xr = ca.vertcat(self._F(xr[0:6], u0s, refs[0, k]), u0s)
+            cols.append(xr)
+        self._rollout = ca.Function("rollout", [x0s, u0s, refs], [ca.horzcat(*cols)])
+        if c.solver == "rti":
+            J = ca.jacobian(R, w)
+            H = ca.triu(ca.mtimes(J.T, J))
+            H = H + H.T - ca.diag(ca.diag(H)) + 1e-6 * ca.DM.eye(w.shape[0])  # tiny Levenberg term: H > 0
+            A = ca.jacobian(g, w)
+            fun = ca.Function("qpdata", [w, ca.vec(P)], [H, ca.mtimes(J.T, R), A, g])
+            self._qpdata = self._maybe_jit(fun)
+            self._qp = ca.conic("qp", c.qp_solver, {"h": H.sparsity(), "a": A.sparsity()}, self._qp_opts())
+        else:
+            nlp = {"x": w, "p": ca.vec(P), "f": 0.5 * ca.sumsqr(R), "g": g}
+            self._nlp = ca.nlpsol("nlp", self._nlpsol_name(), nlp, self._nlp_opts())
+        self._w = None  # current iterate (scaled)
+        self._lam_g = None
+        self._lam_x = None
+        self._accepted = None  # (w, step index) of the last accepted plan
+        self._since_accept = 0
+        self._s_abs = None
+        self._t_last = None
+        self._built = True
+        return self
+
+    def _maybe_jit(self, fun):
+        if not self.cfg.jit:
+            return fun
+        try:
+            cache = FsPath(os.environ.get("DRIFT_CACHE_DIR", FsPath.home() / ".cache" / "drift")) / "mpc"
+            cache.mkdir(parents=True, exist_ok=True)
+            src = fun.generate(fun.name() + ".c", {"with_header": False})
+            del src
+            code = FsPath(fun.name() + ".c").read_text()
+            FsPath(fun.name() + ".c").unlink()
+            key = hashlib.sha1(code.encode()).hexdigest()[:16]
+            so = cache / f"qpdata_{key}.so"
+            if not so.exists():
+                c_file = cache / f"qpdata_{key}.c"
+                c_file.write_text(code)
+                rc = os.system(f"gcc -O2 -fPIC -shared {c_file} -o {so}.tmp -lm && mv {so}.tmp {so}")
+                if rc != 0:
+                    return fun
+            return ca.external(fun.name(), str(so))
+        except Exception:  # a missing compiler must not stop the controller
+            return fun
+
+    def _qp_opts(self):
+        name = self.cfg.qp_solver
+        if name == "hpipm":
+            N = self.cfg.N
+            # scaled variables are O(1): 1e4 is "infinite"; the default 1e8 stalls the interior point
+            return {"N": N, "nx": [NX] * (N + 1), "nu": [NU] * N + [0], "ng": [2] * N + [0], "inf": 1e4,
+                    "hpipm": {"iter_max": 50, "mode": "speed", "res_g_max": 1e-6, "res_b_max": 1e-8,
+                              "res_d_max": 1e-8, "res_m_max": 1e-8}, "error_on_fail": False}
+        if name == "qrqp":
+            return {"print_iter": False, "print_header": False, "error_on_fail": False, "max_iter": 100}
+        if name == "osqp":
+            return {"osqp.verbose": False, "osqp.eps_abs": 1e-6, "osqp.eps_rel": 1e-6, "osqp.polish": True,
+                    "warm_start_primal": True, "error_on_fail": False}
+        return {"printLevel": "none", "error_on_fail": False, "sparse": True}
+
+    def _nlpsol_name(self):
+        return {"sqp": "sqpmethod", "ipopt": "ipopt", "fatrop": "fatrop"}[self.cfg.solver]
+
+    def _nlp_opts(self):
+        c = self.cfg
+        if c.solver == "ipopt":
+            return {"ipopt.print_level": 0, "print_time": False, "ipopt.sb": "yes", "ipopt.max_iter": c.max_iter,
+                    "ipopt.warm_start_init_point": "yes", "ipopt.tol": 1e-6, "ipopt.mu_init": 1e-3,
+                    "ipopt.warm_start_bound_push": 1e-6, "ipopt.warm_start_mult_bound_push": 1e-6}
+        if c.solver == "fatrop":
+            return {"structure_detection": "auto", "equality": self._eq_flags, "print_time": False,
+                    "fatrop.print_level": 0, "fatrop.max_iter": c.max_iter, "fatrop.tol": 1e-6}
+        return {"qpsol": c.qp_solver, "print_time": False, "print_header": False, "print_iteration": False,
+                "print_status": False, "max_iter": c.max_iter, "convexify_strategy": "regularize",
+                "qpsol_options": {k: v for k, v in self._qp_opts().items()
+                                  if not k.startswith("hpipm") and k not in ("N", "nx", "nu", "ng")},
+                "error_on_fail": False}
+
+    # ------------------------------------------------------------------------------------------
+    # bounds, references, guesses
+    def _bounds(self, x0_phys, vx):
+        N = self.cfg.N
+        lbw = np.full(self._nw, -np.inf)
+        ubw = np.full(self._nw, np.inf)
+        Fx_hi = min(self.Fx_max, self.vehicle.P_max / max(vx, 1.0))
+        lo = np.array([-self.delta_max, self.Fx_min]) / self.u_scale
+        hi = np.array([self.delta_max, max(Fx_hi, self.Fx_min)]) / self.u_scale
+        lbw[self._iu] = lo
+        ubw[self._iu] = hi
+        lbw[self._ix[1:, 0]] = 0.5 / self.x_scale[0]  # keep vx > 0 in the prediction
+        lbw[self._ix[0]] = ubw[self._ix[0]] = x0_phys / self.x_scale
+        del N
+        return lbw, ubw
+
+    def input_bounds(self, vx: float = 0.0):
+        """``(lo, hi)`` of ``[delta, Fx]`` (rad, N) at speed ``vx`` (power limit)."""
+        Fx_hi = min(self.Fx_max, self.vehicle.P_max / max(vx, 1.0))
+        return np.array([-self.delta_max, self.Fx_min]), np.array([self.delta_max, max(Fx_hi, self.Fx_min)])
+
+    def _refs(self, t, s_now, s_rel):
+        N, dt = self.cfg.N, self.cfg.dt_s
+        tk = t + dt * np.arange(N + 1)
+        ref = np.asarray(self.reference(tk, s_now + s_rel), float)
+        if ref.shape != (N + 1, NREF) or not np.all(np.isfinite(ref)):
+            raise DriftError(f"reference returned shape {ref.shape} or non-finite values; expected ({N + 1}, {NREF})")
+        return ref
+
+    def _w_from_traj(self, X, U):
+        w = np.zeros(self._nw)
+        w[self._ix] = X / self.x_scale
+        w[self._iu] = U / self.u_scale
+        return w
+
+    def plan(self, w=None):
+        """``(X (N+1, 8), U (N, 2))`` of an iterate in physical units (default: the current one)."""
+        w = self._w if w is None else w
+        return w[self._ix] * self.x_scale, w[self._iu] * self.u_scale
+
+    def _shifted(self, w, j=1):
+        X, U = self.plan(w)
+        X = np.concatenate([X[j:], np.repeat(X[-1:], j, 0)])
+        U = np.concatenate([U[j:], np.repeat(U[-1:], j, 0)])
+        # relative progress restarts at zero
+        X[:, 5] -= X[0, 5]
+        return X, U
+
+    # ------------------------------------------------------------------------------------------
+    # solving
+    def _solve(self, x0, ref):
+        """One solve from the current guess ``self._w``. Returns ``(w, success, iterations, status)``."""
+        c = self.cfg
+        lbw, ubw = self._bounds(x0, x0[0])
+        Pv = ref.ravel()  # == vec(P) for P = ref.T (column-major)
+        w = np.clip(self._w, lbw, ubw)
+        if c.solver == "rti":
+            n_it = c.init_iterations if self._accepted is None else 1
+            ok, status = True, ""
+            for _ in range(n_it):
+                H, gr, A, gv = self._qpdata(w, Pv)
+                gv = np.array(gv).ravel()
+                sol = self._qp(h=H, g=gr, a=A, lba=self._lbg - gv, uba=self._ubg - gv, lbx=lbw - w, ubx=ubw - w)
+                st = self._qp.stats()
+                ok, status = bool(st.get("success", False)), str(st.get("return_status", ""))
+                dw = np.array(sol["x"]).ravel()
+                if not ok or not np.all(np.isfinite(dw)):
+                    break
+                w = w + dw
+            return w, ok, n_it, status
+        kw = {"x0": w, "p": Pv, "lbx": lbw, "ubx": ubw, "lbg": self._lbg, "ubg": self._ubg}
+        if self._lam_g is not None and c.solver != "fatrop":
+            kw["lam_g0"], kw["lam_x0"] = self._lam_g, self._lam_x
+        sol = self._nlp(**kw)
+        st = self._nlp.stats()
+        self._lam_g, self._lam_x = np.array(sol["lam_g"]).ravel(), np.array(sol["lam_x"]).ravel()
+        return np.array(sol["x"]).ravel(), bool(st.get("success", False)), int(st.get("iter_count", 0)), \
+            str(st.get("return_status", ""))
+
+    def step(self, state, t: float):
+        """Command for the measured full state.
+
+        Args:
+            state: ``[X, Y, psi, vx, vy, r]`` (6,): world position (m), yaw (rad), body-frame
+                velocities (m/s) and yaw rate (rad/s), as :data:`drift.vehicle.STATE_NAMES`
+                (ROS: ``/odom`` pose in ``map``, twist in ``base_link``). Needs ``path``.
+            t: time (s), used by time-scheduled references.
+
+        Returns:
+            ``(u, diagnostics)``: ``u = [delta, Fx]`` (rad, N; finite, inside the bounds and rate
+            limits) and a :class:`Diagnostics`.
+        """
+        if self.path is None:
+            raise DriftError("DriftMPC.step needs a path for pose input; give path=... or call step_frenet")
+        st = np.asarray(state, float).reshape(-1)
+        if st.shape != (6,):
+            raise DriftError(f"DriftMPC.step: state must be [X, Y, psi, vx, vy, r] (6,), got shape {st.shape}")
+        if not np.all(np.isfinite(st)):
+            return self._fallback(st[3:6], np.zeros(3), "non-finite state", 0.0)
+        s, e, dpsi = self.path.project(st[0], st[1], st[2], self._s_abs)
+        return self.step_frenet(st[3:6], np.array([e, dpsi, s]), t)
+
+    def step_frenet(self, v, errors, t: float):
+        """Command from body velocities and path errors.
+
+        Args:
+            v: ``[vx, vy, r]`` (m/s, m/s, rad/s), body frame.
+            errors: ``[e, dpsi, s]``: lateral error (m, + left of the path), heading error
+                ``psi - heading_path`` (rad) and absolute progress along the path (m).
+            t: time (s).
+
+        Returns: as :meth:`step`.
+        """
+        if not self._built:
+            raise DriftError("DriftMPC: call setup() before step()")
+        v = np.asarray(v, float).reshape(3)
+        errors = np.asarray(errors, float).reshape(3)
+        if not (np.all(np.isfinite(v)) and np.all(np.isfinite(errors))):
+            return self._fallback(v, errors, "non-finite state", 0.0)
+        c = self.cfg
+        self._s_abs = float(errors[2])
+        x0 = np.r_[v, errors[0], errors[1], 0.0, self.u_prev]
+        t0 = time.perf_counter()
+        try:
+            if self._w is None:
+                ref = self._refs(t, errors[2], v[0] * c.dt_s * np.arange(c.N + 1))
+                X = np.array(self._rollout(x0, self.u_prev, ref.T)).T
+                self._w = self._w_from_traj(X, np.repeat(self.u_prev[None], c.N, 0))
+            else:
+                X, U = self.plan()
+                ref = self._refs(t, errors[2], X[:, 5])
+            w, ok, iters, status = self._solve(x0, ref)
+            if ok and not np.all(np.isfinite(w)):
+                ok, status = False, "non-finite solution"
+        except Exception as ex:  # noqa: BLE001 - any solver failure falls back
+            w, ok, iters, status = None, False, 0, f"exception: {type(ex).__name__}: {ex}"
+        solve_ms = (time.perf_counter() - t0) * 1e3
+        cold = self._accepted is None and c.solver == "rti"  # a cold start iterates; it is not budgeted
+        if ok and solve_ms > c.time_budget_ms and not cold:
+            ok, status = False, f"over budget ({solve_ms:.1f} ms > {c.time_budget_ms} ms)"
+        if not ok:
+            return self._fallback(v, errors, status, solve_ms, iters)
+        X, U = self.plan(w)
+        lo, hi = self.input_bounds(v[0])
+        u = saturate(U[0], self.u_prev, lo, hi, self.rate_per_step * (1 + 1e-6))
+        self._accepted = w
+        self._since_accept = 0
+        self.u_prev = u
+        Xs, Us = self._shifted(w)
+        self._w = self._w_from_traj(Xs, Us)
+        return u, Diagnostics(solve_ms, iters, status, True, "mpc", X[:, :6].copy(), U.copy(), errors)
+
+    def _fallback(self, v, errors, status, solve_ms, iters=0):
+        """Shifted previous plan while it lasts, then the stabilising controller."""
+        c = self.cfg
+        vx = float(v[0]) if np.isfinite(v[0]) else 0.0
+        lo, hi = self.input_bounds(vx)
+        self._since_accept += 1
+        if self._accepted is not None and self._since_accept <= min(c.max_shifted_steps, c.N - 1):
+            X, U = self._shifted(self._accepted, self._since_accept)
+            u = saturate(U[0], self.u_prev, lo, hi, self.rate_per_step)
+            source = "shifted"
+            self._w = self._w_from_traj(X, U)
+        else:
+            u = saturate(stabilising_command(v, self.vehicle), self.u_prev, lo, hi, self.rate_per_step)
+            source = "stabilizer"
+            X = U = None
+            self._accepted = None  # re-initialise the NLP from a rollout once the solver recovers
+            self._w = None
+            self._lam_g = self._lam_x = None
+        if not np.all(np.isfinite(u)):  # u_prev itself broken: neutral command
+            u = np.clip(np.zeros(2), lo, hi)
+        self.u_prev = u
+        if X is None:
+            X, U = np.zeros((c.N + 1, NX)), np.repeat(u[None], c.N, 0)
+            if np.all(np.isfinite(v)):
+                X[:, 0:3] = v
+        X = np.nan_to_num(X)
+        return u, Diagnostics(solve_ms, iters, status, False, source, X[:, :6].copy(), np.nan_to_num(U).copy(),
+                              np.nan_to_num(np.asarray(errors, float)))
+
+    def reset(self, u_prev=(0.0, 0.0)):
+        """Forget the warm start and the previous command."""
+        self.u_prev = np.array(u_prev, float)
+        self._w = self._accepted = self._lam_g = self._lam_x = self._s_abs = None
+        self._since_accept = 0
