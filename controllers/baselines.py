@@ -25,11 +25,37 @@ import numpy as np
 from drift.racing.track import ClosedPath
 from drift.vehicle.params import VehicleParams
 
-__all__ = ["speed_profile", "PurePursuit"]
+__all__ = ["speed_profile", "critical_speed", "PurePursuit"]
+
+
+def critical_speed(vehicle: VehicleParams, tires, v_max_mps: float = 150.0) -> float:
+    """Critical speed (m/s) of an oversteering car, ``v^2 = L / -K`` with the understeer gradient
+    ``K = m / L (lr / Cf - lf / Cr)`` (s^2/m; Rajamani 2012, Sec. 3.3; Milliken & Milliken 1995).
+
+    Cornering stiffnesses ``C = dFy/dalpha`` at zero slip come from the tyre models at the axle loads of
+    each speed (downforce included). Returns ``inf`` when the car understeers up to ``v_max_mps``.
+    """
+    from drift.vehicle import axle_loads
+
+    p = vehicle
+    v = np.linspace(1.0, v_max_mps, 300)
+    Fzf, Fzr = axle_loads(v, 0.0, p)
+    da = 1e-4
+    Cf = np.asarray(tires.front.lateral_force(da, Fzf), dtype=float) / da
+    Cr = np.asarray(tires.rear.lateral_force(da, Fzr), dtype=float) / da
+    K = p.m / p.L * (p.lr / Cf - p.lf / Cr)
+    unstable = (K < 0) & (v * v > p.L / np.maximum(-K, 1e-12))
+    return float(v[np.argmax(unstable)]) if unstable.any() else float("inf")
 
 
 def speed_profile(
-    path: ClosedPath, vehicle: VehicleParams, mu: float, v_max_mps: float | None = None, passes: int = 2
+    path: ClosedPath,
+    vehicle: VehicleParams,
+    mu: float,
+    v_max_mps: float | None = None,
+    passes: int = 2,
+    drive_force=None,
+    brake_force=None,
 ) -> np.ndarray:
     """Friction-limited speed profile (m/s) at each point of a closed path.
 
@@ -39,6 +65,9 @@ def speed_profile(
         mu: usable friction coefficient (dimensionless), e.g. ``0.9 * tyre peak mu``.
         v_max_mps: top-speed cap (default: where drive power equals drag, else 1e3).
         passes: laps of the forward and backward pass (2 makes the closed loop consistent).
+        drive_force, brake_force: optional callables ``v (m/s) -> N`` with the largest drive / brake force
+            the actuators give (e.g. the simulator's limits); default ``Fx_drive_max`` with ``P_max / v``,
+            and ``Fx_brake_max``.
     Returns:
         (N,) speed (m/s), positive.
     """
@@ -69,12 +98,16 @@ def speed_profile(
             j = (i + 1) % n
             vi = v[i]
             drive = min(p.Fx_drive_max, p.P_max / max(vi, 1.0), a_max(vi) * m)
+            if drive_force is not None:
+                drive = min(drive, float(drive_force(vi)))
             a = (drive * scale(vi, kk[i]) - p.c_drag * vi * vi) / m - p.c_roll * g
             v[j] = min(v[j], np.sqrt(max(vi * vi + 2.0 * max(a, 0.0) * dd[i], 0.0)), vl[j])
         for i in range(n - 1, -1, -1):  # backward: braking
             j = (i + 1) % n
             vj = v[j]
             brake = min(p.Fx_brake_max, a_max(vj) * m)
+            if brake_force is not None:
+                brake = min(brake, float(brake_force(vj)))
             a = (brake * scale(vj, kk[j]) + p.c_drag * vj * vj) / m + p.c_roll * g
             v[i] = min(v[i], np.sqrt(vj * vj + 2.0 * a * dd[i]))
     out = np.empty(n)
@@ -93,6 +126,8 @@ class PurePursuit:
         speed_band: speed error (as a share of the profile's top speed) that gives full throttle/brake.
         throttle_max: throttle cap, shrunk further by the friction circle with the lateral acceleration
             ``v r`` (traction control; full throttle saturates the rear tyres of a rear-driven car).
+        stability_margin: an oversteering car is driven at most at this share of its critical speed
+            (:func:`critical_speed`), above which straight-line driving is unstable.
 
     Call ``reset(sim)`` with a :class:`drift.racing.env.RacingSim` (done by ``run_laps``), then
     ``driver(sim) -> (B, 2)`` actions in [-1, 1] for absolute steering. ``steer(x)`` and
@@ -106,7 +141,8 @@ class PurePursuit:
         mu_scale: float = 0.85,
         preview_s: float = 0.4,
         speed_band: float = 0.04,
-        throttle_max: float = 0.7,
+        throttle_max: float = 1.0,
+        stability_margin: float = 0.6,
     ):
         self.lookahead_s = lookahead_s
         self.lookahead_min_m = lookahead_min_m
@@ -114,6 +150,7 @@ class PurePursuit:
         self.preview_s = preview_s
         self.speed_band = speed_band
         self.throttle_max = throttle_max
+        self.stability_margin = stability_margin
         self.path = None
 
     def reset(self, sim) -> None:
@@ -122,7 +159,18 @@ class PurePursuit:
         self.path = tr.raceline if tr.raceline is not None else tr
         self.vehicle = sim.p
         self.mu = mu = self.mu_scale * min(sim.mu_f, sim.mu_r)
-        self.v_profile = speed_profile(self.path, sim.p, mu)
+        self.v_crit = critical_speed(sim.p, sim.tires)
+        v_max = None if not np.isfinite(self.v_crit) else self.stability_margin * self.v_crit
+        if v_max is not None and sim.p.c_drag > 0:
+            v_max = min(v_max, (sim.p.P_max / sim.p.c_drag) ** (1 / 3))
+        self.v_profile = speed_profile(
+            self.path,
+            sim.p,
+            mu,
+            v_max_mps=v_max,
+            drive_force=lambda v: sim.force_command(np.array([1.0]), np.array([v]))[0],
+            brake_force=lambda v: -sim.force_command(np.array([-1.0]), np.array([max(v, 0.5)]))[0],
+        )
         self.scale = sim.cfg.track_scale
         self.steering_mode = sim.cfg.steering
 

@@ -30,7 +30,7 @@ def sim(
     physics_hz: float = typer.Option(100.0, help="Physics substep rate (Hz)."),
     integrator: str = typer.Option("rk4", help="rk4 or euler."),
     gif_frames: int = typer.Option(60, help="Camera frames in camera.gif (0 = no GIF)."),
-    out: Path = typer.Option(None, help="Run folder (default runs/race-<timestamp>)."),
+    out: Path = typer.Option(None, help="Run folder (default runs/race-<timestamp>)."),  # noqa: B008
 ) -> None:
     """Drive a baseline driver around a track; write lap times, trajectory plot and camera GIF."""
     import numpy as np

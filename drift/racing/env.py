@@ -10,9 +10,10 @@ Actions, both in [-1, 1]: ``[steer, throttle_brake]``.
 - steering ``absolute``: target road-wheel angle ``steer * delta_max``; ``rate``: the target changes by
   ``steer * steer_step_rad`` per control step. The wheel follows the target at most at
   ``delta_rate_max`` (vehicle parameter).
-- ``throttle_brake > 0``: drive force ``a * min(Fx_drive_max, P_max / vx)`` (power limit), capped by the
-  rear axle's friction ``mu Fzr``; ``< 0``: brake force ``a * Fx_brake_max`` capped by the axle friction
-  (front share ``brake_front_share``), faded out below 0.5 m/s so brakes do not reverse the car.
+- ``throttle_brake > 0``: drive force ``a * min(Fx_drive_max, P_max / vx)`` (power limit); ``< 0``: brake
+  force ``a * Fx_brake_max`` (front share ``brake_front_share``), faded out below 0.5 m/s so brakes do
+  not reverse the car. Both are capped at ``friction_use`` of each axle's friction ``mu Fz`` including
+  load transfer (traction control / ABS), see :meth:`RacingSim.force_command`.
 
 Walls lie ``wall_margin_m`` beyond the boundaries. A car whose side reaches a wall is put back against
 it, loses its velocity into the wall and keeps ``wall_speed_factor`` of its speed along it.
@@ -95,6 +96,8 @@ class RacingConfig:
     image_px: int = 64
     wall_margin_m: float = 2.0
     wall_speed_factor: float = 0.8
+    friction_use: float = 0.9
+    brake_rear_use: float = 0.9
     reset_speed_min_mps: float = 10.0
     reset_speed_max_mps: float = 45.0
     reset_offset_frac: float = 0.5
@@ -328,14 +331,25 @@ class RacingSim:
 
     # -------------------------------------------------------------- physics
     def force_command(self, a, vx) -> np.ndarray:
-        """Force demand ``Fx`` (N), shape (B,), from throttle/brake ``a`` in [-1, 1] and speed ``vx``."""
-        p = self.p
+        """Force demand ``Fx`` (N), shape (B,), from throttle/brake ``a`` in [-1, 1] and speed ``vx``.
+
+        Drive: ``a * min(Fx_drive_max, P_max / vx)``; brake: ``a * Fx_brake_max``. Both are capped so each
+        axle uses at most ``friction_use`` of its friction ``mu Fz``, with the load transfer ``h Fx / L``
+        that the force itself causes (traction control and ABS), leaving lateral grip on the friction circle;
+        the rear axle brakes with at most ``brake_rear_use`` (a car with a high centre of gravity spins
+        under braking when its unloaded rear tyres are near their limit).
+        """
+        p, u = self.p, self.cfg.friction_use
         Fzf, Fzr = axle_loads(vx, 0.0, p)
+        hl = p.h_cg / p.L
         drive = np.minimum(p.Fx_drive_max, p.P_max / np.maximum(vx, 1.0))
-        drive = np.minimum(drive, self.mu_r * Fzr)
-        bf = p.brake_front_share
-        brake_cap = np.minimum(self.mu_f * Fzf / max(bf, 1e-6), self.mu_r * Fzr / max(1.0 - bf, 1e-6))
-        brake = np.minimum(p.Fx_brake_max, brake_cap) * np.clip(vx / 0.5, 0.0, 1.0)
+        drive = np.minimum(drive, u * self.mu_r * Fzr / (1.0 - min(u * self.mu_r * hl, 0.95)))
+        bf, br = p.brake_front_share, 1.0 - p.brake_front_share
+        ur = min(u, self.cfg.brake_rear_use)
+        cap_r = ur * self.mu_r * Fzr / (br + ur * self.mu_r * hl) if br > 0 else np.inf
+        den_f = bf - u * self.mu_f * hl
+        cap_f = u * self.mu_f * Fzf / den_f if den_f > 1e-9 else np.inf
+        brake = np.minimum(np.minimum(p.Fx_brake_max, cap_r), cap_f) * np.clip(vx / 0.5, 0.0, 1.0)
         return np.where(a >= 0, a * drive, a * brake)
 
     def _rhs(self, x, u):
@@ -759,7 +773,8 @@ def run_laps(
             crossing starts the clock.
         config: :class:`RacingConfig` (default: the ``iac`` preset without camera).
         track: Track, name or path (default ``config.track``).
-        max_time_s: give up after this simulated time (default 4 min per lap, scaled).
+        max_time_s: give up after this simulated time (default: laps + 1 at 10 m/s, scaled); a car
+            slower than 0.5 m/s (scaled) for 10 s also ends the run.
         frame_every, max_frames: keep a camera frame every ``frame_every`` steps, up to ``max_frames``.
         start_speed_mps: initial speed (default: the driver's ``start_speed(sim, s)``, else 20 m/s scaled).
         progress: optional callable ``progress(fraction)``.
@@ -788,7 +803,7 @@ def run_laps(
     if hasattr(driver, "reset"):
         driver.reset(sim)
     if max_time_s is None:
-        max_time_s = (laps + 1) * 240.0 * np.sqrt(cfg.track_scale) * tr.length_m / 5000.0
+        max_time_s = (laps + 1) * tr.length_m / (10.0 * np.sqrt(cfg.track_scale))
     keys = (
         "t_s",
         "x_m",
@@ -809,7 +824,7 @@ def run_laps(
     )
     traj: dict[str, list] = {k: [] for k in keys}
     frames = []
-    wall_s = 0.0
+    wall_s = stuck_s = 0.0
     steps = int(np.ceil(max_time_s / cfg.dt_s))
     for k in range(steps):
         act = np.asarray(driver(sim), dtype=float).reshape(1, 2)
@@ -836,12 +851,13 @@ def run_laps(
         for key, v in zip(keys, row, strict=True):
             traj[key].append(v)
         wall_s += cfg.dt_s * float(sim.wall_hit[0])
+        stuck_s = stuck_s + cfg.dt_s if info["speed_mps"][0] < 0.5 * np.sqrt(cfg.track_scale) else 0.0
         if frame_every and k % frame_every == 0 and len(frames) < max_frames:
             frames.append(sim.camera.render(sim.x[:, 0], sim.x[:, 1], sim.x[:, 2])[0])
         if progress is not None:
             done_laps = max(sim.progress[0] - run_in, 0.0) / tr.length_m
             progress(min(1.0, done_laps / laps))
-        if len(sim.laps[0]) >= laps:
+        if len(sim.laps[0]) >= laps or stuck_s > 10.0:
             break
     out = {k: np.asarray(v) for k, v in traj.items()}
     return LapRun(
