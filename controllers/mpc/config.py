@@ -41,6 +41,10 @@ class MPCConfig:
         delta_max_rad: steering bound (None: vehicle ``delta_max``). delta_rate_max_radps:
         steering rate (None: vehicle ``delta_rate_max``). Fx_min_N / Fx_max_N: force bounds (None for
         ``Fx_max_N``: vehicle ``Fx_drive_max``, further limited by ``P_max / vx``). Fx_rate_max_Nps.
+    Offset-free tracking:
+        disturbance_gain: each step adds ``gain * (v_measured - v_predicted) / dt_s`` to an acceleration
+        offset on ``[vx_dot, vy_dot, r_dot]`` of the prediction model (0 disables); disturbance_max:
+        its bound (m/s^2, m/s^2, rad/s^2). This removes the steady offset a model mismatch leaves.
     Fallback:
         max_shifted_steps: how many consecutive steps may use the shifted previous plan before the
         stabilising controller takes over.
@@ -55,11 +59,11 @@ class MPCConfig:
     init_iterations: int = 20
     time_budget_ms: float = 15.0
     jit: bool = False
-    tol_beta_rad: float = 0.03
-    tol_r_radps: float = 0.05
+    tol_beta_rad: float = 0.05
+    tol_r_radps: float = 0.3
     tol_vx_mps: float = 1.0
     tol_e_m: float = 0.5
-    tol_course_rad: float = 0.2
+    tol_course_rad: float = 0.1
     tol_ddelta_rad: float = 0.01
     tol_dFx_N: float = 300.0
     tol_delta_ref_rad: float = 0.5
@@ -71,6 +75,8 @@ class MPCConfig:
     Fx_max_N: float | None = None
     Fx_rate_max_Nps: float = 40000.0
     max_shifted_steps: int = 10
+    disturbance_gain: float = 0.05
+    disturbance_max: tuple = (2.0, 3.0, 3.0)
 
     def __post_init__(self):
         if self.solver not in SOLVERS:

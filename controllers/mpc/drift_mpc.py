@@ -61,14 +61,15 @@ from tire_models.base import AxleTires
 
 NX = 8  #: controller state: vx, vy, r, e, dpsi, s, delta_prev, Fx_prev
 NU = 2  #: controller input: delta (rad), Fx (N)
-NREF = 6  #: reference columns: kappa, beta, r, vx, delta, Fx
-REF_NAMES = ("kappa", "beta", "r", "vx", "delta", "Fx")
+NREF = 7  #: reference columns: kappa, beta, r, vx, delta, Fx, w_path
+REF_NAMES = ("kappa", "beta", "r", "vx", "delta", "Fx", "w_path")
 
 
 class Reference(Protocol):
-    """Reference along the horizon: ``ref(t (K,), s (K,)) -> (K, 6)`` with columns
-    ``kappa`` (1/m), ``beta`` (rad), ``r`` (rad/s), ``vx`` (m/s), ``delta`` (rad), ``Fx`` (N), at
-    absolute times ``t`` (s) and absolute path progress ``s`` (m)."""
+    """Reference along the horizon: ``ref(t (K,), s (K,)) -> (K, 7)`` with columns
+    ``kappa`` (1/m), ``beta`` (rad), ``r`` (rad/s), ``vx`` (m/s), ``delta`` (rad), ``Fx`` (N) and
+    ``w_path`` (dimensionless factor on the path-error weights, 1 = as configured), at absolute
+    times ``t`` (s) and absolute path progress ``s`` (m)."""
 
     def __call__(self, t: np.ndarray, s: np.ndarray) -> np.ndarray: ...
 
@@ -96,7 +97,7 @@ class EquilibriumReference:
         sign_eq = 1.0 if self.eq.r >= 0 else -1.0
         same = (np.sign(kappa) == sign_eq) | (kappa == 0)
         vals = np.where(same[:, None], left[None, :], mirror(self.eq)[None, :])
-        return np.column_stack([kappa, vals])
+        return np.column_stack([kappa, vals, np.ones_like(kappa)])
 
 
 @dataclass
@@ -157,6 +158,7 @@ class DriftMPC:
         self.Fx_max = c.Fx_max_N if c.Fx_max_N is not None else vehicle.Fx_drive_max
         self.Fx_min = c.Fx_min_N
         self.rate_per_step = np.array([self.delta_rate * c.dt_s, c.Fx_rate_max_Nps * c.dt_s])
+        self._d_max = np.array(c.disturbance_max)
         self.u_prev = np.array(u_init, float)
         self._built = False
 
@@ -176,19 +178,20 @@ class DriftMPC:
         # continuous dynamics of [vx, vy, r, e, dpsi, s] for input u and curvature kappa
         xv, u, kap = ca.SX.sym("xv", 6), ca.SX.sym("u", 2), ca.SX.sym("kappa")
         vx, vy, r, e, dpsi = xv[0], xv[1], xv[2], xv[3], xv[4]
-        dv = body_derivatives(xv[0:3], u, p, T)
+        dist = ca.SX.sym("d", 3)  # estimated model error, added to [vx_dot, vy_dot, r_dot]
+        dv = body_derivatives(xv[0:3], u, p, T) + dist
         sdot = (vx * ca.cos(dpsi) - vy * ca.sin(dpsi)) / (1 - kap * e)
         rhs = ca.vertcat(dv, vx * ca.sin(dpsi) + vy * ca.cos(dpsi), r - kap * sdot, sdot)
-        fc = ca.Function("fc", [xv, u, kap], [rhs])
+        fc = ca.Function("fc", [xv, u, kap, dist], [rhs])
         h = c.dt_s / c.rk4_substeps
         xk = xv
         for _ in range(c.rk4_substeps):
-            k1 = fc(xk, u, kap)
-            k2 = fc(xk + h / 2 * k1, u, kap)
-            k3 = fc(xk + h / 2 * k2, u, kap)
-            k4 = fc(xk + h * k3, u, kap)
+            k1 = fc(xk, u, kap, dist)
+            k2 = fc(xk + h / 2 * k1, u, kap, dist)
+            k3 = fc(xk + h / 2 * k2, u, kap, dist)
+            k4 = fc(xk + h * k3, u, kap, dist)
             xk = xk + h / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
-        self._F = ca.Function("F", [xv, u, kap], [xk])  # physical units
+        self._F = ca.Function("F", [xv, u, kap, dist], [xk])  # physical units
 
         # decision variables, scaled, stage-wise: [x0, u0, x1, u1, ..., x_{N-1}, u_{N-1}, x_N]
         Xs = [ca.SX.sym(f"x{k}", NX) for k in range(N + 1)]
@@ -199,19 +202,22 @@ class DriftMPC:
         w.append(Xs[N])
         w = ca.vertcat(*w)
         P = ca.SX.sym("ref", NREF, N + 1)
+        D = ca.SX.sym("dist", 3)
+        Pall = ca.vertcat(ca.vec(P), D)
         g, res, eq_flags = [], [], []
         tb = 1.0 / np.array([c.tol_beta_rad, c.tol_r_radps, c.tol_vx_mps, c.tol_e_m, c.tol_course_rad])
         tu = 1.0 / np.array([c.tol_ddelta_rad, c.tol_dFx_N, c.tol_delta_ref_rad, c.tol_Fx_ref_N])
 
         def state_res(x, ref):
             beta = ca.atan2(x[1], x[0])
-            return ca.vertcat(beta - ref[1], x[2] - ref[2], x[0] - ref[3], x[3], x[4] + beta) * tb
+            wp = ref[6]
+            return ca.vertcat(beta - ref[1], x[2] - ref[2], x[0] - ref[3], wp * x[3], wp * (x[4] + beta)) * tb
 
         for k in range(N):
             x = Xs[k] * xs
             uk = Us[k] * us
             # gap (continuity) constraint first, then the stage constraints (HPIPM's block order)
-            xn = self._F(x[0:6], uk, P[0, k])
+            xn = self._F(x[0:6], uk, P[0, k], D)
             g.append((ca.vertcat(xn, uk) - Xs[k + 1] * xs) / xs)
             eq_flags += [True] * NX
             # rate constraint (stage constraint on x_k = [.., u_{k-1}] and u_k), in units of rate*dt
@@ -230,12 +236,12 @@ class DriftMPC:
         # index maps
         self._ix = np.array([k * (NX + NU) + np.arange(NX) for k in range(N + 1)])  # (N+1, NX)
         self._iu = np.array([k * (NX + NU) + NX + np.arange(NU) for k in range(N)])  # (N, NU)
-        self._cost = ca.Function("cost", [w, ca.vec(P)], [0.5 * ca.sumsqr(R)])
+        self._cost = ca.Function("cost", [w, Pall], [0.5 * ca.sumsqr(R)])
         x0s, u0s, refs = ca.SX.sym("x0", NX), ca.SX.sym("uc", NU), ca.SX.sym("refs", NREF, N + 1)
         # rollout with a constant input (initial guesses), physical units, (NX, N+1)
         xr, cols = x0s, [x0s]
         for k in range(N):
-            xr = ca.vertcat(self._F(xr[0:6], u0s, refs[0, k]), u0s)
+            xr = ca.vertcat(self._F(xr[0:6], u0s, refs[0, k], ca.DM.zeros(3)), u0s)
             cols.append(xr)
         self._rollout = ca.Function("rollout", [x0s, u0s, refs], [ca.horzcat(*cols)])
         if c.solver == "rti":
@@ -243,11 +249,11 @@ class DriftMPC:
             H = ca.triu(ca.mtimes(J.T, J))
             H = H + H.T - ca.diag(ca.diag(H)) + 1e-6 * ca.DM.eye(w.shape[0])  # tiny Levenberg term: H > 0
             A = ca.jacobian(g, w)
-            fun = ca.Function("qpdata", [w, ca.vec(P)], [H, ca.mtimes(J.T, R), A, g])
+            fun = ca.Function("qpdata", [w, Pall], [H, ca.mtimes(J.T, R), A, g])
             self._qpdata = self._maybe_jit(fun)
             self._qp = ca.conic("qp", c.qp_solver, {"h": H.sparsity(), "a": A.sparsity()}, self._qp_opts())
         else:
-            nlp = {"x": w, "p": ca.vec(P), "f": 0.5 * ca.sumsqr(R), "g": g}
+            nlp = {"x": w, "p": Pall, "f": 0.5 * ca.sumsqr(R), "g": g}
             self._nlp = ca.nlpsol("nlp", self._nlpsol_name(), nlp, self._nlp_opts())
         self._w = None  # current iterate (scaled)
         self._lam_g = None
@@ -255,7 +261,8 @@ class DriftMPC:
         self._accepted = None  # (w, step index) of the last accepted plan
         self._since_accept = 0
         self._s_abs = None
-        self._t_last = None
+        self.disturbance = np.zeros(3)
+        self._v_pred = None  # model prediction of [vx, vy, r] at the next call
         self._built = True
         return self
 
@@ -368,7 +375,7 @@ class DriftMPC:
         """One solve from the current guess ``self._w``. Returns ``(w, success, iterations, status)``."""
         c = self.cfg
         lbw, ubw = self._bounds(x0, x0[0])
-        Pv = ref.ravel()  # == vec(P) for P = ref.T (column-major)
+        Pv = np.r_[ref.ravel(), self.disturbance]  # ref.ravel() == vec(P) for P = ref.T (column-major)
         w = np.clip(self._w, lbw, ubw)
         if c.solver == "rti":
             n_it = c.init_iterations if self._accepted is None else 1
@@ -435,6 +442,10 @@ class DriftMPC:
             return self._fallback(v, errors, "non-finite state", 0.0)
         c = self.cfg
         self._s_abs = float(errors[2])
+        if self._v_pred is not None and c.disturbance_gain > 0:
+            # offset-free MPC: integrate the one-step prediction error into an acceleration offset
+            innov = (v - self._v_pred) / c.dt_s
+            self.disturbance = np.clip(self.disturbance + c.disturbance_gain * innov, -self._d_max, self._d_max)
         x0 = np.r_[v, errors[0], errors[1], 0.0, self.u_prev]
         t0 = time.perf_counter()
         try:
@@ -462,6 +473,7 @@ class DriftMPC:
         self._accepted = w
         self._since_accept = 0
         self.u_prev = u
+        self._v_pred = self._predict_v(x0, u)
         Xs, Us = self._shifted(w)
         self._w = self._w_from_traj(Xs, Us)
         return u, Diagnostics(solve_ms, iters, status, True, "mpc", X[:, :6].copy(), U.copy(), errors)
@@ -487,6 +499,7 @@ class DriftMPC:
         if not np.all(np.isfinite(u)):  # u_prev itself broken: neutral command
             u = np.clip(np.zeros(2), lo, hi)
         self.u_prev = u
+        self._v_pred = None
         if X is None:
             X, U = np.zeros((c.N + 1, NX)), np.repeat(u[None], c.N, 0)
             if np.all(np.isfinite(v)):
@@ -495,8 +508,14 @@ class DriftMPC:
         return u, Diagnostics(solve_ms, iters, status, False, source, X[:, :6].copy(), np.nan_to_num(U).copy(),
                               np.nan_to_num(np.asarray(errors, float)))
 
+    def _predict_v(self, x0, u):
+        kappa = float(self.reference(np.zeros(1), np.array([self._s_abs or 0.0]))[0, 0])
+        out = np.array(self._F(x0[0:6], u, kappa, self.disturbance)).ravel()[0:3]
+        return out if np.all(np.isfinite(out)) else None
+
     def reset(self, u_prev=(0.0, 0.0)):
         """Forget the warm start and the previous command."""
         self.u_prev = np.array(u_prev, float)
-        self._w = self._accepted = self._lam_g = self._lam_x = self._s_abs = None
+        self._w = self._accepted = self._lam_g = self._lam_x = self._s_abs = self._v_pred = None
         self._since_accept = 0
+        self.disturbance = np.zeros(3)

@@ -1,0 +1,266 @@
+"""Closed-loop drift scenarios: the NMPC against a plant that is not its own model.
+
+Plant: :func:`drift.vehicle.f` with the Pacejka tyres of :func:`drift.simulate.default_plant`
+(combined slip through the friction circle of :meth:`tire_models.base.TireModel.combined_force`),
+integrated with RK4 (``plant_substeps`` per 20 ms control period), optionally with the mass and
+friction perturbed. The controller sees the state through white sensor noise
+(:class:`drift.simulate.SensorNoise`, scaled by ``noise``).
+
+Scenarios (all on circles of radius ``radius_m`` through the origin, car starting there heading +x):
+
+* ``donut``: enter from straight driving at ``v0_mps`` and converge to the drift equilibrium of
+  sideslip ``beta_deg`` on the circle (reference blended in over ``entry_s``);
+* ``circle``: the same on a larger circle at a different sideslip (path tracking while drifting);
+* ``figure8``: a figure-eight of two circles; the drift direction flips at the crossing;
+* ``transition``: normal cornering on the circle (grip equilibrium, small sideslip), into the
+  drift and back out again.
+
+Metrics are computed after ``settle_s`` on the TRUE (noise-free) plant state.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from controllers.mpc.config import MPCConfig
+from controllers.mpc.drift_mpc import DriftMPC
+from controllers.mpc.equilibrium import Equilibrium, equilibrium_on_circle
+from controllers.mpc.paths import Path, circle_path, figure_eight_path, wrap_angle
+from drift.errors import DriftError
+from drift.vehicle import f, rk4_step
+from drift.vehicle.params import VehicleParams
+from tire_models.base import AxleTires
+
+SCENARIOS = ("donut", "circle", "figure8", "transition")
+
+
+@dataclass(frozen=True)
+class ScenarioConfig:
+    """One closed-loop run (SI units; angles in degrees where the key says so).
+
+    Attributes:
+        name: one of :data:`SCENARIOS`. duration_s: simulated time (s). settle_s: metrics start (s).
+        radius_m: circle radius (m). beta_deg: drift sideslip (deg; negative = left-hand drift).
+        grip_beta_deg: sideslip of the normal-cornering equilibrium (``transition``), deg.
+        v0_mps: initial straight-line speed (m/s; None: the drift equilibrium's speed).
+        entry_s: time over which the reference blends from straight driving into the drift (s).
+        noise: scale of the default sensor noise (0 = perfect measurements).
+        mass_factor, mu_factor: plant perturbations (mass and inertia; tyre peak friction).
+        offset: initial offsets ``[X (m), Y (m), psi (rad), vx (m/s)]`` from the nominal start.
+        plant_substeps: RK4 steps of the plant per control period. seed: noise seed.
+        spin_beta_deg: ``|beta|`` above which the car counts as spun out (deg).
+    """
+
+    name: str = "donut"
+    duration_s: float = 12.0
+    settle_s: float = 6.0
+    radius_m: float = 15.0
+    beta_deg: float = -30.0
+    grip_beta_deg: float = 2.0
+    v0_mps: float | None = None
+    entry_s: float = 1.5
+    noise: float = 1.0
+    mass_factor: float = 1.0
+    mu_factor: float = 1.0
+    offset: tuple = (0.0, 0.0, 0.0, 0.0)
+    plant_substeps: int = 4
+    seed: int = 0
+    spin_beta_deg: float = 75.0
+
+    def replace(self, **kw) -> ScenarioConfig:
+        return dataclasses.replace(self, **kw)
+
+
+def scenario_config(name: str, **overrides) -> ScenarioConfig:
+    """Defaults of a named scenario, with ``overrides``. Raises DriftError for an unknown name."""
+    base = {
+        "donut": dict(duration_s=12.0, settle_s=6.0, radius_m=15.0, beta_deg=-30.0),
+        "circle": dict(duration_s=14.0, settle_s=7.0, radius_m=20.0, beta_deg=-25.0),
+        "figure8": dict(duration_s=24.0, settle_s=6.0, radius_m=15.0, beta_deg=-30.0),
+        "transition": dict(duration_s=16.0, settle_s=2.0, radius_m=15.0, beta_deg=-30.0),
+    }
+    if name not in base:
+        raise DriftError(f"unknown scenario {name!r}; choose from {', '.join(SCENARIOS)}")
+    return ScenarioConfig(name=name, **{**base[name], **overrides})
+
+
+def smoothstep(x):
+    """``3x^2 - 2x^3`` on ``[0, 1]``, clipped outside."""
+    x = np.clip(x, 0.0, 1.0)
+    return x * x * (3 - 2 * x)
+
+
+def _vals(eq: Equilibrium) -> np.ndarray:
+    return np.array([eq.beta, eq.r, eq.vx, eq.delta, eq.Fxr])
+
+
+@dataclass(frozen=True)
+class BlendReference:
+    """Reference blending two steady states along time, mirrored where the path turns right.
+
+    ``a = blend(t)`` in ``[0, 1]`` weighs ``b`` against ``a`` (left-turn values ``[beta, r, vx,
+    delta, Fx]``); ``w_path(t)`` scales the path-error weights. See
+    :class:`controllers.mpc.drift_mpc.Reference` for the output columns.
+    """
+
+    path: Path
+    a: np.ndarray
+    b: np.ndarray
+    blend: object
+    w_path: object = None
+
+    def __call__(self, t, s):
+        t = np.asarray(t, float)
+        kappa = self.path.kappa_at(s)
+        al = np.asarray(self.blend(t), float)[:, None]
+        v = (1 - al) * self.a[None] + al * self.b[None]
+        sign = np.where(kappa < 0, -1.0, 1.0)
+        v[:, [0, 1, 3]] *= sign[:, None]
+        wp = np.ones_like(t) if self.w_path is None else np.asarray(self.w_path(t), float)
+        return np.column_stack([kappa, v, wp])
+
+
+def straight_values(vehicle: VehicleParams, vx: float) -> np.ndarray:
+    """``[beta, r, vx, delta, Fx]`` of straight driving at ``vx`` (Fx balancing drag and rolling resistance)."""
+    return np.array([0.0, 0.0, vx, 0.0, vehicle.c_drag * vx * vx + vehicle.c_roll * vehicle.m * vehicle.g])
+
+
+def build_scenario(sc: ScenarioConfig, vehicle: VehicleParams, ctrl_tires: AxleTires):
+    """Path, reference, nominal equilibrium and initial plant state ``[X, Y, psi, vx, vy, r]`` of a scenario."""
+    beta = math.radians(sc.beta_deg)
+    eq = equilibrium_on_circle(vehicle, ctrl_tires, sc.radius_m, beta, left=True)
+    path = figure_eight_path(sc.radius_m) if sc.name == "figure8" else circle_path(sc.radius_m, left=True)
+    if sc.name == "transition":
+        grip = equilibrium_on_circle(vehicle, ctrl_tires, sc.radius_m, math.radians(sc.grip_beta_deg), left=True,
+                                     branch="grip")
+        T = sc.duration_s
+        t1, t2 = 0.25 * T, 0.65 * T  # drift from t1 (after the ramp) until t2
+
+        def blend(t):
+            return smoothstep((t - t1) / sc.entry_s) * (1 - smoothstep((t - t2) / sc.entry_s))
+
+        ref = BlendReference(path, _vals(grip), _vals(eq), blend)
+        x0 = np.array([0.0, 0.0, -grip.beta, grip.vx, grip.vy, grip.r])
+        x0[2] = -grip.beta  # velocity along the path tangent
+        return path, ref, eq, x0, {"grip": grip}
+    v0 = sc.v0_mps if sc.v0_mps is not None else eq.V
+    ref = BlendReference(path, straight_values(vehicle, v0), _vals(eq),
+                         lambda t: smoothstep(t / sc.entry_s), lambda t: 0.1 + 0.9 * smoothstep(t / sc.entry_s))
+    x0 = np.array([0.0, 0.0, 0.0, v0, 0.0, 0.0])
+    return path, ref, eq, x0, {}
+
+
+def perturbed_plant(vehicle: VehicleParams, tires: AxleTires, sc: ScenarioConfig):
+    """Plant vehicle and tyres with ``mass_factor`` (mass and yaw inertia) and ``mu_factor`` (tyre peak)."""
+    pv = vehicle.replace(m=vehicle.m * sc.mass_factor, Iz=vehicle.Iz * sc.mass_factor)
+    if sc.mu_factor == 1.0:
+        return pv, tires
+
+    def scale(t):
+        for name in ("D", "mu"):
+            if hasattr(t, name):
+                return t.replace(**{name: getattr(t, name) * sc.mu_factor})
+        raise DriftError(f"cannot perturb the friction of tyre model {t.name!r}")
+
+    return pv, AxleTires(scale(tires.front), scale(tires.rear))
+
+
+def run_scenario(sc: ScenarioConfig, vehicle: VehicleParams, plant_tires: AxleTires, ctrl_tires: AxleTires,
+                 config: MPCConfig | None = None, progress=None, mpc_hook=None) -> dict:
+    """Simulate one scenario in closed loop.
+
+    Args:
+        sc: scenario. vehicle: nominal vehicle (the controller's). plant_tires: the plant's tyres.
+        ctrl_tires: the controller's tyre model. config: NMPC settings.
+        progress: optional callable ``progress(k, K)`` per control step.
+        mpc_hook: optional callable ``mpc_hook(mpc)`` after ``setup()`` (tests inject failures with it).
+
+    Returns:
+        dict of arrays (``t (K,)``, ``x (K, 6)`` true plant state, ``u (K, 2)``, ``ref (K, 7)``,
+        ``e (K,)`` true lateral error, ``beta (K,)``, ``solve_ms (K,)``, ``iterations (K,)``, ``source (K,)``,
+        ``pred (K, N+1, 6)`` predictions) plus ``metrics``, ``path``, ``eq`` and ``config``.
+    """
+    cfg = config or MPCConfig()
+    path, ref, eq, x0, extra = build_scenario(sc, vehicle, ctrl_tires)
+    off = np.asarray(sc.offset, float)
+    x = x0.copy()
+    x[0:3] += off[0:3]
+    x[3] += off[3]
+    pv, pt = perturbed_plant(vehicle, plant_tires, sc)
+    u0 = ref(np.zeros(1), np.zeros(1))[0, 4:6]
+    mpc = DriftMPC(vehicle, ctrl_tires, cfg, path=path, reference=ref, u_init=u0).setup()
+    if mpc_hook is not None:
+        mpc_hook(mpc)
+    from drift.simulate import SensorNoise
+
+    nz = SensorNoise().scaled(sc.noise)
+    std = np.array([nz.pos_m, nz.pos_m, nz.psi_rad, nz.vx_mps, nz.vy_mps, nz.r_radps])
+    rng = np.random.default_rng(sc.seed)
+
+    def fun(xx, uu):
+        return f(xx, uu, pv, pt)
+
+    K = int(round(sc.duration_s / cfg.dt_s))
+    log = {k: [] for k in ("t", "x", "u", "ref", "e", "solve_ms", "iterations", "source", "pred", "s")}
+    s_true = 0.0
+    spun = False
+    for k in range(K):
+        t = k * cfg.dt_s
+        meas = x + std * rng.standard_normal(6)
+        u, d = mpc.step(meas, t)
+        s_true, e_true, _ = path.project(x[0], x[1], x[2], s_true)
+        log["t"].append(t)
+        log["x"].append(x.copy())
+        log["u"].append(u.copy())
+        log["ref"].append(ref(np.array([t]), np.array([s_true]))[0])
+        log["e"].append(e_true)
+        log["s"].append(s_true)
+        log["solve_ms"].append(d.solve_ms)
+        log["iterations"].append(d.iterations)
+        log["source"].append(d.source)
+        log["pred"].append(d.predicted)
+        x = rk4_step(fun, x, u, cfg.dt_s, sc.plant_substeps)
+        beta = math.atan2(x[4], x[3])
+        if not np.all(np.isfinite(x)) or abs(beta) > math.radians(sc.spin_beta_deg) or x[3] < 1.0:
+            spun = True
+            break
+        if progress is not None:
+            progress(k, K)
+    out = {k: np.array(v) for k, v in log.items()}
+    out["beta"] = np.arctan2(out["x"][:, 4], out["x"][:, 3])
+    out["metrics"] = scenario_metrics(out, sc, spun)
+    out.update(path=path, eq=eq, config=cfg, scenario=sc, extra=extra)
+    return out
+
+
+def scenario_metrics(log: dict, sc: ScenarioConfig, spun: bool) -> dict:
+    """Tracking and timing figures of a closed-loop log (keys carry units)."""
+    t = log["t"]
+    m = t >= sc.settle_s
+    ok = bool(m.any()) and not spun
+
+    def rmse(a):
+        return float(np.sqrt(np.mean(a[m] ** 2))) if ok else float("nan")
+
+    beta_err = wrap_angle(log["beta"] - log["ref"][:, 1]) if len(t) else np.zeros(0)
+    r_err = log["x"][:, 5] - log["ref"][:, 2] if len(t) else np.zeros(0)
+    src = log["source"]
+    return {
+        "beta_rmse_deg": math.degrees(rmse(beta_err)) if ok else float("nan"),
+        "r_rmse_radps": rmse(r_err),
+        "path_rmse_m": rmse(log["e"]),
+        "path_max_m": float(np.max(np.abs(log["e"][m]))) if ok else float("nan"),
+        "beta_mean_deg": float(np.degrees(np.mean(log["beta"][m]))) if ok else float("nan"),
+        "solve_ms_median": float(np.median(log["solve_ms"])) if len(t) else float("nan"),
+        "solve_ms_p99": float(np.percentile(log["solve_ms"], 99)) if len(t) else float("nan"),
+        "solve_ms_max": float(np.max(log["solve_ms"])) if len(t) else float("nan"),
+        "fallbacks": int(np.sum(src != "mpc")),
+        "stabilizer_steps": int(np.sum(src == "stabilizer")),
+        "spun_out": bool(spun),
+        "simulated_s": float(t[-1] + (t[1] - t[0]) if len(t) > 1 else 0.0),
+        "settle_s": sc.settle_s,
+    }
