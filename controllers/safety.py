@@ -69,8 +69,14 @@ class SafetyConfig:
     stop_speed_mps: float = 0.5
 
     def __post_init__(self):
-        for name in ("odom_timeout_s", "delta_max_rad", "delta_rate_max_radps", "Fx_drive_max_N",
-                     "Fx_brake_max_N", "Fx_rate_max_Nps"):
+        for name in (
+            "odom_timeout_s",
+            "delta_max_rad",
+            "delta_rate_max_radps",
+            "Fx_drive_max_N",
+            "Fx_brake_max_N",
+            "Fx_rate_max_Nps",
+        ):
             v = getattr(self, name)
             if not (isinstance(v, int | float) and math.isfinite(v) and v > 0):
                 raise ConfigError(f"safety parameter {name} must be a positive finite number, got {v!r}")
@@ -82,10 +88,14 @@ class SafetyConfig:
     @staticmethod
     def from_vehicle(vehicle, **overrides) -> SafetyConfig:
         """Limits from a :class:`drift.vehicle.VehicleParams` (steering and force limits), plus overrides."""
-        base = dict(delta_max_rad=vehicle.delta_max, delta_rate_max_radps=vehicle.delta_rate_max,
-                    Fx_drive_max_N=vehicle.Fx_drive_max, Fx_brake_max_N=vehicle.Fx_brake_max,
-                    Fx_rate_max_Nps=10.0 * max(vehicle.Fx_drive_max, vehicle.Fx_brake_max),
-                    stop_Fx_N=0.5 * vehicle.Fx_brake_max)
+        base = dict(
+            delta_max_rad=vehicle.delta_max,
+            delta_rate_max_radps=vehicle.delta_rate_max,
+            Fx_drive_max_N=vehicle.Fx_drive_max,
+            Fx_brake_max_N=vehicle.Fx_brake_max,
+            Fx_rate_max_Nps=10.0 * max(vehicle.Fx_drive_max, vehicle.Fx_brake_max),
+            stop_Fx_N=0.5 * vehicle.Fx_brake_max,
+        )
         base.update(overrides)
         return SafetyConfig(**base)
 

@@ -8,8 +8,16 @@ from controllers.safety import Mode, SafetyConfig, SafetyFilter
 from drift.errors import ConfigError
 from drift.vehicle import load_vehicle
 
-CFG = SafetyConfig(odom_timeout_s=0.1, delta_max_rad=0.4, delta_rate_max_radps=2.0, Fx_drive_max_N=100.0,
-                   Fx_brake_max_N=200.0, Fx_rate_max_Nps=1000.0, stop_Fx_N=150.0, stop_speed_mps=0.5)
+CFG = SafetyConfig(
+    odom_timeout_s=0.1,
+    delta_max_rad=0.4,
+    delta_rate_max_radps=2.0,
+    Fx_drive_max_N=100.0,
+    Fx_brake_max_N=200.0,
+    Fx_rate_max_Nps=1000.0,
+    stop_Fx_N=150.0,
+    stop_speed_mps=0.5,
+)
 
 
 def fresh(t=0.0, vx=5.0):

@@ -1,0 +1,252 @@
+"""``drift ros``: run the ROS 2 nodes of ``ros2_ws/src/drift_ros`` without ``ros2 launch``.
+
+``drift ros up sim_drift`` starts the stack's nodes (:mod:`drift_ros.stacks`: the same nodes and
+parameter file as ``ros2 launch drift_ros sim_drift.launch.py``) as separate processes
+(``python -m drift_ros.<node> --ros-args -r __node:=<name> --params-file <yaml>``), writes their
+logs and the recording (``bag/``, rosbag2 mcap) into the run folder, and stops them cleanly on
+Ctrl-C / SIGTERM (or after ``--duration-s``): SIGINT to each node in the order controller,
+simulator, recorder (so the recording closes last and keeps the final stop command), then
+SIGTERM / SIGKILL for a node that does not exit within ``--stop-timeout-s``.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import typer
+
+from drift.errors import ConfigError, DriftError
+
+app = typer.Typer(
+    help="ROS 2 nodes of drift (drift_ros): start a stack of nodes without ros2 launch.", no_args_is_help=True
+)
+
+#: stop order: controllers first (they publish a last stop command), the recorder last
+_STOP_ORDER = ("drift_mpc_node", "sim_bridge_node", "log_recorder_node")
+
+
+def ros_package_dir() -> Path:
+    """``ros2_ws/src/drift_ros`` of this repository (holds the ``drift_ros`` Python package)."""
+    return Path(__file__).resolve().parents[2] / "ros2_ws" / "src" / "drift_ros"
+
+
+def ros_env(domain_id: int | None = None) -> dict[str, str]:
+    """Environment for node processes: ``drift_ros`` importable, ROS 2 wheels found, loopback discovery."""
+    env = dict(os.environ)
+    pkg = str(ros_package_dir())
+    env["PYTHONPATH"] = pkg + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    env.setdefault("AMENT_PREFIX_PATH", sys.prefix)
+    env.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    if domain_id is not None:
+        env["ROS_DOMAIN_ID"] = str(domain_id)
+    return env
+
+
+def _load_stacks():
+    pkg = str(ros_package_dir())
+    if pkg not in sys.path:
+        sys.path.insert(0, pkg)
+    from drift_ros import stacks
+
+    return stacks
+
+
+def node_command(executable: str, name: str, params_file: Path, overrides: list[str]) -> list[str]:
+    """Command line of one node process."""
+    cmd = [
+        sys.executable,
+        "-m",
+        f"drift_ros.{executable}",
+        "--ros-args",
+        "-r",
+        f"__node:={name}",
+        "--params-file",
+        str(params_file),
+    ]
+    for o in overrides:
+        cmd += ["-p", o]
+    return cmd
+
+
+def _parse_sets(sets: list[str], names: set[str]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {n: [] for n in names}
+    for s in sets:
+        node, dot, rest = s.partition(".")
+        if not dot or ":=" not in rest or node not in names:
+            raise ConfigError(
+                f"--set {s!r}: expected NODE.PARAM:=VALUE with NODE one of {sorted(names)}, "
+                "e.g. --set sim_bridge.real_time_factor:=2.0"
+            )
+        out[node].append(rest)
+    return out
+
+
+def _pump(stream, log_path: Path, prefix: str, echo: bool) -> None:
+    with open(log_path, "a", buffering=1) as f:
+        for line in iter(stream.readline, ""):
+            f.write(line)
+            if echo:
+                sys.stderr.write(f"[{prefix}] {line}")
+
+
+class _Stop(Exception):
+    pass
+
+
+@app.command()
+def up(
+    stack: str = typer.Argument(
+        ..., help="stack to start: sim_drift (bridge + NMPC + recorder) or car_drift"
+    ),
+    params_file: Path | None = typer.Option(  # noqa: B008
+        None, "--params-file", help="parameter YAML (default: the stack's config/<stack>.yaml in drift_ros)"
+    ),
+    out: Path | None = typer.Option(  # noqa: B008
+        None,
+        "--out",
+        help="run folder (default runs/ros-<timestamp>)",
+    ),
+    duration_s: float = typer.Option(
+        0.0, "--duration-s", help="stop after this many wall seconds; 0 = until Ctrl-C"
+    ),
+    domain_id: int | None = typer.Option(None, "--domain-id", help="ROS_DOMAIN_ID for the nodes (0..101)"),
+    sets: list[str] = typer.Option(  # noqa: B008
+        [], "--set", help="parameter override NODE.PARAM:=VALUE (repeatable)"
+    ),
+    record: bool = typer.Option(True, "--record/--no-record", help="start the stack's log recorder"),
+    quiet: bool = typer.Option(
+        False, "--quiet", help="do not echo the nodes' output (still in <run>/<node>.log)"
+    ),
+    stop_timeout_s: float = typer.Option(10.0, "--stop-timeout-s", help="grace period per node on stop (s)"),
+) -> None:
+    """Start a stack of drift_ros nodes as processes; Ctrl-C stops them cleanly."""
+    from drift.runs import make_run_dir, write_metrics
+
+    stacks = _load_stacks()
+    if stack not in stacks.STACKS:
+        raise ConfigError(f"unknown stack {stack!r}; known: {sorted(stacks.STACKS)}")
+    if domain_id is not None and not 0 <= domain_id <= 101:
+        raise ConfigError(f"--domain-id {domain_id}: must lie in 0..101")
+    if duration_s < 0:
+        raise ConfigError(f"--duration-s {duration_s}: must be >= 0")
+    st = stacks.STACKS[stack]
+    pf = params_file or stacks.config_dir() / st.params_file
+    if not Path(pf).exists():
+        raise ConfigError(f"--params-file {str(pf)!r}: no such file")
+    nodes = [n for n in st.nodes if record or n.executable != "log_recorder_node"]
+    overrides = _parse_sets(sets, {n.name for n in nodes})
+    run_dir = make_run_dir("ros", out)
+    bag = run_dir / "bag"
+    env = ros_env(domain_id)
+
+    procs: dict[str, subprocess.Popen] = {}
+    pumps = []
+    stop_reason = {"why": "duration"}
+
+    def _on_signal(signum, frame):
+        raise _Stop(signal.Signals(signum).name)
+
+    old = {s: signal.signal(s, _on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    t0 = time.monotonic()
+    try:
+        try:
+            for n in nodes:
+                extra = list(overrides[n.name])
+                if n.executable == "log_recorder_node":
+                    extra.append(f"output:={bag}")
+                cmd = node_command(n.executable, n.name, Path(pf), extra)
+                log = run_dir / f"{n.name}.log"
+                log.write_text("$ " + " ".join(cmd) + "\n")
+                p = subprocess.Popen(
+                    cmd,
+                    env=env,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                    text=True,
+                    start_new_session=True,
+                )
+                procs[n.executable] = p
+                th = threading.Thread(target=_pump, args=(p.stdout, log, n.name, not quiet), daemon=True)
+                th.start()
+                pumps.append(th)
+            print(f"started {stack}: {', '.join(n.name for n in nodes)} (Ctrl-C to stop)", flush=True)
+            while True:
+                time.sleep(0.1)
+                dead = [(k, p.returncode) for k, p in procs.items() if p.poll() is not None]
+                if dead:
+                    stop_reason["why"] = f"node {dead[0][0]} exited with status {dead[0][1]}"
+                    break
+                if duration_s and time.monotonic() - t0 >= duration_s:
+                    break
+        except _Stop as s:
+            stop_reason["why"] = f"signal {s}"
+        codes = _stop_all(procs, stop_timeout_s)
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+    for th in pumps:
+        th.join(timeout=2.0)
+    wall = time.monotonic() - t0
+    counts = _bag_counts(bag)
+    metrics = {
+        "stack": stack,
+        "nodes": [n.name for n in nodes],
+        "wall_time_s": wall,
+        "stop_reason": stop_reason["why"],
+        "exit_codes": {k: v for k, v in codes.items()},
+        "bag": str(bag) if bag.exists() else None,
+        "bag_message_counts": counts,
+    }
+    write_metrics(run_dir, metrics)
+    print(
+        f"stopped {stack} after {wall:.1f} s ({stop_reason['why']}); exit codes {codes}"
+        + (f"; recording {bag} {counts}" if bag.exists() else ""),
+        flush=True,
+    )
+    failed = {k: c for k, c in codes.items() if c not in (0, -signal.SIGINT)}
+    if failed:
+        k = next(iter(failed))
+        name = next(n.name for n in nodes if n.executable == k)
+        tail = "".join((run_dir / f"{name}.log").read_text().splitlines(True)[-8:])
+        raise DriftError(
+            f"node {name} failed with status {failed[k]}; last lines of {run_dir / (name + '.log')}:\n{tail}"
+        )
+
+
+def _stop_all(procs: dict[str, subprocess.Popen], timeout_s: float) -> dict[str, int]:
+    """SIGINT each process in :data:`_STOP_ORDER`, escalate to SIGTERM then SIGKILL; return exit codes."""
+    order = sorted(procs, key=lambda k: _STOP_ORDER.index(k) if k in _STOP_ORDER else -1)
+    for k in order:
+        p = procs[k]
+        if p.poll() is not None:
+            continue
+        for sig, wait in ((signal.SIGINT, timeout_s), (signal.SIGTERM, 3.0), (signal.SIGKILL, 3.0)):
+            try:
+                p.send_signal(sig)
+                p.wait(wait)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+            except ProcessLookupError:
+                break
+    return {k: p.wait() for k, p in procs.items()}
+
+
+def _bag_counts(bag: Path) -> dict[str, int]:
+    meta = bag / "metadata.yaml"
+    if not meta.exists():
+        return {}
+    import yaml
+
+    info = (yaml.safe_load(meta.read_text()) or {}).get("rosbag2_bagfile_information", {})
+    return {
+        t["topic_metadata"]["name"]: int(t["message_count"])
+        for t in info.get("topics_with_message_count", [])
+    }

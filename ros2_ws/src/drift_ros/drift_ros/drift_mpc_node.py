@@ -1,0 +1,310 @@
+"""``drift_mpc_node``: runs a drift controller (default the drift NMPC) behind the safety filter.
+
+Subscribes ``/odom`` (nav_msgs/Odometry), ``/imu`` (sensor_msgs/Imu, optional: its gyro
+replaces the odometry yaw rate while fresh), ``/emergency_stop`` (std_msgs/Bool),
+``/emergency_stop_reset`` (std_msgs/Empty). Publishes on a timer at ``rate_hz`` (node clock:
+simulated time when ``use_sim_time`` is true):
+
+- ``/drive``: the command (``ackermann_msgs/AckermannDriveStamped`` or the
+  ``std_msgs/Float64MultiArray`` fallback ``[delta_rad, Fx_N]``, see :mod:`drift_ros.conventions`);
+- ``~/status`` (std_msgs/String): ``"<mode>; <controller status>"``, mode from
+  :class:`controllers.safety.Mode` (``ok``, ``no_odom``, ``stale``, ``estop``, ``invalid``);
+- ``~/diagnostics`` (std_msgs/Float64MultiArray), labelled by :data:`DIAG_LABEL`;
+- ``~/predicted_path`` (nav_msgs/Path): the controller's predicted positions (map frame).
+
+Safety (:mod:`controllers.safety`), timed on the monotonic wall clock so that a stopped simulator
+cannot hide stale odometry: with odometry older than ``odom_timeout_s`` (or NaN odometry, which
+is dropped), the node brakes (``stop_Fx_N``) or, below ``stop_speed_mps``, goes neutral, and logs a
+warning; a watchdog timer on the wall clock keeps publishing that stop command when the control
+timer stops (e.g. the simulator's ``/clock`` stopped). ``/emergency_stop`` ``True`` latches the
+stop until a message on ``/emergency_stop_reset`` (refused while the last e-stop was ``True``).
+Every command is saturated and rate limited and never NaN. On shutdown the node publishes one
+last stop command.
+
+Run: ``python -m drift_ros.drift_mpc_node --ros-args --params-file config/sim_drift.yaml``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+
+from drift_ros import ensure_ros_env
+
+ensure_ros_env()
+
+from nav_msgs.msg import Odometry  # noqa: E402,I001
+from rclpy.clock import Clock, ClockType  # noqa: E402
+from rclpy.node import Node  # noqa: E402
+from sensor_msgs.msg import Imu  # noqa: E402
+from std_msgs.msg import Bool, Empty, Float64MultiArray, MultiArrayDimension, String  # noqa: E402
+
+from controllers.safety import Mode, SafeCommand, SafetyConfig, SafetyFilter  # noqa: E402
+from drift_ros import conventions as conv  # noqa: E402
+from drift_ros.control import make_controller  # noqa: E402
+from drift_ros.models import tires_from_param, vehicle_from_param  # noqa: E402
+from drift_ros.params import Param, declare, non_negative, positive, validator  # noqa: E402
+from drift_ros.runner import run_node  # noqa: E402
+
+DIAG_LABEL = "solve_time_ms,odom_age_ms,delta_rad,Fx_N,delta_raw_rad,Fx_raw_N,mode_code"
+MODE_CODES = {m: i for i, m in enumerate(Mode)}
+
+PARAMS = [
+    Param(
+        "controller",
+        "drift_mpc",
+        "-",
+        "controller: drift_mpc, cruise or package.module:factory",
+        read_only=True,
+    ),
+    Param("vehicle", "sports", "-", "vehicle preset (sports, f1tenth, iac) or YAML path", read_only=True),
+    Param(
+        "tires",
+        "",
+        "-",
+        "tyre model.yaml or drift fit run folder; empty = Pacejka with the vehicle's mu",
+        read_only=True,
+    ),
+    Param("rate_hz", 50.0, "Hz", "control rate", positive, read_only=True),
+    Param(
+        "command_type",
+        "auto",
+        "-",
+        "/drive message: auto (Ackermann if installed), ackermann, float64_array",
+        choices=conv.COMMAND_TYPES,
+        read_only=True,
+    ),
+    Param("use_imu", True, "-", "use the /imu gyro for the yaw rate while it is fresh"),
+    Param(
+        "scenario",
+        "donut",
+        "-",
+        "reference scenario of the controller (donut: steady drift on a circle)",
+        read_only=True,
+    ),
+    Param("v_ref_mps", 8.0, "m/s", "reference speed", positive, read_only=True),
+    Param("radius_m", 8.0, "m", "reference circle radius, + = left turn, 0 = straight", read_only=True),
+    Param(
+        "beta_ref_rad",
+        -0.35,
+        "rad",
+        "reference sideslip of the drift (sign follows the turn)",
+        lambda v: None if abs(v) < 1.5 else "must satisfy |beta| < 1.5",
+        read_only=True,
+    ),
+    Param(
+        "mpc_config",
+        "",
+        "-",
+        "NMPC settings: configs/mpc preset name or YAML path; empty = defaults with dt_s = 1 / rate_hz",
+        read_only=True,
+    ),
+    Param("odom_timeout_s", 0.1, "s", "odometry older than this triggers a safe stop (wall clock)", positive),
+    Param("delta_max_rad", 0.0, "rad", "steering saturation; 0 = the vehicle's delta_max_rad", non_negative),
+    Param("delta_rate_max_radps", 0.0, "rad/s", "steering rate limit; 0 = the vehicle's", non_negative),
+    Param("Fx_drive_max_N", 0.0, "N", "drive force limit; 0 = the vehicle's", non_negative),
+    Param("Fx_brake_max_N", 0.0, "N", "brake force limit (magnitude); 0 = the vehicle's", non_negative),
+    Param(
+        "Fx_rate_max_Nps", 0.0, "N/s", "force rate limit; 0 = 10 x the larger force limit per s", non_negative
+    ),
+    Param("stop_Fx_N", 0.0, "N", "braking force of a safe stop; 0 = half the brake limit", non_negative),
+    Param("stop_speed_mps", 0.5, "m/s", "below this speed a safe stop is neutral (Fx = 0)", non_negative),
+]
+
+_SAFETY_KEYS = (
+    "odom_timeout_s",
+    "delta_max_rad",
+    "delta_rate_max_radps",
+    "Fx_drive_max_N",
+    "Fx_brake_max_N",
+    "Fx_rate_max_Nps",
+    "stop_Fx_N",
+    "stop_speed_mps",
+)
+
+
+def safety_config(vehicle, values: dict) -> SafetyConfig:
+    """:class:`SafetyConfig` from the vehicle's limits and the node's non-zero overrides."""
+    over = {k: values[k] for k in _SAFETY_KEYS if values.get(k)}
+    over.setdefault("odom_timeout_s", values.get("odom_timeout_s", 0.1))
+    over["stop_speed_mps"] = values.get("stop_speed_mps", 0.5)
+    return SafetyConfig.from_vehicle(vehicle, **over)
+
+
+class DriftMpcNode(Node):
+    """The controller node. ``controller_factory(vehicle, tires, settings)`` injects a controller
+    (default: :func:`drift_ros.control.make_controller` with the ``controller`` parameter)."""
+
+    def __init__(self, controller_factory=None, **node_kwargs):
+        super().__init__("drift_mpc", **node_kwargs)
+        self.values = declare(self, PARAMS)
+        self.add_on_set_parameters_callback(validator(self.get_name(), PARAMS))
+        self.add_post_set_parameters_callback(self._parameters_changed)
+        v = self.values
+        self.vehicle = vehicle_from_param(v["vehicle"])
+        self.tires = tires_from_param(v["tires"], self.vehicle)
+        settings = dict(v)
+        factory = controller_factory or (lambda veh, tir, s: make_controller(v["controller"], veh, tir, s))
+        self.controller = factory(self.vehicle, self.tires, settings)
+        self.safety = SafetyFilter(safety_config(self.vehicle, v))
+        self.msg_type = conv.command_msg_type(v["command_type"])
+        self.steady = Clock(clock_type=ClockType.STEADY_TIME)
+
+        self.state: np.ndarray | None = None
+        self.imu_r: tuple[float, float] | None = None  # (steady time, yaw rate)
+        self.last_mode: Mode | None = None
+        self.last_publish = -math.inf
+        self.n_published = 0
+
+        self.pub_drive = self.create_publisher(self.msg_type, "/drive", conv.COMMAND_QOS)
+        self.pub_status = self.create_publisher(String, "~/status", 10)
+        self.pub_diag = self.create_publisher(Float64MultiArray, "~/diagnostics", 10)
+        self.pub_path = self.create_publisher(conv.Path, "~/predicted_path", 10)
+        self.create_subscription(Odometry, "/odom", self._on_odom, conv.SENSOR_QOS)
+        self.create_subscription(Imu, "/imu", self._on_imu, conv.SENSOR_QOS)
+        self.create_subscription(Bool, "/emergency_stop", self._on_estop, conv.COMMAND_QOS)
+        self.create_subscription(Empty, "/emergency_stop_reset", self._on_reset, conv.COMMAND_QOS)
+        self.period = 1.0 / v["rate_hz"]
+        self.create_timer(self.period, self._control)
+        self.create_timer(self.period, self._watchdog, clock=self.steady)
+        self.get_logger().info(
+            f"controller {v['controller']} on vehicle {self.vehicle.name} at {v['rate_hz']:g} Hz; /drive as "
+            f"{self.msg_type.__name__}; odometry timeout {self.safety.config.odom_timeout_s * 1e3:.0f} ms"
+        )
+
+    # ---- time ----------------------------------------------------------------------------------
+    def _now(self) -> float:
+        return self.steady.now().nanoseconds * 1e-9
+
+    # ---- inputs --------------------------------------------------------------------------------
+    def _on_odom(self, msg: Odometry) -> None:
+        x = conv.odometry_to_state(msg)
+        if not np.all(np.isfinite(x)):
+            self.get_logger().warning("dropping /odom holding NaN or inf", throttle_duration_sec=1.0)
+            return
+        if self.safety.odom_received(self._now(), x[3]):
+            self.state = x
+
+    def _on_imu(self, msg: Imu) -> None:
+        r = msg.angular_velocity.z
+        if math.isfinite(r):
+            self.imu_r = (self._now(), float(r))
+
+    def _on_estop(self, msg: Bool) -> None:
+        was = self.safety.estop_latched
+        self.safety.emergency_stop(bool(msg.data))
+        if msg.data:
+            if not was:
+                self.get_logger().warning("emergency stop latched (reset: publish on /emergency_stop_reset)")
+            self._publish(self.safety.stop_command(self._now(), Mode.ESTOP), None, {})
+
+    def _on_reset(self, msg: Empty) -> None:
+        if not self.safety.estop_latched:
+            return
+        if self.safety.reset():
+            self.get_logger().info("emergency stop reset")
+        else:
+            self.get_logger().warning("emergency stop reset refused: /emergency_stop is still True")
+
+    def _parameters_changed(self, params) -> None:
+        specs = {p.name: p for p in PARAMS}
+        for p in params:
+            if p.name in specs:
+                self.values[p.name] = specs[p.name].coerce(p.value)
+        if any(p.name in _SAFETY_KEYS for p in params):
+            self.safety.config = safety_config(self.vehicle, self.values)
+
+    # ---- control -------------------------------------------------------------------------------
+    def _control(self) -> None:
+        now = self._now()
+        sf = self.safety
+        if self.state is None or sf.estop_latched or sf.stale(now):
+            self._publish(sf.filter(now, math.nan, math.nan), None, {})
+            return
+        x = self.state.copy()
+        if (
+            self.values["use_imu"]
+            and self.imu_r is not None
+            and now - self.imu_r[0] <= sf.config.odom_timeout_s
+        ):
+            x[5] = self.imu_r[1]
+        t = self.get_clock().now().nanoseconds * 1e-9
+        try:
+            u, diag = self.controller.step(x, t)
+            u = np.asarray(u, dtype=float).reshape(-1)
+            raw = (u[0], u[1]) if u.size >= 2 else (math.nan, math.nan)
+        except Exception as e:  # noqa: BLE001 - a failing controller must not stop the node
+            self.get_logger().error(f"controller step failed: {e!r}", throttle_duration_sec=1.0)
+            raw, diag = (math.nan, math.nan), {"status": f"exception: {type(e).__name__}"}
+        self._publish(sf.filter(self._now(), *raw), raw, diag or {})
+
+    def _watchdog(self) -> None:
+        """Keep a stop command going when the control timer is not running (stopped sim clock)."""
+        now = self._now()
+        if now - self.last_publish < 1.5 * self.period:
+            return
+        sf = self.safety
+        if self.state is None or sf.estop_latched or sf.stale(now):
+            self._publish(sf.filter(now, math.nan, math.nan), None, {})
+
+    def _publish(self, cmd: SafeCommand, raw, diag: dict) -> None:
+        stamp = self.get_clock().now().to_msg()
+        speed = float(self.state[3]) if self.state is not None else 0.0
+        self.pub_drive.publish(
+            conv.make_command(self.msg_type, cmd.delta, cmd.Fx, self.vehicle.m, speed, stamp)
+        )
+        self.last_publish = self._now()
+        self.n_published += 1
+        if cmd.mode is not self.last_mode:
+            text = f"command mode {cmd.mode.value}" + (
+                f" (odometry age {cmd.odom_age_s * 1e3:.0f} ms)" if cmd.mode is Mode.STALE else ""
+            )
+            if cmd.mode is Mode.OK:
+                self.get_logger().info(text)
+            else:
+                self.get_logger().warning(text)
+            self.last_mode = cmd.mode
+        status = str(diag.get("status", "-"))
+        self.pub_status.publish(String(data=f"{cmd.mode.value}; {status}"))
+        raw = raw if raw is not None else (math.nan, math.nan)
+        d = Float64MultiArray()
+        d.layout.dim = [MultiArrayDimension(label=DIAG_LABEL, size=7, stride=7)]
+        solve = diag.get("solve_time_s", math.nan)
+        d.data = [
+            float(solve) * 1e3,
+            min(cmd.odom_age_s, 1e9) * 1e3,
+            cmd.delta,
+            cmd.Fx,
+            *(float(r) if r is not None else math.nan for r in raw),
+            float(MODE_CODES[cmd.mode]),
+        ]
+        self.pub_diag.publish(d)
+        xy, psi = diag.get("predicted_xy"), diag.get("predicted_psi")
+        if xy is None and diag.get("predicted_states") is not None:
+            ps = np.asarray(diag["predicted_states"], dtype=float)
+            xy, psi = ps[:, :2], ps[:, 2]
+        if xy is not None:
+            self.pub_path.publish(
+                conv.make_path(np.asarray(xy), None if psi is None else np.asarray(psi), stamp)
+            )
+
+    def shutdown(self) -> None:
+        """Publish one last stop command before the node goes down."""
+        self.last_mode = Mode.STALE  # no mode-change log line for the final command
+        self._publish(
+            self.safety.stop_command(self._now(), Mode.ESTOP if self.safety.estop_latched else Mode.STALE),
+            None,
+            {"status": "shutdown"},
+        )
+        self.get_logger().info("shutting down: published a final stop command")
+        time.sleep(0.05)  # let DDS deliver it
+
+
+def main(args=None) -> None:
+    raise SystemExit(run_node(DriftMpcNode, args))
+
+
+if __name__ == "__main__":
+    main()

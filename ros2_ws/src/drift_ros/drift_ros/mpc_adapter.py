@@ -1,0 +1,56 @@
+"""Adapter from :class:`controllers.mpc.DriftMPC` to the node's controller interface.
+
+The node's parameters choose the scenario (:mod:`drift_ros.scenarios`) and the NMPC settings
+(``mpc_config``: a YAML with an ``MPCConfig`` mapping, or an ``mpc`` preset name in
+``configs/mpc``; default: ``MPCConfig()`` with ``dt_s = 1 / rate_hz``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from drift_ros.scenarios import make_scenario
+
+
+class DriftMPCController:
+    """``step(state, t) -> (u, diagnostics dict)`` around a set-up ``DriftMPC``."""
+
+    def __init__(self, mpc, path):
+        self.mpc, self.path = mpc, path
+
+    def step(self, state, t):
+        u, d = self.mpc.step(state, t)
+        diag = {"solve_time_s": d.solve_ms * 1e-3, "status": f"{d.source}: {d.status}", "success": d.success}
+        s0 = getattr(self.mpc, "_s_abs", None)
+        if d.predicted is not None and len(d.predicted) and s0 is not None:
+            pred = np.asarray(d.predicted, float)
+            s = s0 + pred[:, 5]
+            xy = self.path.position(s, pred[:, 3])
+            heading = np.interp(np.mod(s, self.path.length_m), self.path.s, np.unwrap(self.path.heading))
+            diag["predicted_xy"], diag["predicted_psi"] = xy, heading + pred[:, 4]
+        return u, diag
+
+
+def build(DriftMPC, vehicle, tires, settings: dict) -> DriftMPCController:
+    from controllers.mpc.config import MPCConfig, load_mpc_config
+    from controllers.mpc.drift_mpc import EquilibriumReference
+
+    name = settings.get("mpc_config") or ""
+    cfg = load_mpc_config(name) if name else MPCConfig(dt_s=1.0 / float(settings.get("rate_hz", 50.0)))
+    sc = make_scenario(
+        settings.get("scenario", "donut"),
+        vehicle,
+        tires,
+        float(settings.get("radius_m", 8.0)),
+        float(settings.get("beta_ref_rad", -0.35)),
+    )
+    mpc = DriftMPC(
+        vehicle,
+        tires,
+        cfg,
+        path=sc.path,
+        reference=EquilibriumReference(sc.equilibrium, sc.path),
+        u_init=sc.equilibrium.u,
+    )
+    mpc.setup()
+    return DriftMPCController(mpc, sc.path)
