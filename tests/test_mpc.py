@@ -1,0 +1,148 @@
+"""Drift NMPC: builds with every CasADi tyre model, closed-loop donut, fallbacks under injected failures."""
+
+import math
+import time
+
+import numpy as np
+import pytest
+
+import tire_models
+from controllers.mpc import DriftMPC, EquilibriumReference, MPCConfig, circle_path, equilibrium_on_circle
+from controllers.mpc.scenarios import run_scenario, scenario_config
+from drift.errors import DriftError
+from drift.simulate import default_plant
+from drift.vehicle import f, load_vehicle, rk4_step
+from tire_models import AxleTires, Pacejka
+
+P = load_vehicle("sports")
+PLANT = default_plant(P)
+# the controller's model differs from the plant (perturbed parameters)
+CTRL = AxleTires(Pacejka(B=10.5, C=1.45, D=0.97, E=0.1), Pacejka(B=11.5, C=1.45, D=1.02, E=-0.4))
+FZF = P.m * P.g * P.lr / P.L
+FZR = P.m * P.g * P.lf / P.L
+CASADI_MODELS = sorted(n for n, c in tire_models.REGISTRY.items() if c.casadi)
+
+
+def _eq_setup(tires=CTRL, **cfg):
+    eq = equilibrium_on_circle(P, tires, 15.0, math.radians(-30.0))
+    path = circle_path(15.0)
+    mpc = DriftMPC(P, tires, MPCConfig(**{"time_budget_ms": 1e3, **cfg}), path=path,
+                   reference=EquilibriumReference(eq, path), u_init=eq.u).setup()
+    x0 = np.array([0.0, 0.0, -eq.beta, eq.vx, eq.vy, eq.r])  # on the circle, velocity along the tangent
+    return mpc, eq, x0
+
+
+def _check_command(mpc, u, u_prev):
+    lo, hi = mpc.input_bounds(0.0)
+    assert np.all(np.isfinite(u))
+    assert np.all(u >= lo - 1e-9) and np.all(u <= hi + 1e-9)
+    assert np.all(np.abs(u - u_prev) <= mpc.rate_per_step * (1 + 1e-5) + 1e-9)
+
+
+@pytest.mark.parametrize("name", CASADI_MODELS)
+def test_builds_and_steps_with_every_casadi_tyre_model(name):
+    cls = tire_models.REGISTRY[name]
+    tires = AxleTires(cls.initial_guess(FZF, mu=1.0, C_per_rad=12.0), cls.initial_guess(FZR, mu=1.0, C_per_rad=14.0))
+    if name == "linear":  # no saturation: hold the grip-cornering steady state instead of a drift
+        eq = equilibrium_on_circle(P, tires, 30.0, math.radians(1.0), branch="any")
+    else:
+        eq = equilibrium_on_circle(P, tires, 15.0, math.radians(-25.0))
+    path = circle_path(eq.radius_m)
+    mpc = DriftMPC(P, tires, MPCConfig(N=20, time_budget_ms=1e3), path=path,
+                   reference=EquilibriumReference(eq, path), u_init=eq.u).setup()
+    x = np.array([0.0, 0.0, -eq.beta, eq.vx, eq.vy, eq.r])
+    for k in range(5):
+        u_prev = mpc.u_prev.copy()
+        u, d = mpc.step(x, 0.02 * k)
+        _check_command(mpc, u, u_prev)
+        assert d.success and d.source == "mpc", d.status
+        assert d.predicted.shape == (21, 6) and d.predicted_u.shape == (20, 2) and d.solve_ms > 0
+        x = rk4_step(lambda xx, uu: f(xx, uu, P, tires), x, u, 0.02, 2)
+    # on its own model at its own equilibrium the plan stays at the equilibrium
+    assert abs(u[0] - eq.delta) < 0.05 and abs(u[1] - eq.Fxr) < 0.1 * abs(eq.Fxr) + 200
+
+
+def test_short_closed_loop_donut_converges():
+    sc = scenario_config("donut", duration_s=9.0, settle_s=6.0, noise=0.5)
+    out = run_scenario(sc, P, PLANT, CTRL, MPCConfig(time_budget_ms=1e3))
+    m = out["metrics"]
+    assert not m["spun_out"]
+    assert m["beta_rmse_deg"] < 2.0 and m["path_rmse_m"] < 0.5, m
+    assert abs(m["beta_mean_deg"] - sc.beta_deg) < 2.0
+    u = out["u"]
+    assert np.all(np.isfinite(u)) and np.all(np.abs(u[:, 0]) <= P.delta_max + 1e-9)
+    assert np.all(np.abs(np.diff(u[:, 0])) <= P.delta_rate_max * 0.02 * (1 + 1e-5) + 1e-9)
+
+
+def test_fallback_on_solver_exception_then_stabilizer_recovers():
+    mpc, eq, x = _eq_setup(max_shifted_steps=5)
+    fun = lambda xx, uu: f(xx, uu, P, PLANT)
+    for k in range(3):  # healthy steps first: there is a plan to fall back on
+        u, d = mpc.step(x, 0.02 * k)
+        x = rk4_step(fun, x, u, 0.02, 4)
+    assert d.source == "mpc"
+
+    def broken(*a, **k):
+        raise RuntimeError("injected solver crash")
+
+    mpc._solve = broken
+    sources = []
+    for k in range(150):  # 3 s of failing solver
+        u_prev = mpc.u_prev.copy()
+        u, d = mpc.step(x, 0.06 + 0.02 * k)
+        _check_command(mpc, u, u_prev)
+        assert not d.success and "injected" in d.status
+        sources.append(d.source)
+        x = rk4_step(fun, x, u, 0.02, 4)
+    assert sources[:5] == ["shifted"] * 5 and set(sources[5:]) == {"stabilizer"}
+    # the stabilising controller brought the car out of the drift without a spin
+    beta = math.degrees(math.atan2(x[4], x[3]))
+    assert abs(beta) < 5.0 and abs(x[5]) < 0.3 and x[3] > 3.0
+
+
+@pytest.mark.parametrize("kind", ["nan", "slow"])
+def test_non_finite_and_over_budget_solves_are_rejected(kind):
+    mpc, eq, x = _eq_setup(time_budget_ms=100.0 if kind == "slow" else 1e3)
+    mpc.step(x, 0.0)  # cold start (exempt from the budget)
+    real = mpc._solve
+
+    def injected(x0, ref):
+        w, ok, it, st = real(x0, ref)
+        if kind == "nan":
+            w = w.copy()
+            w[3] = np.nan
+        else:
+            time.sleep(0.15)
+        return w, ok, it, st
+
+    mpc._solve = injected
+    u_prev = mpc.u_prev.copy()
+    u, d = mpc.step(x, 0.02)
+    assert d.source == "shifted" and not d.success
+    assert ("non-finite" in d.status) if kind == "nan" else ("over budget" in d.status)
+    _check_command(mpc, u, u_prev)
+    assert np.all(np.isfinite(d.predicted)) and np.all(np.isfinite(d.predicted_u))
+    mpc._solve = real  # recovers on the next call
+    u, d = mpc.step(x, 0.04)
+    assert d.source == "mpc"
+
+
+def test_never_nan_on_bad_measurements():
+    mpc, eq, x = _eq_setup()
+    mpc.step(x, 0.0)
+    bad = x.copy()
+    bad[4] = np.nan
+    u_prev = mpc.u_prev.copy()
+    u, d = mpc.step(bad, 0.02)
+    _check_command(mpc, u, u_prev)
+    assert d.source in ("shifted", "stabilizer")
+    with pytest.raises(DriftError, match="X, Y, psi"):
+        mpc.step(x[:3], 0.04)
+
+
+def test_rejects_tyre_model_without_casadi():
+    class NoCasadi(Pacejka):
+        casadi = False
+
+    with pytest.raises(DriftError, match="CasADi"):
+        DriftMPC(P, AxleTires(NoCasadi(), NoCasadi()), reference=lambda t, s: None)
