@@ -111,10 +111,9 @@ class TrackCamera:
         rng = np.random.default_rng(0)
         # grass: mowing stripes (10 m) and per-texel noise give motion cues
         xs = lo[0] + (np.arange(W) + 0.5) * px
-        stripes = (np.floor(xs / (10.0 * k)) % 2)[None, :] * 10.0
-        noise = rng.normal(0.0, 6.0, size=(H, W))
-        base = np.array(GRASS, dtype=np.float32)
-        img = np.clip(base[None, None, :] + (stripes + noise)[..., None], 0, 255).astype(np.uint8)
+        stripes = ((np.floor(xs / (10.0 * k)) % 2) * 10).astype(np.int16)[None, :]
+        shade = rng.integers(-8, 9, size=(H, W), dtype=np.int16) + stripes  # in [-8, 18]
+        img = (np.array(GRASS, dtype=np.int16)[None, None, :] + shade[..., None]).astype(np.uint8)
         pil = Image.fromarray(img, "RGB")
         d = ImageDraw.Draw(pil)
 

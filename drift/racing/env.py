@@ -362,8 +362,8 @@ class RacingSim:
             action: (B, 2) in [-1, 1] (clipped): steering, throttle/brake.
         Returns:
             reward (B,), terminated (B,) bool, truncated (B,) bool, info (dict of (B,) arrays: the reward
-            terms and ``r_<term>``, ``s_m``, ``n_m``, ``speed_mps``, ``off_course``, ``wall_contact``,
-            ``lap_time_s`` (NaN unless a lap ended this step), ``lap_valid``, ``lap_count``).
+            terms and ``r_<term>``, ``s_m``, ``n_m``, ``speed_mps``, ``off_course_flag``, ``wall_contact``,
+            ``lap_time_s`` (0 unless a lap ended this step), ``lap_completed``, ``lap_valid``, ``lap_count``).
         """
         c, p, tr = self.cfg, self.p, self.track
         a = np.clip(np.asarray(action, dtype=float).reshape(self.B, 2), -1.0, 1.0)
@@ -428,7 +428,7 @@ class RacingSim:
         self.max_slip = np.maximum(self.max_slip, np.abs(self.alpha).max(axis=1))
 
         # lap timing: crossing of s = 0 forwards (or backwards) this step
-        lap_time = np.full(self.B, np.nan)
+        lap_time = np.zeros(self.B)
         lap_valid = np.zeros(self.B, dtype=bool)
         self.lap_ok &= ~self.off
         cross_fwd = (ds > 0) & (s_old + ds >= tr.length_m)
@@ -470,9 +470,10 @@ class RacingSim:
             s_m=self.s.copy(),
             n_m=self.n.copy(),
             speed_mps=speed,
-            off_course=self.off.copy(),
+            off_course_flag=self.off.copy(),
             wall_contact=hit,
             lap_time_s=lap_time,
+            lap_completed=lap_time > 0,
             lap_valid=lap_valid,
             lap_count=np.array([len(v) for v in self.laps]),
         )
@@ -555,13 +556,7 @@ class RacingSim:
         left, right = tr.position(sa, wl), tr.position(sa, -wr)
         cp, sp = np.cos(x[:, 2])[:, None, None], np.sin(x[:, 2])[:, None, None]
         pts = np.stack([left, cen, right], axis=1) - x[:, None, None, :2]  # (k, 3, n, 2)
-        car = np.stack(
-            [
-                cp[..., 0] * pts[..., 0] + sp[..., 0] * pts[..., 1],
-                -sp[..., 0] * pts[..., 0] + cp[..., 0] * pts[..., 1],
-            ],
-            axis=-1,
-        )
+        car = np.stack([cp * pts[..., 0] + sp * pts[..., 1], -sp * pts[..., 0] + cp * pts[..., 1]], axis=-1)
         car = car.reshape(k, -1) / (c.v_ref_mps * 1.0)
         wl0, wr0 = tr.widths(s)
         half = 0.5 * (wl0 + wr0)
@@ -588,13 +583,17 @@ class RacingSim:
     def observation_space(self) -> gym.spaces.Dict:
         """The gymnasium space of ONE car's observation."""
         sp = {
-            "proprio": gym.spaces.Box(-np.inf, np.inf, (self.proprio_dim,), np.float32),
-            "privileged": gym.spaces.Box(-np.inf, np.inf, (self.privileged_dim,), np.float32),
+            "proprio": gym.spaces.Box(-OBS_BOUND, OBS_BOUND, (self.proprio_dim,), np.float32),
+            "privileged": gym.spaces.Box(-OBS_BOUND, OBS_BOUND, (self.privileged_dim,), np.float32),
         }
         if self.camera is not None:
             n = self.cfg.image_px
             sp["image"] = gym.spaces.Box(0, 255, (n, n, 3), np.uint8)
         return gym.spaces.Dict(sp)
+
+
+#: bound of the (normalised) vector observations; values are O(1)
+OBS_BOUND = 1e4
 
 
 def _wrap_half(d, L):

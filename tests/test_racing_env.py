@@ -1,0 +1,197 @@
+"""Racing simulator: gymnasium API, determinism, physics sanity, walls, lap timing, vectorised form."""
+
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+from drift.racing.env import RacingConfig, RacingEnv, RacingSim, VecRacingEnv, load_config
+from drift.racing.reward import TERMS, RewardWeights, load_reward_weights
+from drift.racing.track import make_track
+from drift.vehicle import load_vehicle
+
+
+def stadium(straight=1500.0, R=150.0, w=6.0, ds=5.0):
+    """Closed stadium track (counter-clockwise): two straights along x joined by half circles; s = 0 in
+    the middle of the lower straight, driving towards +x."""
+    n_s = int(straight / ds)
+    n_c = int(np.pi * R / ds)
+    a = np.stack([np.linspace(0, straight, n_s, endpoint=False), np.zeros(n_s)], 1)
+    th = np.linspace(-np.pi / 2, np.pi / 2, n_c, endpoint=False)
+    b = np.stack([straight + R * np.cos(th), R + R * np.sin(th)], 1)
+    c = np.stack([np.linspace(straight, 0, n_s, endpoint=False), np.full(n_s, 2 * R)], 1)
+    d = np.stack([R * np.cos(th + np.pi), R + R * np.sin(th + np.pi)], 1)
+    xy = np.roll(np.vstack([a, b, c, d]), -n_s // 2, axis=0)  # start line in the middle of a straight
+    return make_track(xy, np.full(len(xy), w), np.full(len(xy), w), name="stadium")
+
+
+@pytest.fixture(scope="module")
+def track():
+    return stadium()
+
+
+def cfg(**kw):
+    base = dict(camera=False, integrator="rk4", physics_hz=100.0)
+    base.update(kw)
+    return RacingConfig(**base)
+
+
+def test_check_env_passes_with_camera(track):
+    env = RacingEnv(cfg(camera=True, image_px=32), track=track)
+    check_env(env, skip_render_check=True)
+    obs, _ = env.reset(seed=0)
+    assert obs["image"].shape == (32, 32, 3) and obs["image"].dtype == np.uint8
+    assert obs["privileged"].shape == (6 * 59 + 11,)
+    assert env.cfg.substeps == 10
+
+
+def test_seed_determinism(track):
+    def rollout(seed):
+        env = RacingEnv(cfg(), track=track)
+        obs, _ = env.reset(seed=seed)
+        rng = np.random.default_rng(1)
+        out = [obs["privileged"].copy()]
+        rews = []
+        for _ in range(20):
+            obs, r, *_ = env.step(rng.uniform(-0.3, 1.0, 2).astype(np.float32))
+            out.append(obs["privileged"].copy())
+            rews.append(r)
+        return np.array(out), np.array(rews)
+
+    a, ra = rollout(5)
+    b, rb = rollout(5)
+    c, _ = rollout(6)
+    assert np.array_equal(a, b) and np.array_equal(ra, rb)
+    assert not np.allclose(a[0], c[0])
+
+
+def coast_analytic(v0, t, p):
+    """Speed of a car coasting straight: m dv/dt = -c_drag v^2 - c_roll m g (tanh(v/0.5) ~ 1)."""
+    a, b = p.c_drag / p.m, p.c_roll * p.g
+    k = np.sqrt(a * b)
+    return np.sqrt(b / a) * np.tan(np.arctan(v0 * np.sqrt(a / b)) - k * t)
+
+
+def test_coasting_slows_only_by_drag_and_rolling_resistance(track):
+    sim = RacingSim(cfg(), 1, track=track)
+    p = sim.p
+    sim.reset(s_m=50.0, n_m=0.0, speed_mps=40.0, heading_err_rad=0.0)
+    y0 = sim.x[0, 1]
+    for _ in range(50):  # 5 s, zero steering, zero throttle
+        sim.step(np.zeros((1, 2)))
+    v = sim.x[0, 3]
+    assert abs(v - coast_analytic(40.0, 5.0, p)) < 0.01
+    assert abs(sim.x[0, 4]) < 1e-9 and abs(sim.x[0, 5]) < 1e-9 and abs(sim.x[0, 1] - y0) < 1e-4
+    # the distance travelled equals the integral of the speed (energy is only lost to resistance)
+    tt = np.linspace(0, 5, 2001)
+    dist = np.trapezoid(coast_analytic(40.0, tt, p), tt)
+    assert abs(sim.progress[0] - dist) < 0.05
+
+
+def test_full_throttle_respects_power_limit(track):
+    sim = RacingSim(cfg(), 1, track=track)
+    p = sim.p
+    sim.reset(s_m=50.0, n_m=0.0, speed_mps=20.0, heading_err_rad=0.0)
+    for _ in range(30):
+        sim.step(np.array([[0.0, 1.0]]))
+    v = sim.x[0, 3]
+    # kinetic energy gained <= P_max * t (drag and rolling resistance only take energy away)
+    assert 0.5 * p.m * (v**2 - 20.0**2) <= p.P_max * 3.0
+    assert v > 30.0
+    # braking: decelerates, never reverses
+    for _ in range(200):
+        sim.step(np.array([[0.0, -1.0]]))
+    assert 0.0 <= sim.x[0, 3] < 0.5
+
+
+def test_reward_terms_reported_and_summed(track):
+    env = RacingEnv(cfg(), track=track)
+    env.reset(seed=0, options={"s_m": 100.0, "n_m": 0.0, "speed_mps": 30.0, "heading_err_rad": 0.0})
+    _, r, _, _, info = env.step(np.array([0.2, 0.5], np.float32))
+    for t in TERMS:
+        assert t in info and f"r_{t}" in info
+    assert np.isclose(r, sum(info[f"r_{t}"] for t in TERMS))
+    assert info["progress"] == pytest.approx(3.0, abs=0.3)  # ~30 m/s for 0.1 s
+    assert info["steer_change"] > 0 and info["off_course"] == 0.0
+    # off course: a car far outside the boundary gets the time x speed penalty
+    env.reset(seed=0, options={"s_m": 100.0, "n_m": 7.0, "speed_mps": 10.0, "heading_err_rad": 0.0})
+    _, _, _, _, info = env.step(np.zeros(2, np.float32))
+    assert info["off_course"] == pytest.approx(0.1 * info["speed_mps"]) and info["r_off_course"] < 0
+
+
+def test_reward_weights_default_is_vision_paper():
+    w = load_reward_weights()
+    assert (w.progress, w.off_course, w.wall, w.steer_change, w.steer_history) == (1.0, 10.0, 10.0, 3.0, 5.0)
+    assert RewardWeights.from_dict(w.to_dict()) == w
+
+
+def test_wall_contact_slows_and_stops_at_wall(track):
+    sim = RacingSim(cfg(wall_margin_m=2.0), 1, track=track)
+    sim.reset(s_m=100.0, n_m=0.0, speed_mps=30.0, heading_err_rad=0.3)  # aimed at the left wall
+    hits, v = [], []
+    for _ in range(20):
+        _, _, _, info = sim.step(np.array([[0.0, 0.3]]))
+        hits.append(info["wall_contact"][0])
+        v.append(info["speed_mps"][0])
+        wl, _ = sim.track.widths(sim.s)
+        assert sim.n[0] <= wl[0] + 2.0 - 0.5 * sim.p.width + 1e-6
+    k = int(np.argmax(hits))
+    assert any(hits) and v[k] < v[k - 1]
+    assert info["wall"][0] >= 0.0
+
+
+def test_lap_timing_interpolated_within_step(track):
+    p = load_vehicle("iac").replace(c_drag=0.0, c_roll=0.0)  # constant speed on a straight
+    sim = RacingSim(cfg(), 1, track=track, vehicle=p)
+    L = track.length_m
+    sim.reset(s_m=L - 10.0, n_m=0.0, speed_mps=40.0, heading_err_rad=0.0)
+    for _ in range(4):
+        sim.step(np.zeros((1, 2)))
+    assert sim.lap_start[0] == pytest.approx(10.0 / 40.0, abs=2e-4)  # 0.25 s: inside the 3rd step
+    # teleport just before the line again: the next crossing completes a lap
+    sim.x[0, :2] = track.position(np.array([L - 6.0]), 0.0)[0]
+    sim.s[0] = L - 6.0
+    t_tp = sim.t[0]
+    for _ in range(3):
+        _, _, _, info = sim.step(np.zeros((1, 2)))
+    assert sim.laps[0] == [pytest.approx(t_tp + 6.0 / 40.0 - 0.25, abs=2e-4)]
+    assert sim.lap_valid[0] == [True]
+
+
+def test_vectorised_env_batches_and_autoresets(track):
+    env = VecRacingEnv(8, cfg(max_episode_steps=3), track=track, seed=0)
+    obs, _ = env.reset(seed=0)
+    assert obs["proprio"].shape == (8, env.sim.proprio_dim)
+    starts = env.sim.s.copy()
+    assert len(np.unique(np.round(starts, 3))) == 8  # random places
+    for k in range(3):
+        obs, r, term, trunc, info = env.step(np.tile([0.0, 0.5], (8, 1)))
+        assert r.shape == (8,)
+    assert trunc.all() and info["_final_obs"].all()
+    assert (env.sim.steps == 0).all() and not np.allclose(env.sim.s, starts)
+    # same cars stepped one by one give the same result as the batch
+    sim_b = RacingSim(cfg(), 3, track=track, seed=1)
+    sim_1 = RacingSim(cfg(), 1, track=track, seed=1)
+    x0 = sim_b.x.copy()
+    a = np.array([[0.1, 0.5], [-0.2, 1.0], [0.0, -0.5]])
+    sim_b.step(a)
+    for i in range(3):
+        sim_1.x[:] = x0[i]
+        sim_1.s[:], sim_1.n[:] = track.project(x0[i : i + 1, :2])
+        sim_1.delta[:] = 0.0
+        sim_1.step(a[i : i + 1])
+        assert np.allclose(sim_1.x[0], sim_b.x[i])
+
+
+def test_presets_load():
+    c = load_config("f1tenth", camera=False)
+    assert c.track_scale == 0.1 and c.vehicle == "f1tenth"
+    assert load_config("iac").steering == "absolute"
+
+
+def test_rate_steering_limits_change(track):
+    sim = RacingSim(cfg(steering="rate"), 1, track=track)
+    sim.reset(s_m=100.0, n_m=0.0, speed_mps=20.0, heading_err_rad=0.0)
+    sim.step(np.array([[1.0, 0.0]]))
+    assert sim.delta_target[0] == pytest.approx(np.radians(3.0))
+    sim.step(np.array([[1.0, 0.0]]))
+    assert sim.delta_target[0] == pytest.approx(np.radians(6.0))
