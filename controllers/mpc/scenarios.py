@@ -264,3 +264,91 @@ def scenario_metrics(log: dict, sc: ScenarioConfig, spun: bool) -> dict:
         "simulated_s": float(t[-1] + (t[1] - t[0]) if len(t) > 1 else 0.0),
         "settle_s": sc.settle_s,
     }
+
+
+# ------------------------------------------------------------------------------------------------
+# controller tyre models for the bench
+def bench_settings(name_or_path="default") -> dict:
+    """The whole bench YAML (``configs/mpc/<name>.yaml``): ``controller``, ``nominal_fiala``, ``fit``."""
+    from pathlib import Path as _P
+
+    import yaml
+
+    from drift.config import config_dir
+
+    p = _P(name_or_path)
+    if not p.suffix:
+        p = config_dir() / "mpc" / f"{name_or_path}.yaml"
+    if not p.exists():
+        raise DriftError(f"mpc config {str(name_or_path)!r} not found (looked for {p})")
+    return yaml.safe_load(p.read_text()) or {}
+
+
+def nominal_tires(name: str, vehicle: VehicleParams, settings: dict | None = None) -> AxleTires:
+    """A controller model at nominal parameters: ``fiala`` from ``nominal_fiala`` in the bench YAML,
+    ``pacejka`` = the plant itself (a perfect model), any other CasADi model ``initial_guess``."""
+    import tire_models
+    from drift.simulate import default_plant
+
+    settings = settings or {}
+    if name == "pacejka":
+        return default_plant(vehicle)
+    if name == "fiala":
+        d = settings.get("nominal_fiala", {"front": {"C_per_rad": 12.0, "mu": 1.0}, "rear": {"C_per_rad": 12.0,
+                                                                                              "mu": 1.0}})
+        return AxleTires.from_dict({"model": "fiala", **d})
+    cls = tire_models.REGISTRY.get(name)
+    if cls is None or not cls.casadi:
+        raise DriftError(f"--tires {name!r}: not a CasADi tyre model; use a fit run folder, 'fit' or one of "
+                         f"{sorted(n for n, c in tire_models.REGISTRY.items() if c.casadi)}")
+    Fzf = vehicle.m * vehicle.g * vehicle.lr / vehicle.L
+    Fzr = vehicle.m * vehicle.g * vehicle.lf / vehicle.L
+    return AxleTires(cls.initial_guess(Fzf, mu=vehicle.mu, C_per_rad=12.0),
+                     cls.initial_guess(Fzr, mu=vehicle.mu, C_per_rad=12.0))
+
+
+def fitted_tires(vehicle_name: str, settings: dict | None = None, cache_dir=None, echo=print) -> tuple[AxleTires, str]:
+    """The learned controller model: ``fit.model`` fitted by ``tire_models.fit`` on ``fit.minutes`` of
+    simulated drifting of the plant (:func:`drift.simulate.simulate_log`, seed ``fit.seed``).
+
+    The fit runs once and is cached in ``cache_dir`` (default ``~/.cache/drift/mpc_tires`` or
+    ``$DRIFT_CACHE_DIR/mpc_tires``), keyed by vehicle, model, minutes and seed.
+    Returns ``(tires, run folder of the fit)``.
+    """
+    import os
+    from pathlib import Path as _P
+
+    from tire_models.io import load_tires
+
+    fit = {"model": "exptanh", "minutes": 3.0, "seed": 0, **(settings or {}).get("fit", {})}
+    root = _P(cache_dir) if cache_dir else _P(os.environ.get("DRIFT_CACHE_DIR", _P.home() / ".cache" / "drift"))
+    folder = root / "mpc_tires" / f"{vehicle_name}-{fit['model']}-{fit['minutes']:g}min-seed{fit['seed']}"
+    if (folder / "model.yaml").exists():
+        return load_tires(folder), str(folder)
+    from drift.simulate import simulate_log
+    from tire_models.fit.pipeline import FitConfig
+    from tire_models.fit.run import run_fit
+
+    echo(f"fitting the controller's {fit['model']} tyres on {fit['minutes']:g} min of simulated drifting "
+         f"(once; cached in {folder})")
+    log = simulate_log(vehicle_name, minutes=float(fit["minutes"]) + 1.0, seed=int(fit["seed"]), scenario="drift")
+    cfg = FitConfig(model=fit["model"], baselines=(), vehicle=vehicle_name, minutes=float(fit["minutes"]),
+                    seed=int(fit["seed"]))
+    run_fit(log, cfg, folder, echo=echo, show_progress=False)
+    return load_tires(folder), str(folder)
+
+
+def resolve_tires(spec: str, vehicle: VehicleParams, settings: dict | None = None, echo=print) -> tuple[AxleTires, str]:
+    """``--tires`` of the CLI: ``fit`` (learned, cached), a fit run folder / model.yaml, or a model name."""
+    from pathlib import Path as _P
+
+    if spec == "fit":
+        return fitted_tires(vehicle.name, settings, echo=echo)
+    if _P(spec).exists():
+        from tire_models.io import load_tires
+
+        try:
+            return load_tires(spec), str(spec)
+        except (ValueError, OSError) as e:
+            raise DriftError(f"--tires {spec}: cannot load a tyre model there ({e})") from None
+    return nominal_tires(spec, vehicle, settings), f"nominal {spec}"
