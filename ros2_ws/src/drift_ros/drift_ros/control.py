@@ -29,7 +29,8 @@ class CruiseController:
     """Constant-speed, constant-radius driving: a simple controller for bring-up and tests.
 
     ``Fx = m k_v (v_ref - vx)``, ``delta = atan(L / R)`` for a circle of radius ``R``
-    (``radius_m``, + = left; 0 = straight). Kinematic (no slip), so it is a bring-up aid,
+    (``radius_m``, + = left; 0 = straight), plus an optional steering sweep
+    ``excitation_amplitude_rad * sin(2 pi t / excitation_period_s)`` for identification drives. Kinematic (no slip), so it is a bring-up aid,
     not a drift controller. The predicted path is the circle arc ahead at the current speed.
     """
 
@@ -40,11 +41,15 @@ class CruiseController:
         self.radius = float(s.get("radius_m", 0.0))
         self.k_v = float(s.get("speed_gain_per_s", 2.0))
         self.horizon_s = float(s.get("horizon_s", 1.0))
+        self.amp = float(s.get("excitation_amplitude_rad", 0.0))
+        self.period = float(s.get("excitation_period_s", 3.0))
 
     def step(self, state, t):
         t0 = time.perf_counter()
         X, Y, psi, vx, vy, r = (float(v) for v in state)
         delta = math.atan(self.vehicle.L / self.radius) if self.radius else 0.0
+        if self.amp:  # steering sweep for identification drives (e.g. to record data for drift fit)
+            delta += self.amp * math.sin(2.0 * math.pi * t / self.period)
         Fx = self.vehicle.m * self.k_v * (self.v_ref - vx)
         ts = np.linspace(0.0, self.horizon_s, 21)
         kappa = 1.0 / self.radius if self.radius else 0.0

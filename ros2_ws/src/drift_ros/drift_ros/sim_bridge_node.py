@@ -57,7 +57,7 @@ try:
 except ImportError:  # not in the pip wheels
     TFMessage = None
 
-INITIAL = ("scenario", "rest")
+INITIAL = ("scenario", "rest", "track_start")
 
 PARAMS = [
     Param("vehicle", "sports", "-", "vehicle preset (sports, f1tenth, iac) or YAML path", read_only=True),
@@ -118,6 +118,7 @@ class SimBridgeNode(Node):
         self.add_on_set_parameters_callback(validator(self.get_name(), PARAMS))
         self.vehicle = vehicle_from_param(v["vehicle"])
         self.tires = tires_from_param(v["tires"], self.vehicle)
+        self.camera = self._make_camera()
         self.x = self._initial_state()
         self.u = np.array([0.0, 0.0])  # applied [delta, Fx]
         self.u_cmd = np.array([0.0, 0.0])  # last commanded
@@ -125,7 +126,6 @@ class SimBridgeNode(Node):
         self.t = v["start_time_s"] or time.time()
         self.t_cmd = -math.inf
         self.steps = 0
-        self.camera = self._make_camera()
         self._fun = lambda x, u: f(x, u, self.vehicle, self.tires)
 
         self.pub_clock = self.create_publisher(ClockMsg, "/clock", 10)
@@ -161,6 +161,13 @@ class SimBridgeNode(Node):
         v = self.values
         if v["initial_condition"] == "rest":
             return np.array([0.0, 0.0, 0.0, v["initial_vx_mps"], 0.0, 0.0])
+        if v["initial_condition"] == "track_start":
+            if self.camera is None:
+                raise ConfigError(
+                    "parameter initial_condition = 'track_start' needs a track (parameter track)"
+                )
+            tr = self.camera.track
+            return np.array([tr.xy[0, 0], tr.xy[0, 1], tr.heading[0], v["initial_vx_mps"], 0.0, 0.0])
         from drift_ros.scenarios import make_scenario
 
         return make_scenario(v["scenario"], self.vehicle, self.tires, v["radius_m"], v["beta_ref_rad"]).x0
@@ -175,7 +182,7 @@ class SimBridgeNode(Node):
             raise ConfigError(
                 f"parameter track = {v['track']!r}: the camera renderer is not available ({e})"
             ) from None
-        return make_camera(v["track"], self.vehicle)
+        return make_camera(v["track"], self.vehicle, v["camera_scale"])
 
     def _params_changed(self, params) -> None:
         for p in params:
