@@ -1,0 +1,99 @@
+"""``drift equilibria``: tabulate and plot drift equilibria (beta against delta, r, Fxr) for several speeds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+
+def command(
+    vehicle: str = typer.Option("sports", "--vehicle", help="vehicle preset name or YAML path"),
+    tires: Path = typer.Option(None, "--tires", help="fit run folder (or model.yaml) of the tyre model"),  # noqa: B008
+    model: str = typer.Option(
+        None, "--model", help="instead of --tires: a model at nominal parameters (pacejka = the simulation plant, "
+                              "fiala, linear, exptanh)"),
+    speeds: str = typer.Option("8,10,12,14", "--speeds", help="comma-separated body speeds vx (m/s)"),
+    beta_min_deg: float = typer.Option(-40.0, "--beta-min-deg", help="most negative sideslip (deg)"),
+    beta_max_deg: float = typer.Option(-10.0, "--beta-max-deg", help="least negative sideslip (deg)"),
+    beta_step_deg: float = typer.Option(2.5, "--beta-step-deg", help="sideslip step (deg)"),
+    out: Path = typer.Option(None, "--out", help="run folder (default runs/equilibria-<timestamp>)"),  # noqa: B008
+):
+    """Drift equilibria of the single-track model: r, countersteer delta and Fxr against sideslip beta."""
+    import csv
+    import math
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+    from rich.progress import track
+
+    from controllers.mpc.equilibrium import drift_equilibrium
+    from controllers.mpc.scenarios import bench_settings, resolve_tires
+    from drift.errors import DriftError
+    from drift.runs import make_run_dir, write_metrics
+    from drift.vehicle import load_vehicle
+
+    if (tires is None) == (model is None):
+        raise DriftError("give exactly one of --tires RUN_DIR (a fitted model) or --model NAME (nominal parameters)")
+    try:
+        vxs = [float(v) for v in speeds.split(",") if v.strip()]
+    except ValueError:
+        raise DriftError(f"--speeds must be comma-separated numbers in m/s, got {speeds!r}") from None
+    if not vxs or beta_step_deg <= 0 or beta_min_deg >= beta_max_deg:
+        raise DriftError("need at least one speed, --beta-step-deg > 0 and --beta-min-deg < --beta-max-deg")
+    p = load_vehicle(vehicle)
+    spec = str(tires) if tires is not None else model
+    if tires is not None and not Path(tires).exists():
+        raise DriftError(f"--tires {tires}: no such folder or file (a `drift fit` run folder)")
+    axle, source = resolve_tires(spec, p, bench_settings("default"))
+    run = make_run_dir("equilibria", out)
+    betas = np.arange(beta_max_deg, beta_min_deg - 1e-9, -beta_step_deg)  # continuation from small slip
+    rows, failed = [], []
+    for vx in track(vxs, description="speeds"):
+        r_guess = None
+        for b in betas:
+            try:
+                eq = drift_equilibrium(p, axle, vx, math.radians(b), r_guess=r_guess)
+            except DriftError:
+                failed.append((vx, float(b)))
+                continue
+            r_guess = eq.r
+            rows.append({"vx_mps": vx, "beta_deg": float(b), "r_radps": eq.r, "delta_rad": eq.delta,
+                         "Fxr_N": eq.Fxr, "V_mps": eq.V, "radius_m": eq.radius_m, "residual": eq.residual})
+    if not rows:
+        raise DriftError("no equilibrium found on the whole grid; try other --speeds or a smaller |beta|")
+    with open(run / "equilibria.csv", "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    fig, axs = plt.subplots(1, 3, figsize=(13, 4))
+    for vx in vxs:
+        sel = [r for r in rows if r["vx_mps"] == vx]
+        if not sel:
+            continue
+        b = [r["beta_deg"] for r in sel]
+        axs[0].plot(b, [r["delta_rad"] for r in sel], "o-", ms=3, label=f"vx {vx:g} m/s")
+        axs[1].plot(b, [r["r_radps"] for r in sel], "o-", ms=3)
+        axs[2].plot(b, [r["Fxr_N"] / 1e3 for r in sel], "o-", ms=3)
+    for ax, lab in zip(axs, ["steering delta (rad)", "yaw rate r (rad/s)", "rear drive force Fxr (kN)"],
+                       strict=True):
+        ax.set_xlabel("sideslip beta (deg)")
+        ax.set_ylabel(lab)
+        ax.grid(alpha=0.3)
+    axs[0].axhline(0, color="k", lw=0.6)
+    axs[0].legend(fontsize=8)
+    fig.suptitle(f"drift equilibria, {p.name}, {axle.name} tyres ({source})")
+    fig.tight_layout()
+    fig.savefig(run / "equilibria.png", dpi=120)
+    plt.close(fig)
+    write_metrics(run, {
+        "vehicle": p.name, "tires": axle.name, "tires_source": source, "equilibria": len(rows),
+        "not_found": len(failed), "not_found_points": [list(x) for x in failed],
+        "residual_max": max(r["residual"] for r in rows),
+        "countersteer_share": float(np.mean([r["delta_rad"] * r["r_radps"] < 0 for r in rows])),
+    })
+    typer.echo(f"{len(rows)} equilibria ({len(failed)} grid points without one), max residual "
+               f"{max(r['residual'] for r in rows):.1e}; table equilibria.csv, plot equilibria.png in {run}")
