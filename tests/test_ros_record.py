@@ -1,0 +1,108 @@
+"""Recording round trip: `drift ros up sim_drift` records a simulated drive to mcap with the
+log_recorder node; drift.logs loads it, and `drift fit` fits a tyre model on it (slow)."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+PKG = Path(__file__).resolve().parents[1] / "ros2_ws" / "src" / "drift_ros"
+sys.path.insert(0, str(PKG))
+os.environ.setdefault("AMENT_PREFIX_PATH", sys.prefix)
+os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+pytest.importorskip("rclpy")
+pytestmark = pytest.mark.ros
+
+from drift_ros.testing import node_env, random_domain_id  # noqa: E402
+
+# an identification drive: cruise controller on a 25 m circle at 7 m/s with a steering sweep
+DRIVE = [
+    "drift_mpc.controller:=cruise", "drift_mpc.v_ref_mps:=7.0", "drift_mpc.radius_m:=25.0",
+    "drift_mpc.excitation_amplitude_rad:=0.06", "drift_mpc.excitation_period_s:=2.5",
+    "sim_bridge.initial_condition:=rest", "sim_bridge.initial_vx_mps:=7.0", "sim_bridge.substeps:=2",
+]
+
+
+def _ros_up(out: Path, extra: list[str], rtf: float, duration_s: float | None):
+    sets = [a for s in [*DRIVE, f"sim_bridge.real_time_factor:={rtf}", *extra] for a in ("--set", s)]
+    cmd = [sys.executable, "-m", "drift.cli", "ros", "up", "sim_drift", "--out", str(out), "--quiet",
+           "--domain-id", str(random_domain_id()), *sets]
+    if duration_s:
+        cmd += ["--duration-s", str(duration_s)]
+    env = node_env(0)
+    env.pop("ROS_DOMAIN_ID")
+    return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def _wait_for_odom(out: Path, timeout_s: float) -> bool:
+    end = time.monotonic() + timeout_s
+    while time.monotonic() < end:
+        log = out / "log_recorder.log"
+        if log.exists() and "recording /odom" in log.read_text():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def test_ros_up_records_mcap_that_loads_as_a_driving_log_and_stops_on_ctrl_c(tmp_path):
+    from drift.logs import load_log
+
+    out = tmp_path / "run"
+    proc = _ros_up(out, [], rtf=2.0, duration_s=None)
+    try:
+        assert _wait_for_odom(out, 90.0), proc.stdout.read() if proc.poll() is not None else "no /odom"
+        time.sleep(4.0)
+    finally:
+        proc.send_signal(signal.SIGINT)  # Ctrl-C
+        text = proc.communicate(timeout=60)[0]
+    assert proc.returncode == 0, text
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["exit_codes"] == {"sim_bridge_node": 0, "drift_mpc_node": 0, "log_recorder_node": 0}
+    assert m["stop_reason"] == "signal SIGINT"
+    assert m["bag_message_counts"]["/odom"] > 200 and m["bag_message_counts"]["/drive"] > 50
+    bag = out / "bag"
+    assert (bag / "metadata.yaml").exists() and list(bag.glob("*.mcap"))
+    log = load_log(bag)
+    for name in ("x", "y", "psi", "vx", "vy", "r", "ax", "ay", "delta", "Fx"):
+        assert log.has(name) and np.all(np.isfinite(log[name])), name
+    assert log.t[-1] > 4.0  # simulated seconds (2x real time)
+    # the recording is the drive that was commanded: ~7 m/s, left circle with a steering sweep
+    assert 5.0 < np.median(log["vx"]) < 8.0
+    assert np.median(log["r"]) > 0.1 and np.ptp(log["delta"]) > 0.05
+    # the IMU's lateral acceleration matches the kinematics ay = vy_dot + vx r of the odometry
+    ay_kin = np.gradient(log["vy"], log.t) + log["vx"] * log["r"]
+    assert np.median(np.abs(log["ay"] - ay_kin)) < 0.3
+
+
+@pytest.mark.slow
+def test_recording_goes_straight_into_drift_fit(tmp_path):
+    out = tmp_path / "rec"
+    proc = _ros_up(out, [], rtf=3.0, duration_s=None)
+    try:
+        assert _wait_for_odom(out, 90.0)
+        time.sleep(22.0)  # ~60 simulated seconds
+    finally:
+        proc.send_signal(signal.SIGINT)
+        text = proc.communicate(timeout=60)[0]
+    assert proc.returncode == 0, text
+    fit = subprocess.run(
+        [sys.executable, "-m", "drift.cli", "fit", "--log", str(out / "bag"), "--vehicle", "sports", "--model",
+         "pacejka", "--baselines", "", "--minutes", "0.4", "--epochs", "1", "--stage1-iters", "10",
+         "--horizon-s", "0.2", "--out", str(tmp_path / "fit")],
+        capture_output=True, text=True, timeout=900, env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+    assert fit.returncode == 0, fit.stdout[-3000:] + fit.stderr[-3000:]
+    m = json.loads((tmp_path / "fit" / "metrics.json").read_text())
+    assert (tmp_path / "fit" / "model.yaml").exists()
+    from tire_models.io import load_tires
+
+    tires = load_tires(tmp_path / "fit")
+    assert tires.front.name == "pacejka"
+    # the plant is a single-track model with Pacejka tyres: the fit beats persistence on the yaw rate
+    assert m["heldout"]["multi_step_rmse"]["r"] < m["baselines"]["persistence"]["multi_step_rmse"]["r"]
