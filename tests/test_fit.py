@@ -90,7 +90,10 @@ def test_same_seed_same_fit_and_resume_loses_nothing(tmp_path):
     run_fit(log, cfg, tmp_path / "c", resume=True, show_progress=False, echo=lambda *a: None)
     pc = _params(tmp_path / "c")
     assert pa["front"] == pc["front"] and pa["rear"] == pc["rear"] and pa["sensor"] == pc["sensor"]
-    # a different seed with the same data still converges near, but not bit-identically
+    # a fresh fit into a used folder starts over instead of continuing the old checkpoint
+    run_fit(log, _small_cfg(epochs=1), tmp_path / "a", show_progress=False, echo=lambda *a: None)
+    assert torch.load(tmp_path / "a" / "checkpoints" / "linear.pt", weights_only=False)["epoch"] == 1
+    # a different seed with the same data gives a different (not bit-identical) fit
     run_fit(log, _small_cfg(seed=1), tmp_path / "d", show_progress=False, echo=lambda *a: None)
     assert _params(tmp_path / "d")["front"] != pa["front"]
 
@@ -194,3 +197,21 @@ def test_drift_fit_end_to_end_on_rosbag(tmp_path):
     m = _check_run(tmp_path / "run")
     # the simulated plant is a single-track model: the fit must beat persistence on the yaw rate
     assert m["heldout"]["multi_step_rmse"]["r"] < m["baselines"]["persistence"]["multi_step_rmse"]["r"]
+
+
+def test_bad_inputs_give_clear_errors(tmp_path):
+    from drift.errors import DriftError
+
+    with pytest.raises(DriftError, match="unknown tyre model 'nope'"):
+        FitConfig(model="nope")
+    with pytest.raises(DriftError, match="--horizon-s must be positive"):
+        FitConfig(horizon_s=0.0)
+    log = simulate(seconds=20.0, dt=0.04)
+    no_vy = DrivingLog.from_arrays(log.t, {k: v for k, v in log.data.items() if k != "vy"}, source="nov.npz")
+    with pytest.raises(DriftError, match="vy"):
+        run_fit(no_vy, _small_cfg(minutes=0.1), tmp_path / "x", show_progress=False, echo=lambda *a: None)
+    no_fx = DrivingLog.from_arrays(log.t, {k: v for k, v in log.data.items() if k != "Fx"}, source="nofx.npz")
+    with pytest.raises(DriftError, match="longitudinal input"):
+        run_fit(no_fx, _small_cfg(minutes=0.1), tmp_path / "y", show_progress=False, echo=lambda *a: None)
+    with pytest.raises(DriftError, match="fit_config.json"):
+        run_fit(log, _small_cfg(), tmp_path / "empty", resume=True, show_progress=False, echo=lambda *a: None)

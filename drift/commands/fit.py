@@ -61,12 +61,8 @@ def command(
             )
         cfg, saved = load_config(resume)
         run_dir = make_run_dir("fit", resume)
-        log_path = saved.get("log")
-        log_obj = (
-            load_fit_log(log_path if log else None, column_map)
-            if log is None and log_path is None
-            else load_fit_log(log or log_path, column_map)
-        )
+        # the log recorded in fit_config.json unless --log overrides it
+        log_obj = load_fit_log(log or saved.get("log"), column_map)
         run_fit(log_obj, cfg, run_dir, resume=True)
         return
     cfg = FitConfig(

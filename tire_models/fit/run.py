@@ -99,6 +99,9 @@ def run_fit(
     if resume:
         cfg, _ = load_config(run_dir)
     else:
+        # a fresh fit never continues from checkpoints left in the folder by an earlier run
+        for name in cfg.models:
+            (run_dir / "checkpoints" / f"{name}.pt").unlink(missing_ok=True)
         save_config(cfg, run_dir, {"log": str(log.source)})
     p = load_vehicle(cfg.vehicle)
     train_log, test_log = log.split(cfg.minutes, cfg.min_speed_mps)
