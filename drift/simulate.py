@@ -68,6 +68,8 @@ class DriverConfig:
         v_hold_s: range of the time a target speed is held (s).
         steer_std_rad: stationary std of the OU random steering (rad).
         steer_tau_s: time constant of the OU steering (s).
+        steer_smooth_s: first-order low-pass on the OU steering (s), so the steering is smooth.
+        force_lag_s: first-order lag of the longitudinal force (s), a drivetrain's response.
         k_follow: gain of the steer-along-velocity stabiliser (dimensionless).
         k_speed_mps2: speed controller gain, ``Fx = m k (v_ref - vx)`` per m/s (1/s).
         burst_rate_hz: mean rate of drift bursts (1/s); 0 for none.
@@ -80,6 +82,8 @@ class DriverConfig:
     v_hold_s: tuple[float, float] = (3.0, 8.0)
     steer_std_rad: float = 0.18
     steer_tau_s: float = 0.8
+    steer_smooth_s: float = 0.25
+    force_lag_s: float = 0.2
     k_follow: float = 0.6
     k_speed_mps2: float = 1.0
     burst_rate_hz: float = 0.35
@@ -154,11 +158,13 @@ def simulate_log(vehicle: VehicleParams | str = "sports", tires: AxleTires | Non
     mu_r = float(tires.rear.peak_mu)
     Fzr = (p.m * p.g * p.lf) / p.L
     a_ou = np.exp(-dt / drv.steer_tau_s)
+    a_lp = np.exp(-dt / drv.steer_smooth_s)
+    a_fx = np.exp(-dt / drv.force_lag_s)
     step = p.delta_rate_max * dt
 
     x = np.zeros((B, 6))
     v_ref, t_v = np.zeros(B), np.zeros(B)
-    steer_ou, delta, burst_left, burst_F = np.zeros(B), np.zeros(B), np.zeros(B), np.zeros(B)
+    steer_ou, steer_lp, delta, burst_left, burst_F, Fx_cmd = (np.zeros(B) for _ in range(6))
     s_id = np.full(B, -1)
     reset = np.ones(B, dtype=bool)
     for k in range(n_car):
@@ -168,7 +174,7 @@ def simulate_log(vehicle: VehicleParams | str = "sports", tires: AxleTires | Non
             x[reset] = np.stack([rng.uniform(-50, 50, nr), rng.uniform(-50, 50, nr), rng.uniform(-np.pi, np.pi, nr),
                                  v0, np.zeros(nr), np.zeros(nr)], axis=-1)
             v_ref[reset], t_v[reset] = v0, rng.uniform(*drv.v_hold_s, nr)
-            steer_ou[reset] = delta[reset] = burst_left[reset] = 0.0
+            steer_ou[reset] = steer_lp[reset] = delta[reset] = burst_left[reset] = Fx_cmd[reset] = 0.0
             s_id[reset] += 1
         vx, vy, r = x[:, 3], x[:, 4], x[:, 5]
         beta = np.arctan2(vy, vx)
@@ -179,8 +185,9 @@ def simulate_log(vehicle: VehicleParams | str = "sports", tires: AxleTires | Non
         t_v = np.where(new_v, rng.uniform(*drv.v_hold_s, B), t_v)
         # steering: OU + steer along the velocity, rate-limited to the vehicle's limit
         steer_ou = a_ou * steer_ou + np.sqrt(1 - a_ou**2) * drv.steer_std_rad * rng.standard_normal(B)
+        steer_lp = a_lp * steer_lp + (1 - a_lp) * steer_ou  # a human hand: no white-noise steering
         follow = drv.k_follow * (beta + p.lf * r / np.maximum(vx, 1.0))
-        target = np.clip(steer_ou + follow, -p.delta_max, p.delta_max)
+        target = np.clip(steer_lp + follow, -p.delta_max, p.delta_max)
         delta = np.clip(target, delta - step, delta + step)
         # longitudinal: speed control, or a drift burst near the rear friction limit
         start = (burst_left <= 0) & (rng.random(B) < drv.burst_rate_hz * dt)
@@ -189,7 +196,8 @@ def simulate_log(vehicle: VehicleParams | str = "sports", tires: AxleTires | Non
         in_burst = burst_left > 0
         burst_left = burst_left - dt * in_burst
         Fx = np.where(in_burst, burst_F * mu_r * Fzr, p.m * drv.k_speed_mps2 * (v_ref - vx))
-        Fx = np.clip(Fx, -p.Fx_brake_max, np.minimum(p.Fx_drive_max, p.P_max / np.maximum(vx, 1.0)))
+        Fx_cmd = a_fx * Fx_cmd + (1 - a_fx) * Fx  # drivetrain lag: no force steps
+        Fx = np.clip(Fx_cmd, -p.Fx_brake_max, np.minimum(p.Fx_drive_max, p.P_max / np.maximum(vx, 1.0)))
         u = np.stack([delta, Fx], axis=-1)
         rows[k], inputs[k], seg[k] = x, u, s_id
         x = rk4_step(fun, x, u, dt, substeps)

@@ -36,8 +36,8 @@ Why each constraint holds (for every admissible parameter value, not only fitted
   monotonically to ``mu Fz (1 - d) / y_pk > 0`` (``tanh -> 1``, ``sech -> 0``); both factors are
   positive for ``x > 0``, so the sign never flips.
 
-``y_pk`` is found by bisection on the sign of ``Q(x) - 1`` (written overflow-free), 200 steps in
-float64, then ``y`` is evaluated at the root. Under torch the root is detached: by the envelope
+``y_pk`` is found by bisection on the sign of ``Q(x) - 1`` (written overflow-free), 64 steps in
+float64 (bracket [0, 400], so to ~2e-17), once per model instance (cached), then ``y`` is evaluated at the root. Under torch the root is detached: by the envelope
 theorem ``d y_pk / d theta = dy/dtheta (x*)`` because ``dy/dx (x*) = 0``, so gradients stay exact.
 For float parameters (the usual case in the NMPC), ``y_pk`` is a float and ``Fy`` is an explicit
 CasADi expression of ``alpha`` and ``Fz``.
@@ -48,6 +48,7 @@ The fit on Pacejka curves (``B`` 6-12, ``C`` 1.3-1.9, ``E`` -1..0.5) is within 1
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -82,7 +83,7 @@ def _shape(x, d, k, m):
     return m.tanh(x) * (1 - d + d * _sech(k * x, m))
 
 
-def peak_location(d, k, iters: int = 200):
+def peak_location(d, k, iters: int = 64):
     """Peak ``x* = B alpha*`` of the normalised shape (dimensionless), by bisection.
 
     Args:
@@ -149,6 +150,7 @@ class ExpTanh(TireModel):
                                  f"(the shape constraints are only guaranteed there)")
 
     # ---- shape ---------------------------------------------------------------------------
+    @functools.cached_property
     def _y_peak(self):
         d, k = self.d, self.k
         if _is_casadi(d) or _is_casadi(k):
@@ -170,7 +172,7 @@ class ExpTanh(TireModel):
         """Pure-slip ``Fy`` (N) for slip ``alpha`` (rad) and load ``Fz`` (N); any backend, broadcast shapes."""
         m = namespace(alpha, Fz, self.mu, self.B, self.d, self.k)
         x = self.B * alpha
-        return self.mu * Fz * _shape(x, self.d, self.k, m) / self._y_peak()
+        return self.mu * Fz * _shape(x, self.d, self.k, m) / self._y_peak
 
     @property
     def peak_mu(self):
@@ -179,7 +181,7 @@ class ExpTanh(TireModel):
     @property
     def cornering_stiffness(self):
         """``dFy/dalpha`` at zero slip per unit load (1/rad)."""
-        return self.mu * self.B / self._y_peak()
+        return self.mu * self.B / self._y_peak
 
     @property
     def peak_slip(self):
