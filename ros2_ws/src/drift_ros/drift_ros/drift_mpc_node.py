@@ -254,7 +254,8 @@ class DriftMpcNode(Node):
         except Exception as e:  # noqa: BLE001 - a failing controller must not stop the node
             self.get_logger().error(f"controller step failed: {e!r}", throttle_duration_sec=1.0)
             raw, diag = (math.nan, math.nan), {"status": f"exception: {type(e).__name__}"}
-        self._publish(sf.filter(self._now(), *raw), raw, diag or {})
+        # judged at the tick's start: the command is based on the odometry available then
+        self._publish(sf.filter(now, *raw), raw, diag or {})
 
     def _watchdog(self) -> None:
         """Keep a stop command going when the control timer is not running (stopped sim clock)."""

@@ -16,7 +16,9 @@ tyres from :mod:`tire_models`) and publishes what a car publishes:
 It accepts what a car accepts: ``/drive`` as ``ackermann_msgs/AckermannDriveStamped`` (if
 installed) or ``std_msgs/Float64MultiArray`` (``"delta_rad,Fx_N"`` or ``"delta_rad,throttle"``);
 commands are clipped to the vehicle's limits (steering rate included, as an actuator would).
-Without a command for ``command_timeout_s`` (simulated) the drive force returns to zero.
+Without a command for ``command_timeout_s`` (simulated) the drive force returns to zero. With
+``start_paused`` the initial state is held (clock and topics running) until the first non-zero
+command, so a controller that takes seconds to start still takes over the initial condition.
 
 Time: each tick advances ``1 / rate_hz`` s of simulated time; ticks are paced on the wall clock
 at ``real_time_factor`` times real time (``2.0``: twice as fast). When the machine cannot keep up,
@@ -86,6 +88,9 @@ PARAMS = [
         non_negative,
         read_only=True,
     ),
+    Param("start_paused", False, "-", "hold the initial state (time and topics running) until the first "
+          "non-zero /drive command, so a controller that starts later takes over the initial condition",
+          read_only=True),
     Param(
         "command_timeout_s",
         0.5,
@@ -127,6 +132,7 @@ class SimBridgeNode(Node):
         self.t_cmd = -math.inf
         self.steps = 0
         self._step, self._derivs = self._integrator()
+        self.paused = bool(v["start_paused"])
 
         self.pub_clock = self.create_publisher(ClockMsg, "/clock", 10)
         self.pub_odom = self.create_publisher(Odometry, "/odom", conv.SENSOR_QOS)
@@ -218,6 +224,10 @@ class SimBridgeNode(Node):
         try:
             self.u_cmd = np.array(conv.parse_command(msg, p.m, p.Fx_drive_max, p.Fx_brake_max))
             self.t_cmd = self.t
+            if self.paused and np.any(self.u_cmd != 0.0):
+                self.paused = False
+                self.u = self.u_cmd.copy()  # the controller takes over the initial condition as it is
+                self.get_logger().info("first command received: simulation running")
         except ValueError as e:
             self.get_logger().warning(f"ignoring /drive: {e}", throttle_duration_sec=1.0)
 
@@ -246,8 +256,11 @@ class SimBridgeNode(Node):
 
     def step(self) -> None:
         """Advance one tick and publish clock, odometry, IMU, TF (and the camera when due)."""
-        self._actuate()
-        x = self._step(self.x, self.u)
+        if self.paused:
+            x = self.x.copy()
+        else:
+            self._actuate()
+            x = self._step(self.x, self.u)
         if not np.all(np.isfinite(x)):
             self.get_logger().error(
                 "simulation diverged (non-finite state); restarting from the initial state"
