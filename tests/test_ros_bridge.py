@@ -17,14 +17,13 @@ os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
 pytest.importorskip("rclpy")
 pytestmark = pytest.mark.ros
 
+from drift_ros import conventions as conv  # noqa: E402
+from drift_ros.testing import NodeProcess, Probe, random_domain_id  # noqa: E402
 from geometry_msgs.msg import TransformStamped  # noqa: E402
 from nav_msgs.msg import Odometry  # noqa: E402
 from rosgraph_msgs.msg import Clock  # noqa: E402
 from sensor_msgs.msg import Imu  # noqa: E402
 from std_msgs.msg import Float64MultiArray, MultiArrayDimension, String  # noqa: E402
-
-from drift_ros import conventions as conv  # noqa: E402
-from drift_ros.testing import NodeProcess, Probe, random_domain_id  # noqa: E402
 
 
 def _t(stamp):

@@ -29,16 +29,28 @@ STOP_FX = -7000.0
 
 
 def test_bridge_and_mpc_hold_a_donut_drift_for_10_simulated_seconds(tmp_path):
-    from drift.logs import load_log
-    from drift.vehicle import load_vehicle
     from drift_ros.models import default_tires
     from drift_ros.scenarios import make_scenario
+
+    from drift.logs import load_log
+    from drift.vehicle import load_vehicle
 
     out = tmp_path / "run"
     env = node_env(random_domain_id())
     dom = env.pop("ROS_DOMAIN_ID")
-    cmd = [sys.executable, "-m", "drift.cli", "ros", "up", "sim_drift", "--out", str(out), "--quiet",
-           "--domain-id", dom]
+    cmd = [
+        sys.executable,
+        "-m",
+        "drift.cli",
+        "ros",
+        "up",
+        "sim_drift",
+        "--out",
+        str(out),
+        "--quiet",
+        "--domain-id",
+        dom,
+    ]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         end = time.monotonic() + 120.0  # the NMPC's set-up takes seconds on a loaded machine
@@ -63,11 +75,16 @@ def test_bridge_and_mpc_hold_a_donut_drift_for_10_simulated_seconds(tmp_path):
     t_end = t[np.flatnonzero(Fx != STOP_FX)[-1]]  # the final stop command holds to the end
     assert t_end - t0 >= 10.0, f"only {t_end - t0:.1f} simulated s of control (machine too slow?)"
     w = (t >= t0) & (t <= t0 + 10.0)
-    sc = make_scenario("donut", load_vehicle("sports"), default_tires(load_vehicle("sports")), RADIUS_M, -0.35)
+    sc = make_scenario(
+        "donut", load_vehicle("sports"), default_tires(load_vehicle("sports")), RADIUS_M, -0.35
+    )
     beta_eq = math.degrees(sc.equilibrium.beta)
     err = np.abs(beta[w] - beta_eq)
     # hold the drift: sideslip near the equilibrium's throughout, countersteer, on the circle
-    assert np.percentile(err, 95) < BETA_TOL_DEG and np.median(err) < 2.0, (beta_eq, np.percentile(err, [50, 95, 100]))
+    assert np.percentile(err, 95) < BETA_TOL_DEG and np.median(err) < 2.0, (
+        beta_eq,
+        np.percentile(err, [50, 95, 100]),
+    )
     assert np.all(beta[w] < -5.0)  # never lost the drift (never back to grip or spun the other way)
     assert np.median(log["delta"][w]) < 0.0 < np.median(log["r"][w])  # countersteer in a left turn
     dist = np.hypot(log["x"][w] - 0.0, log["y"][w] - RADIUS_M)

@@ -23,16 +23,33 @@ from drift_ros.testing import node_env, random_domain_id  # noqa: E402
 
 # an identification drive: cruise controller on a 25 m circle at 7 m/s with a steering sweep
 DRIVE = [
-    "drift_mpc.controller:=cruise", "drift_mpc.v_ref_mps:=7.0", "drift_mpc.radius_m:=25.0",
-    "drift_mpc.excitation_amplitude_rad:=0.06", "drift_mpc.excitation_period_s:=2.5",
-    "sim_bridge.initial_condition:=rest", "sim_bridge.initial_vx_mps:=7.0", "sim_bridge.substeps:=2",
+    "drift_mpc.controller:=cruise",
+    "drift_mpc.v_ref_mps:=7.0",
+    "drift_mpc.radius_m:=25.0",
+    "drift_mpc.excitation_amplitude_rad:=0.06",
+    "drift_mpc.excitation_period_s:=2.5",
+    "sim_bridge.initial_condition:=rest",
+    "sim_bridge.initial_vx_mps:=7.0",
+    "sim_bridge.substeps:=2",
 ]
 
 
 def _ros_up(out: Path, extra: list[str], rtf: float, duration_s: float | None):
     sets = [a for s in [*DRIVE, f"sim_bridge.real_time_factor:={rtf}", *extra] for a in ("--set", s)]
-    cmd = [sys.executable, "-m", "drift.cli", "ros", "up", "sim_drift", "--out", str(out), "--quiet",
-           "--domain-id", str(random_domain_id()), *sets]
+    cmd = [
+        sys.executable,
+        "-m",
+        "drift.cli",
+        "ros",
+        "up",
+        "sim_drift",
+        "--out",
+        str(out),
+        "--quiet",
+        "--domain-id",
+        str(random_domain_id()),
+        *sets,
+    ]
     if duration_s:
         cmd += ["--duration-s", str(duration_s)]
     env = node_env(0)
@@ -92,10 +109,34 @@ def test_recording_goes_straight_into_drift_fit(tmp_path):
         text = proc.communicate(timeout=60)[0]
     assert proc.returncode == 0, text
     fit = subprocess.run(
-        [sys.executable, "-m", "drift.cli", "fit", "--log", str(out / "bag"), "--vehicle", "sports", "--model",
-         "pacejka", "--baselines", "", "--minutes", "0.4", "--epochs", "1", "--stage1-iters", "10",
-         "--horizon-s", "0.2", "--out", str(tmp_path / "fit")],
-        capture_output=True, text=True, timeout=900, env={**os.environ, "OMP_NUM_THREADS": "1"},
+        [
+            sys.executable,
+            "-m",
+            "drift.cli",
+            "fit",
+            "--log",
+            str(out / "bag"),
+            "--vehicle",
+            "sports",
+            "--model",
+            "pacejka",
+            "--baselines",
+            "",
+            "--minutes",
+            "0.4",
+            "--epochs",
+            "1",
+            "--stage1-iters",
+            "10",
+            "--horizon-s",
+            "0.2",
+            "--out",
+            str(tmp_path / "fit"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
     )
     assert fit.returncode == 0, fit.stdout[-3000:] + fit.stderr[-3000:]
     m = json.loads((tmp_path / "fit" / "metrics.json").read_text())

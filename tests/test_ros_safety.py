@@ -19,11 +19,10 @@ os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
 pytest.importorskip("rclpy")
 pytestmark = pytest.mark.ros
 
-from nav_msgs.msg import Odometry  # noqa: E402
-from std_msgs.msg import Bool, Empty, Float64MultiArray, String  # noqa: E402
-
 from drift_ros import conventions as conv  # noqa: E402
 from drift_ros.testing import NodeProcess, Probe, random_domain_id  # noqa: E402
+from nav_msgs.msg import Odometry  # noqa: E402
+from std_msgs.msg import Bool, Empty, Float64MultiArray, String  # noqa: E402
 
 STOP_FX = -7000.0  # half the sports preset's 14000 N brake limit
 TIMEOUT_S = 0.1

@@ -69,6 +69,15 @@ PARAMS = [
     ),
     Param("rate_hz", 50.0, "Hz", "control rate", positive, read_only=True),
     Param(
+        "trigger",
+        "timer",
+        "-",
+        "timer: control at rate_hz on the node clock; odom: one control step per "
+        "odometry message (lowest latency; the watchdog still runs at rate_hz)",
+        choices=("timer", "odom"),
+        read_only=True,
+    ),
+    Param(
         "command_type",
         "auto",
         "-",
@@ -183,7 +192,8 @@ class DriftMpcNode(Node):
         self.create_subscription(Bool, "/emergency_stop", self._on_estop, conv.COMMAND_QOS)
         self.create_subscription(Empty, "/emergency_stop_reset", self._on_reset, conv.COMMAND_QOS)
         self.period = 1.0 / v["rate_hz"]
-        self.create_timer(self.period, self._control)
+        if v["trigger"] == "timer":
+            self.create_timer(self.period, self._control)
         self.create_timer(self.period, self._watchdog, clock=self.steady)
         self.get_logger().info(
             f"controller {v['controller']} on vehicle {self.vehicle.name} at {v['rate_hz']:g} Hz; /drive as "
@@ -202,6 +212,8 @@ class DriftMpcNode(Node):
             return
         if self.safety.odom_received(self._now(), x[3]):
             self.state = x
+            if self.values["trigger"] == "odom":
+                self._control()
 
     def _on_imu(self, msg: Imu) -> None:
         r = msg.angular_velocity.z

@@ -88,9 +88,14 @@ PARAMS = [
         non_negative,
         read_only=True,
     ),
-    Param("start_paused", False, "-", "hold the initial state (time and topics running) until the first "
-          "non-zero /drive command, so a controller that starts later takes over the initial condition",
-          read_only=True),
+    Param(
+        "start_paused",
+        False,
+        "-",
+        "hold the initial state (time and topics running) until the first "
+        "non-zero /drive command, so a controller that starts later takes over the initial condition",
+        read_only=True,
+    ),
     Param(
         "command_timeout_s",
         0.5,
@@ -175,7 +180,9 @@ class SimBridgeNode(Node):
             xs, us, vs = ca.SX.sym("x", 6), ca.SX.sym("u", 2), ca.SX.sym("v", 3)
             F = ca.Function("step", [xs, us], [rk4_step(fun, xs, us, dt, n)])
             D = ca.Function("derivs", [vs, us], [body_derivatives(vs, us, p, tires)])
-            return (lambda x, u: np.asarray(F(x, u)).reshape(6)), (lambda v, u: np.asarray(D(v, u)).reshape(3))
+            return (lambda x, u: np.asarray(F(x, u)).reshape(6)), (
+                lambda v, u: np.asarray(D(v, u)).reshape(3)
+            )
         return (lambda x, u: rk4_step(fun, x, u, dt, n)), (lambda v, u: body_derivatives(v, u, p, tires))
 
     def _wall(self) -> float:
