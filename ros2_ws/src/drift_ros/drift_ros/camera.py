@@ -1,4 +1,4 @@
-"""Onboard camera for the simulator bridge: :class:`drift.racing.camera.TrackCamera` as ``sensor_msgs/Image``."""
+"""Onboard camera of the simulator bridge: :class:`drift.racing.camera.TrackCamera` as sensor_msgs/Image."""
 
 from __future__ import annotations
 

@@ -30,8 +30,9 @@ class CruiseController:
 
     ``Fx = m k_v (v_ref - vx)``, ``delta = atan(L / R)`` for a circle of radius ``R``
     (``radius_m``, + = left; 0 = straight), plus an optional steering sweep
-    ``excitation_amplitude_rad * sin(2 pi t / excitation_period_s)`` for identification drives. Kinematic (no slip), so it is a bring-up aid,
-    not a drift controller. The predicted path is the circle arc ahead at the current speed.
+    ``excitation_amplitude_rad * sin(2 pi t / excitation_period_s)`` for identification drives.
+    Kinematic (no slip), so it is a bring-up aid, not a drift controller. The predicted path is the
+    circle arc ahead at the current speed.
     """
 
     def __init__(self, vehicle, tires=None, settings: dict | None = None):
