@@ -42,6 +42,7 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
@@ -218,7 +219,7 @@ class DriftMPC:
             uk = Us[k] * us
             # gap (continuity) constraint first, then the stage constraints (HPIPM's block order)
             xn = self._F(x[0:6], uk, P[0, k], D)
-            g.append((ca.vertcat(xn, uk) - Xs[k + 1] * xs) / xs)
+            g.append(Xs[k + 1] - ca.vertcat(xn, uk) / xs)  # x_{k+1} - F(x_k, u_k): fatrop's required form
             eq_flags += [True] * NX
             # rate constraint (stage constraint on x_k = [.., u_{k-1}] and u_k), in units of rate*dt
             g.append((uk - x[6:8]) / self.rate_per_step)
@@ -267,25 +268,27 @@ class DriftMPC:
         return self
 
     def _maybe_jit(self, fun):
+        """Compile ``fun`` to a shared library with gcc (cached by content); the interpreted function on failure."""
         if not self.cfg.jit:
             return fun
         try:
-            cache = FsPath(os.environ.get("DRIFT_CACHE_DIR", FsPath.home() / ".cache" / "drift")) / "mpc"
+            cache = FsPath(os.environ.get("DRIFT_CACHE_DIR", FsPath.home() / ".cache" / "drift")) / "mpc_codegen"
             cache.mkdir(parents=True, exist_ok=True)
-            src = fun.generate(fun.name() + ".c", {"with_header": False})
-            del src
-            code = FsPath(fun.name() + ".c").read_text()
-            FsPath(fun.name() + ".c").unlink()
-            key = hashlib.sha1(code.encode()).hexdigest()[:16]
+            key = hashlib.sha1(fun.serialize().encode()).hexdigest()[:16]
             so = cache / f"qpdata_{key}.so"
             if not so.exists():
-                c_file = cache / f"qpdata_{key}.c"
-                c_file.write_text(code)
-                rc = os.system(f"gcc -O2 -fPIC -shared {c_file} -o {so}.tmp -lm && mv {so}.tmp {so}")
-                if rc != 0:
-                    return fun
+                name = f"qpdata_{key}.c"
+                cg = ca.CodeGenerator(name, {"with_header": False})
+                cg.add(fun)
+                cg.generate(str(cache) + os.sep)
+                tmp = cache / f"qpdata_{key}.{os.getpid()}.so"
+                subprocess.run(["gcc", "-O1", "-fPIC", "-shared", str(cache / name), "-o", str(tmp), "-lm"],
+                               check=True, capture_output=True, timeout=900)
+                os.replace(tmp, so)
+            self.jit_library = str(so)
             return ca.external(fun.name(), str(so))
-        except Exception:  # a missing compiler must not stop the controller
+        except Exception:  # noqa: BLE001 - a missing or failing compiler must not stop the controller
+            self.jit_library = None
             return fun
 
     def _qp_opts(self):
@@ -316,6 +319,7 @@ class DriftMPC:
             return {"structure_detection": "auto", "equality": self._eq_flags, "print_time": False,
                     "fatrop.print_level": 0, "fatrop.max_iter": c.max_iter, "fatrop.tol": 1e-6}
         return {"qpsol": c.qp_solver, "print_time": False, "print_header": False, "print_iteration": False,
+                "tol_pr": 1e-6, "tol_du": 1e-4,
                 "print_status": False, "max_iter": c.max_iter, "convexify_strategy": "regularize",
                 "qpsol_options": {k: v for k, v in self._qp_opts().items()
                                   if not k.startswith("hpipm") and k not in ("N", "nx", "nu", "ng")},
@@ -392,7 +396,7 @@ class DriftMPC:
                 w = w + dw
             return w, ok, n_it, status
         kw = {"x0": w, "p": Pv, "lbx": lbw, "ubx": ubw, "lbg": self._lbg, "ubg": self._ubg}
-        if self._lam_g is not None and c.solver != "fatrop":
+        if self._lam_g is not None and c.solver == "ipopt":
             kw["lam_g0"], kw["lam_x0"] = self._lam_g, self._lam_x
         sol = self._nlp(**kw)
         st = self._nlp.stats()

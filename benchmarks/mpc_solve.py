@@ -1,0 +1,218 @@
+"""Drift NMPC benchmarks: solve time per control step, tracking with Fiala vs the fitted ExpTanh, robustness.
+
+Parts (``--part``, default ``solvers,tracking``):
+
+* ``solvers``: the SAME problem (N = 40 x 20 ms, the donut drift on the Pacejka plant, closed loop
+  from the drift equilibrium, 4 s = 200 steps) solved by the chosen scheme (RTI: one Gauss-Newton
+  SQP step per period, HPIPM) and by the alternatives (RTI with qrqp / osqp, sqpmethod to
+  convergence, fatrop, IPOPT) and by do-mpc with IPOPT (a do-mpc 'discrete' model whose step is
+  the same RK4 of the same CasADi dynamics, same cost; do-mpc has no input-rate constraints, so it
+  gets the rate penalty only). Times are wall time of the whole controller call per step; medians,
+  p99s and ratios against IPOPT and do-mpc measured in the same run.
+* ``tracking``: donut and circle with the controller using (a) Fiala at nominal parameters (the
+  paper's baseline), (b) ExpTanh fitted on 3 min of simulated drifting of the plant, (c) the plant's
+  own Pacejka (a perfect model, the floor); RMSEs and the Fiala / ExpTanh ratio.
+* ``sweep``: 20 donut runs (ExpTanh controller) with random initial offsets and plant mass and
+  friction within +-10 %; worst RMSEs and spin-outs.
+
+Run: ``OMP_NUM_THREADS=1 python benchmarks/mpc_solve.py [--part solvers,tracking,sweep]``.
+Absolute times on a shared machine are noisy; compare the ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import time
+
+import numpy as np
+
+from controllers.mpc import DriftMPC, EquilibriumReference, MPCConfig, circle_path, equilibrium_on_circle
+from controllers.mpc.scenarios import bench_settings, fitted_tires, nominal_tires, run_scenario, scenario_config
+from drift.simulate import default_plant
+from drift.vehicle import f, load_vehicle, rk4_step
+
+STEPS = 200
+
+
+def _closed_loop(step_fn, x0, plant_fun, path, steps=STEPS):
+    """Run ``step_fn(x, k) -> u`` on the plant; wall time per call (ms) and the sideslip log."""
+    x, ms, beta, e = x0.copy(), [], [], []
+    s = 0.0
+    for k in range(steps):
+        t0 = time.perf_counter()
+        u = step_fn(x, k)
+        ms.append((time.perf_counter() - t0) * 1e3)
+        x = rk4_step(plant_fun, x, u, 0.02, 4)
+        beta.append(math.atan2(x[4], x[3]))
+        s, ee, _ = path.project(x[0], x[1], x[2], s)
+        e.append(ee)
+    return np.array(ms), np.array(beta), np.array(e)
+
+
+def _dompc_controller(mpc_ref: DriftMPC, eq, cfg: MPCConfig):
+    """do-mpc (IPOPT) on the same discrete dynamics and cost as ``mpc_ref``; returns ``step(x, k) -> u``."""
+    import casadi as ca
+    import do_mpc
+
+    model = do_mpc.model.Model("discrete")
+    xv = model.set_variable("_x", "xv", (6, 1))
+    u = model.set_variable("_u", "u", (2, 1))
+    kappa = eq.r / eq.V
+    model.set_rhs("xv", mpc_ref._F(xv, u, kappa, ca.DM.zeros(3)))
+    model.setup()
+    mpc = do_mpc.controller.MPC(model)
+    mpc.settings.n_horizon = cfg.N
+    mpc.settings.t_step = cfg.dt_s
+    mpc.settings.store_full_solution = False
+    mpc.settings.nlpsol_opts = {"ipopt.print_level": 0, "print_time": False, "ipopt.sb": "yes"}
+    beta = ca.atan2(xv[1], xv[0])
+    res = ca.vertcat((beta - eq.beta) / cfg.tol_beta_rad, (xv[2] - eq.r) / cfg.tol_r_radps,
+                     (xv[0] - eq.vx) / cfg.tol_vx_mps, xv[3] / cfg.tol_e_m, (xv[4] + beta) / cfg.tol_course_rad)
+    ures = ca.vertcat((u[0] - eq.delta) / cfg.tol_delta_ref_rad, (u[1] - eq.Fxr) / cfg.tol_Fx_ref_N)
+    mpc.set_objective(lterm=0.5 * ca.sumsqr(res) + 0.5 * ca.sumsqr(ures),
+                      mterm=0.5 * cfg.terminal_factor * ca.sumsqr(res))
+    mpc.set_rterm(u=np.array([0.5 / cfg.tol_ddelta_rad**2, 0.5 / cfg.tol_dFx_N**2]))
+    lo, hi = mpc_ref.input_bounds(eq.vx)
+    mpc.bounds["lower", "_u", "u"] = lo
+    mpc.bounds["upper", "_u", "u"] = hi
+    mpc.scaling["_x", "xv"] = mpc_ref.x_scale[:6]
+    mpc.scaling["_u", "u"] = mpc_ref.u_scale
+    mpc.setup()
+    path = mpc_ref.path
+    state = {"s": 0.0, "init": False}
+
+    def step(x, k):
+        s, e, dpsi = path.project(x[0], x[1], x[2], state["s"])
+        state["s"] = s
+        x0 = np.array([x[3], x[4], x[5], e, dpsi, 0.0]).reshape(-1, 1)
+        if not state["init"]:
+            mpc.x0 = x0
+            mpc.u0 = eq.u.reshape(-1, 1)
+            mpc.set_initial_guess()
+            state["init"] = True
+        return np.array(mpc.make_step(x0)).ravel()
+
+    return step
+
+
+def part_solvers(p, plant):
+    eq = equilibrium_on_circle(p, plant, 15.0, math.radians(-30.0))
+    path = circle_path(15.0)
+    x0 = np.array([0.0, 0.0, -eq.beta, eq.vx, eq.vy, eq.r])
+
+    def fun(xx, uu):
+        return f(xx, uu, p, plant)
+
+    variants = [("rti+hpipm (chosen)", dict(solver="rti", qp_solver="hpipm")),
+                ("rti+qrqp", dict(solver="rti", qp_solver="qrqp")),
+                ("rti+osqp", dict(solver="rti", qp_solver="osqp")),
+                ("sqpmethod+qrqp", dict(solver="sqp", qp_solver="qrqp", max_iter=20)),
+                ("fatrop", dict(solver="fatrop", max_iter=100)),
+                ("ipopt", dict(solver="ipopt", max_iter=100))]
+    results = {}
+    for name, kw in variants:
+        cfg = MPCConfig(time_budget_ms=1e4, **kw)
+        try:
+            mpc = DriftMPC(p, plant, cfg, path=path, reference=EquilibriumReference(eq, path), u_init=eq.u).setup()
+            mpc.step(x0, 0.0)  # cold start outside the timing
+            mpc.reset(eq.u)
+            fb = []
+
+            def step(x, k, mpc=mpc, fb=fb):
+                u, d = mpc.step(x, 0.02 * k)
+                fb.append(d.source != "mpc")
+                return u
+
+            ms, beta, e = _closed_loop(step, x0, fun, path)
+            results[name] = (ms[1:], beta, e, sum(fb))
+        except Exception as ex:  # noqa: BLE001 - report and go on
+            print(f"{name}: failed ({type(ex).__name__}: {str(ex)[:120]})")
+    try:
+        import do_mpc
+
+        ref_mpc = DriftMPC(p, plant, MPCConfig(), path=path, reference=EquilibriumReference(eq, path)).setup()
+        step = _dompc_controller(ref_mpc, eq, MPCConfig())
+        ms, beta, e = _closed_loop(step, x0, fun, path)
+        results[f"do-mpc {do_mpc.__version__} + ipopt"] = (ms[1:], beta, e, 0)
+    except ImportError:
+        print("do-mpc not installed (pip install do-mpc): skipped")
+    print(f"\n== solve time per control step, N=40 x 20 ms, closed-loop donut drift, {STEPS} steps ==")
+    print(f"{'scheme':28s} {'median ms':>10s} {'p99 ms':>9s} {'beta RMSE deg':>14s} {'e RMSE m':>9s} {'fallbacks':>9s}")
+    for name, (ms, beta, e, nfb) in results.items():
+        berr = np.degrees(np.sqrt(np.mean((beta - eq.beta) ** 2)))
+        print(f"{name:28s} {np.median(ms):10.2f} {np.percentile(ms, 99):9.2f} {berr:14.2f} "
+              f"{np.sqrt(np.mean(e**2)):9.3f} {nfb:9d}")
+    chosen = results.get("rti+hpipm (chosen)")
+    if chosen is not None:
+        for base in [n for n in results if n.startswith(("ipopt", "do-mpc"))]:
+            r_med = np.median(results[base][0]) / np.median(chosen[0])
+            r_p99 = np.percentile(results[base][0], 99) / np.percentile(chosen[0], 99)
+            print(f"ratio {base} / chosen: median x{r_med:.1f}, p99 x{r_p99:.1f}")
+    return results
+
+
+def part_tracking(p, plant, settings):
+    exptanh, src = fitted_tires(p.name, settings)
+    print(f"\nexptanh controller model: {src}")
+    models = {"fiala (nominal)": nominal_tires("fiala", p, settings), "exptanh (fitted)": exptanh,
+              "pacejka (= plant)": plant}
+    rows = {}
+    for scen in ("donut", "circle"):
+        for name, tires in models.items():
+            out = run_scenario(scenario_config(scen), p, plant, tires, MPCConfig(time_budget_ms=1e4))
+            rows[(scen, name)] = out["metrics"]
+    print("\n== tracking after convergence (Pacejka plant, sensor noise 1x) ==")
+    print(f"{'scenario':9s} {'controller model':20s} {'beta RMSE deg':>14s} {'r RMSE rad/s':>13s} {'path RMSE m':>12s}"
+          f" {'spun':>5s}")
+    for (scen, name), m in rows.items():
+        print(f"{scen:9s} {name:20s} {m['beta_rmse_deg']:14.3f} {m['r_rmse_radps']:13.4f} {m['path_rmse_m']:12.3f}"
+              f" {m['spun_out']!s:>5s}")
+    for scen in ("donut", "circle"):
+        a, b = rows[(scen, "fiala (nominal)")], rows[(scen, "exptanh (fitted)")]
+        print(f"{scen}: Fiala / ExpTanh ratio: beta RMSE x{a['beta_rmse_deg'] / b['beta_rmse_deg']:.2f}, "
+              f"path RMSE x{a['path_rmse_m'] / b['path_rmse_m']:.2f}")
+    return rows
+
+
+def part_sweep(p, plant, settings, runs=20, seed=0):
+    exptanh, _ = fitted_tires(p.name, settings)
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(runs):
+        sc = scenario_config(
+            "donut", seed=i, mass_factor=float(rng.uniform(0.9, 1.1)), mu_factor=float(rng.uniform(0.9, 1.1)),
+            offset=(float(rng.uniform(-1, 1)), float(rng.uniform(-1, 1)), float(rng.uniform(-0.1, 0.1)),
+                    float(rng.uniform(-1.5, 1.5))))
+        m = run_scenario(sc, p, plant, exptanh, MPCConfig(time_budget_ms=1e4))["metrics"]
+        rows.append(m)
+        print(f"run {i:2d}: mass x{sc.mass_factor:.3f} mu x{sc.mu_factor:.3f} offset {np.round(sc.offset, 2)} -> "
+              f"beta RMSE {m['beta_rmse_deg']:.2f} deg, path RMSE {m['path_rmse_m']:.3f} m, spun {m['spun_out']}")
+    b = np.array([m["beta_rmse_deg"] for m in rows])
+    e = np.array([m["path_rmse_m"] for m in rows])
+    spun = sum(m["spun_out"] for m in rows)
+    print(f"\n== robustness sweep ({runs} donuts): worst beta RMSE {np.nanmax(b):.2f} deg (target < 2), "
+          f"worst path RMSE {np.nanmax(e):.3f} m (target < 0.5), spin-outs {spun} (target 0)")
+    return rows
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--part", default="solvers,tracking", help="comma list of solvers, tracking, sweep")
+    ap.add_argument("--vehicle", default="sports")
+    ap.add_argument("--runs", type=int, default=20, help="runs of the sweep")
+    a = ap.parse_args()
+    p = load_vehicle(a.vehicle)
+    plant = default_plant(p)
+    settings = bench_settings("default")
+    parts = [s.strip() for s in a.part.split(",")]
+    if "solvers" in parts:
+        part_solvers(p, plant)
+    if "tracking" in parts:
+        part_tracking(p, plant, settings)
+    if "sweep" in parts:
+        part_sweep(p, plant, settings, a.runs)
+
+
+if __name__ == "__main__":
+    main()
