@@ -9,8 +9,8 @@ from drift.racing.track import make_track
 W_HALF = 6.0  # half track width (m)
 
 
-@pytest.fixture(scope="module")
-def camera():
+@pytest.fixture(scope="module", params=["bilinear", "nearest"])
+def camera(request):
     # a stadium with 800 m straights 300 m apart
     n_s, R = 160, 150.0
     a = np.stack([np.linspace(-400, 400, n_s, endpoint=False), np.zeros(n_s)], 1)
@@ -20,7 +20,11 @@ def camera():
     d = np.stack([-400 + R * np.cos(th + np.pi), R + R * np.sin(th + np.pi)], 1)
     xy = np.roll(np.vstack([a, b, c, d]), -n_s // 2, axis=0)
     tr = make_track(xy, np.full(len(xy), W_HALF), np.full(len(xy), W_HALF))
-    return TrackCamera(tr, CameraConfig(width_px=64, height_px=64, texture_px_m=0.25), wall_offset_m=3.0)
+    return TrackCamera(
+        tr,
+        CameraConfig(width_px=64, height_px=64, texture_px_m=0.25, sampling=request.param),
+        wall_offset_m=3.0,
+    )
 
 
 def colour_close(px, ref, tol=30):

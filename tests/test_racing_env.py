@@ -163,7 +163,7 @@ def test_vectorised_env_batches_and_autoresets(track):
     assert obs["proprio"].shape == (8, env.sim.proprio_dim)
     starts = env.sim.s.copy()
     assert len(np.unique(np.round(starts, 3))) == 8  # random places
-    for k in range(3):
+    for _ in range(3):
         obs, r, term, trunc, info = env.step(np.tile([0.0, 0.5], (8, 1)))
         assert r.shape == (8,)
     assert trunc.all() and info["_final_obs"].all()

@@ -31,6 +31,8 @@ LINE_WHITE = (235, 235, 235)
 SKY_TOP = (95, 150, 225)
 SKY_HORIZON = (185, 210, 240)
 HAZE = (170, 190, 200)
+#: coarse-texture factor for distant pixels
+MIP = 4
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,7 @@ class CameraConfig:
             within ``max_texture_px`` per side.
         kerb_width_m, kerb_length_m: kerb stripe size (m); kerbs drawn where |kappa| > kerb_kappa_per_m.
         line_width_m: white edge line width (m). wall_thickness_m: drawn wall width (m).
+        sampling: ``bilinear`` (torch ``grid_sample``) or ``nearest`` (packed-texel gather, faster).
     """
 
     width_px: int = 64
@@ -65,6 +68,7 @@ class CameraConfig:
     kerb_kappa_per_m: float = 1.0 / 250.0
     line_width_m: float = 0.5
     wall_thickness_m: float = 1.5
+    sampling: str = "bilinear"
     scale: float = 1.0
 
 
@@ -103,7 +107,10 @@ class TrackCamera:
         lo, hi = pts.min(axis=0) - pad, pts.max(axis=0) + pad
         px = c.texture_px_m * k
         px = max(px, float((hi - lo).max()) / c.max_texture_px)
-        W, H = int(np.ceil((hi[0] - lo[0]) / px)), int(np.ceil((hi[1] - lo[1]) / px))
+        mip = MIP
+        W = int(np.ceil((hi[0] - lo[0]) / px / mip)) * mip
+        H = int(np.ceil((hi[1] - lo[1]) / px / mip)) * mip
+        hi = lo + np.array([W, H]) * px  # texel grid covers exactly [lo, hi]
         self.origin = lo
         self.px_m = px
         self.tex_size = (W, H)
@@ -156,6 +163,10 @@ class TrackCamera:
         arr = np.asarray(pil, dtype=np.float32) / 255.0  # (H, W, 3)
         self.texture_rgb = np.asarray(pil)  # uint8 (H, W, 3), row 0 = max y
         self._tex = torch.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1)))[None]  # (1, 3, H, W)
+        rgb = self.texture_rgb.astype(np.uint32)
+        self._tex_packed = (rgb[..., 0] | (rgb[..., 1] << 8) | (rgb[..., 2] << 16)).ravel()  # (H*W,) uint32
+        # a MIP x coarser copy for distant pixels: fewer cache misses and less aliasing (mipmapping)
+        self._tex_far = torch.nn.functional.avg_pool2d(self._tex, MIP).contiguous()
 
     # ------------------------------------------------------------------ rays
     def _build_rays(self) -> None:
@@ -194,9 +205,18 @@ class TrackCamera:
         self._r0 = r0 = int(rows[0]) if len(rows) else H  # first image row that sees the ground
         lower = np.stack([np.where(ground, gx, 0.0)[r0:].ravel(), np.where(ground, gy, 0.0)[r0:].ravel()], 1)
         self._gpts = torch.from_numpy(lower.astype(np.float32))  # (P, 2) ground points of rows >= r0
+        # homogeneous ground points [gx, gy, 1]: texture coordinates are one batched matmul
+        self._gpts_h = torch.from_numpy(np.column_stack([lower, np.ones(len(lower))]).astype(np.float32))
+        self._bg_hwc = torch.from_numpy((bg.reshape(-1, 3) + 0.5).astype(np.float32))  # (H*W, 3)
         # colours in 0..255 with +0.5 so that truncation to uint8 rounds
         self._bg = torch.from_numpy((bg.reshape(-1, 3).T + 0.5).astype(np.float32)).contiguous()  # (3, H*W)
         self._alpha = torch.from_numpy((255.0 * alpha[r0:].ravel()).astype(np.float32))  # (P,)
+        # rows whose pixels span more than a coarse texel sideways sample the coarse texture
+        d_split = MIP * self.px_m / (c.fov_rad / W)
+        dist_row = np.where(ground, np.hypot(gx, gy), np.inf).min(axis=1)
+        far_rows = np.flatnonzero((np.arange(H) >= r0) & (dist_row > d_split))
+        r1 = int(far_rows[-1]) + 1 if len(far_rows) else r0
+        self._p_far = (r1 - r0) * W  # the first _p_far of the P ground pixels use the coarse texture
 
     def pixel_of(self, x_fwd_m: float, y_left_m: float) -> tuple[int, int]:
         """(row, col) of the image pixel whose ground point is closest to a car-frame point (m)."""
@@ -212,8 +232,11 @@ class TrackCamera:
         Args:
             x, y: (B,) CG world position (m). psi: (B,) yaw (rad).
         Returns:
-            (B, H, W, 3) uint8 RGB images.
+            (B, H, W, 3) uint8 RGB images. ``config.sampling`` picks bilinear ``grid_sample`` (with a coarse
+            texture for distant rows) or nearest-texel lookup in a packed uint8 texture (faster).
         """
+        if self.config.sampling == "nearest":
+            return self._render_nearest(x, y, psi)
         with torch.no_grad():
             W, H = self.tex_size
             kx, ky = 2.0 / (W * self.px_m), 2.0 / (H * self.px_m)
@@ -227,15 +250,54 @@ class TrackCamera:
                 [(x - self.origin[0]) * kx - 1.0, (self.origin[1] + H * self.px_m - y) * ky - 1.0], 1
             )
             M = np.stack([np.stack([c * kx, -s * ky], 1), np.stack([-s * kx, -c * ky], 1)], 1)  # (B, 2, 2)
-            grid = torch.matmul(self._gpts[None], torch.from_numpy(M.astype(np.float32)))
-            grid += torch.from_numpy(base.astype(np.float32))[:, None, :]
-            samp = torch.nn.functional.grid_sample(
-                self._tex, grid[None], mode="bilinear", padding_mode="border", align_corners=False
-            )[0]  # (3, B, P)
+            Mh = np.concatenate([M, base[:, None, :]], axis=1).astype(np.float32)  # (B, 3, 2) homogeneous
+            grid = torch.matmul(self._gpts_h[None], torch.from_numpy(Mh))  # (B, P, 2)
             cfg = self.config
-            HW, off = cfg.height_px * cfg.width_px, self._r0 * cfg.width_px
+            HW, off, pf = cfg.height_px * cfg.width_px, self._r0 * cfg.width_px, self._p_far
             out = torch.empty(3, B, HW)
             out[:, :, :off] = self._bg[:, None, :off]
-            torch.addcmul(self._bg[:, None, off:], samp, self._alpha[None, None], out=out[:, :, off:])
-            img = torch.stack([out[0], out[1], out[2]], dim=-1).to(torch.uint8)  # (B, HW, 3), values < 256
+            for tex, a, b in ((self._tex_far, 0, pf), (self._tex, pf, grid.shape[1])):
+                if b <= a:
+                    continue
+                samp = torch.nn.functional.grid_sample(
+                    tex, grid[None, :, a:b], mode="bilinear", padding_mode="border", align_corners=False
+                )[0]  # (3, B, b - a)
+                torch.addcmul(
+                    self._bg[:, None, off + a : off + b],
+                    samp,
+                    self._alpha[None, None, a:b],
+                    out=out[:, :, off + a : off + b],
+                )
+            out8 = out.to(torch.uint8)  # values < 256; truncation rounds (0.5 added in the background)
+            img = torch.stack([out8[0], out8[1], out8[2]], dim=-1)  # (B, HW, 3)
             return img.numpy().reshape(B, cfg.height_px, cfg.width_px, 3)
+
+    def _render_nearest(self, x, y, psi) -> np.ndarray:
+        with torch.no_grad():
+            W, H = self.tex_size
+            x = np.asarray(x, dtype=np.float64).reshape(-1)
+            y = np.asarray(y, dtype=np.float64).reshape(-1)
+            psi = np.asarray(psi, dtype=np.float64).reshape(-1)
+            B = len(x)
+            c, s = np.cos(psi), np.sin(psi)
+            k = 1.0 / self.px_m
+            # texel coordinates (col, row) = base + g @ M
+            base = np.stack([(x - self.origin[0]) * k, (self.origin[1] + H * self.px_m - y) * k], 1)
+            M = np.stack([np.stack([c * k, -s * k], 1), np.stack([-s * k, -c * k], 1)], 1)
+            Mh = np.concatenate([M, base[:, None, :]], axis=1).astype(np.float32)
+            uv = torch.matmul(self._gpts_h[None], torch.from_numpy(Mh))
+            col = uv[..., 0].to(torch.int64).clamp_(0, W - 1)
+            row = uv[..., 1].to(torch.int64).clamp_(0, H - 1)
+            idx = (row.mul_(W).add_(col)).numpy()
+            texel = np.take(self._tex_packed, idx).view(np.uint8).reshape(B, -1, 4)[..., :3]  # (B, P, 3)
+            cfg = self.config
+            off = self._r0 * cfg.width_px
+            out = torch.empty(B, cfg.height_px * cfg.width_px, 3)
+            out[:, :off] = self._bg_hwc[None, :off]
+            torch.addcmul(
+                self._bg_hwc[None, off:],
+                torch.from_numpy(texel).to(torch.float32),
+                self._alpha[None, :, None] / 255.0,
+                out=out[:, off:],
+            )
+            return out.to(torch.uint8).numpy().reshape(B, cfg.height_px, cfg.width_px, 3)

@@ -32,9 +32,9 @@ Observations (gymnasium ``Dict``):
   steering angles / delta_max (steer_history - 1), previous action (2)``.
 - ``privileged`` float32 (critic only): left, centre and right course points at ``n_ahead`` times from
   ``horizon_min_s`` to ``horizon_max_s`` ahead at the current speed (at least ``v_min_lookahead_mps``),
-  in the car frame (x forward, y left), divided by ``v_ref * 1 s``, laid out ``[left(n,2), centre(n,2),
-  right(n,2)]`` flattened; then boundary distances (2, m / half track width), ``sin, cos`` of the lap
-  fraction, lateral offset (m / half width), ``sin, cos`` of the heading error, slip angles
+  in the car frame (x forward, y left), divided by ``v_ref * 1 s``, laid out (n_ahead, 3, 2) flattened
+  (for each time: left x, y, centre x, y, right x, y); then boundary distances (2, m / half track
+  width), ``sin, cos`` of the lap fraction, lateral offset (m / half width), ``sin, cos`` of the heading error, slip angles
   ``alpha_f, alpha_r`` (rad), wall-contact flag, off-course flag.
 
 Sources: GT Sophy (Wurman et al., Nature 2022) and the GT vision agent (Lee et al. 2023) for the
@@ -94,6 +94,7 @@ class RacingConfig:
     n_ahead: int = 59
     camera: bool = True
     image_px: int = 64
+    camera_sampling: str = "bilinear"
     wall_margin_m: float = 2.0
     wall_speed_factor: float = 0.8
     friction_use: float = 0.9
@@ -219,6 +220,8 @@ class RacingSim:
         self.wall = c.wall_margin_m * c.track_scale
         self.half_w = 0.5 * self.p.width
         self.t_ahead = np.linspace(c.horizon_min_s, c.horizon_max_s, c.n_ahead)
+        tr = self.track
+        self._course = np.concatenate([tr.left, tr.xy, tr.right], axis=1).astype(np.float32)  # (N, 6)
         self.rng = np.random.default_rng(seed)
         self.camera = None
         if c.camera:
@@ -226,7 +229,9 @@ class RacingSim:
 
             self.camera = TrackCamera(
                 self.track,
-                CameraConfig(width_px=c.image_px, height_px=c.image_px, scale=c.track_scale),
+                CameraConfig(
+                    width_px=c.image_px, height_px=c.image_px, sampling=c.camera_sampling, scale=c.track_scale
+                ),
                 wall_offset_m=self.wall,
             )
         B, H = self.B, c.steer_history
@@ -551,13 +556,11 @@ class RacingSim:
         k = len(idx)
         s = self.s[idx]
         sa = s[:, None] + np.maximum(v, c.v_min_lookahead_mps)[:, None] * self.t_ahead[None]  # (k, n)
-        wl, wr = tr.widths(sa)
-        cen = tr.position(sa, 0.0)
-        left, right = tr.position(sa, wl), tr.position(sa, -wr)
-        cp, sp = np.cos(x[:, 2])[:, None, None], np.sin(x[:, 2])[:, None, None]
-        pts = np.stack([left, cen, right], axis=1) - x[:, None, None, :2]  # (k, 3, n, 2)
-        car = np.stack([cp * pts[..., 0] + sp * pts[..., 1], -sp * pts[..., 0] + cp * pts[..., 1]], axis=-1)
-        car = car.reshape(k, -1) / (c.v_ref_mps * 1.0)
+        pts = tr.lerp_rows(self._course, sa).reshape(k, -1, 2)  # (k, n * 3, 2): per time left, centre, right
+        pts -= x[:, None, :2].astype(np.float32)
+        cp, sp = np.cos(x[:, 2]), np.sin(x[:, 2])
+        rot = (np.stack([np.stack([cp, -sp], 1), np.stack([sp, cp], 1)], 1) / c.v_ref_mps).astype(np.float32)
+        car = np.matmul(pts, rot).reshape(k, -1)  # car frame: [dx cos + dy sin, -dx sin + dy cos] / v_ref
         wl0, wr0 = tr.widths(s)
         half = 0.5 * (wl0 + wr0)
         frac = 2 * np.pi * s / tr.length_m

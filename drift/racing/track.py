@@ -203,10 +203,17 @@ class ClosedPath:
     def __post_init__(self):
         object.__setattr__(self, "_tree", cKDTree(self.xy))
         seg = np.roll(self.xy, -1, axis=0) - self.xy
-        seg_len = np.append(np.diff(self.s), self.length_m - self.s[-1])
         object.__setattr__(self, "_seg", seg)
         object.__setattr__(self, "_seg_len", np.maximum(np.linalg.norm(seg, axis=1), 1e-12))
-        _ = seg_len
+        # O(1) point location: a uniform table of 4 cells per point gives the segment at each cell start
+        n = len(self.s)
+        s_ext = np.append(self.s, self.length_m)
+        cells = 4 * n
+        edges = np.arange(cells) * (self.length_m / cells)
+        object.__setattr__(self, "_s_ext", s_ext)
+        object.__setattr__(self, "_ds_ext", np.maximum(np.diff(s_ext), 1e-12))
+        object.__setattr__(self, "_lut", np.clip(np.searchsorted(self.s, edges, side="right") - 1, 0, n - 1))
+        object.__setattr__(self, "_cell", cells / self.length_m)
 
     @property
     def n_points(self) -> int:
@@ -217,12 +224,28 @@ class ClosedPath:
         return np.mod(np.asarray(s, dtype=float), self.length_m)
 
     def _locate(self, s):
-        s = self.wrap(s)
-        i = np.searchsorted(self.s, s, side="right") - 1
-        i = np.clip(i, 0, len(self.s) - 1)
-        s_next = np.where(i + 1 < len(self.s), self.s[np.minimum(i + 1, len(self.s) - 1)], self.length_m)
-        t = (s - self.s[i]) / np.maximum(s_next - self.s[i], 1e-12)
+        """Segment index i (...) and fraction t in [0, 1] of arc length(s) ``s`` (wrapped)."""
+        s = np.asarray(s, dtype=float)
+        L = self.length_m
+        s = s - L * np.floor(s * (1.0 / L))  # wrap into [0, L) (faster than np.mod)
+        n = len(self.s)
+        i = np.take(self._lut, np.minimum((s * self._cell).astype(np.int64), len(self._lut) - 1))
+        # cells are 4x shorter than the mean segment: at most one segment start lies inside a cell
+        i = np.minimum(i + (s >= np.take(self._s_ext, i + 1)), n - 1)
+        i = np.minimum(
+            i + (s >= np.take(self._s_ext, i + 1)), n - 1
+        )  # uneven spacing (up to 8x) is still exact
+        t = (s - np.take(self.s, i)) / np.take(self._ds_ext, i)
         return i, np.clip(t, 0.0, 1.0)
+
+    def lerp_rows(self, table: np.ndarray, s) -> np.ndarray:
+        """Periodic linear interpolation of the rows of ``table`` (N, K) at arc length(s) ``s`` (...) ->
+        (..., K) in the table's dtype; one point location for all K columns."""
+        i, t = self._locate(s)
+        j = i + 1
+        j[j == len(self.s)] = 0
+        a = np.take(table, i, axis=0)
+        return a + (np.take(table, j, axis=0) - a) * t[..., None].astype(table.dtype)
 
     def interp(self, values: np.ndarray, s) -> np.ndarray:
         """Periodic linear interpolation of per-point ``values`` at arc length(s) ``s``.
@@ -235,10 +258,12 @@ class ClosedPath:
         """
         values = np.asarray(values)
         i, t = self._locate(s)
-        j = (i + 1) % len(self.s)
+        j = i + 1
+        j[j == len(self.s)] = 0
         if values.ndim > 1:
             t = t[..., None]
-        return values[i] * (1.0 - t) + values[j] * t
+        a = np.take(values, i, axis=0)
+        return a + (np.take(values, j, axis=0) - a) * t
 
     def heading_at(self, s) -> np.ndarray:
         """(...) tangent heading (rad, wrapped to (-pi, pi]) at arc length(s) ``s``; angle-safe."""
