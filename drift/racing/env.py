@@ -34,8 +34,8 @@ Observations (gymnasium ``Dict``):
   ``horizon_min_s`` to ``horizon_max_s`` ahead at the current speed (at least ``v_min_lookahead_mps``),
   in the car frame (x forward, y left), divided by ``v_ref * 1 s``, laid out (n_ahead, 3, 2) flattened
   (for each time: left x, y, centre x, y, right x, y); then boundary distances (2, m / half track
-  width), ``sin, cos`` of the lap fraction, lateral offset (m / half width), ``sin, cos`` of the heading error, slip angles
-  ``alpha_f, alpha_r`` (rad), wall-contact flag, off-course flag.
+  width), ``sin, cos`` of the lap fraction, lateral offset (m / half width), ``sin, cos`` of the
+  heading error, slip angles ``alpha_f, alpha_r`` (rad), wall-contact flag, off-course flag.
 
 Sources: GT Sophy (Wurman et al., Nature 2022) and the GT vision agent (Lee et al. 2023) for the
 observation and reward design; Rajamani 2012 for the model (via :mod:`drift.vehicle`).
