@@ -1,0 +1,181 @@
+"""Benchmark: learned tyres (exptanh, neural_ode) against the baselines on the shared IAC log.
+
+Part 1 (our protocol, issue 3): ``drift fit`` pipeline, first ``--minutes`` (3) of driving for
+training, the rest held out; prints every model's held-out one-step and 1 s multi-step RMSE of
+``vx, vy, r``, its fit time and the ratio to the fitted Pacejka model, plus persistence.
+
+Part 2 (Deep Dynamics protocol, Chrosniak et al. RA-L 2024; issue 3 "Peer comparison"): only the
+first contiguous stretch with ``vx >= 5 m/s``; windows of 15 samples of history plus the next
+step. Our models are state-space models: they predict from the last state of the history with the
+logged inputs (zero-order hold), so the history is not used. Cases:
+
+* ``random``: windows split 80/20 at random (``torch.manual_seed(0)``; ``torch.randperm``); the
+  model is fitted on the samples the training windows cover (nearly all of them: the split leaks);
+* ``chrono``: first 80 % of the windows for training, last 20 % for testing, one-step and 15-step
+  (0.6 s at 25 Hz) open-loop rollouts;
+* ``chrono-3min``: the same test windows, the model fitted on only the first 3 minutes.
+
+Deep Dynamics' own figures (from the issue, trained 27 min on 2 cores) are printed alongside.
+
+Run: ``python benchmarks/fit_learned.py [--log PATH] [--quick]`` (``--quick``: fewer epochs, a
+smoke run; the figures in the report come from the default).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+DD = {  # Deep Dynamics figures from issue 3 (RMSE vx, vy, r)
+    "random one-step": (0.024, 0.014, 0.0044),
+    "chrono one-step": (0.028, 0.016, 0.0052),
+    "chrono 15-step": (0.194, 0.039, 0.0096),
+}
+DEFAULT_LOG = Path(__file__).resolve().parents[1].parent / "shared/data/driving/iac/Putnam_park2023_run4_2.csv"
+
+
+def _fmt(r: dict) -> str:
+    return "  ".join(f"{c} {r[c]:.4f}" for c in ("vx", "vy", "r"))
+
+
+def part1(log, models, cfg_kw, out: Path) -> dict:
+    from tire_models.fit.pipeline import FitConfig
+    from tire_models.fit.run import run_fit
+
+    cfg = FitConfig(model=models[0], baselines=tuple(models[1:]), **cfg_kw)
+    metrics = run_fit(log, cfg, out, echo=lambda *a: None, show_progress=False)
+    b = metrics["baselines"]
+    print(f"\n== held-out ({cfg.minutes} min train, rest held out; {metrics['heldout_samples']} samples), "
+          f"multi-step horizon {b['persistence']['horizon_s']:.2f} s ==")
+    pj = b.get("pacejka")
+    for name in ["persistence", *models]:
+        m = b[name]
+        fit = f"fit {m['fit_s']:7.1f} s" if "fit_s" in m else " " * 14
+        line = f"{name:12s} {fit}  one-step [{_fmt(m['one_step_rmse'])}]  multi-step [{_fmt(m['multi_step_rmse'])}]"
+        if pj is not None and name != "pacejka":
+            ratio = {c: m["multi_step_rmse"][c] / pj["multi_step_rmse"][c] for c in ("vx", "vy", "r")}
+            line += "  ratio to pacejka (multi) " + " ".join(f"{c} {v:.3f}" for c, v in ratio.items())
+        print(line)
+    return metrics
+
+
+def _subset_log(log, keep: np.ndarray):
+    """A DrivingLog of the rows ``keep`` (bool, (T,)); removed rows break segments."""
+    from drift.logs import DrivingLog
+
+    idx = np.flatnonzero(keep)
+    seg_old = np.asarray(log.segment)[idx]
+    brk = np.concatenate([[0], ((np.diff(idx) != 1) | (np.diff(seg_old) != 0)).astype(np.int64)])
+    data = {k: np.asarray(log[k])[idx] for k in log.data}
+    return DrivingLog.from_arrays(np.asarray(log.t)[idx], data, source=log.source, segment=np.cumsum(brk),
+                                  zero_time=False)
+
+
+def part2(log, models, cfg_kw, dt_hist: int = 15) -> dict:
+    from drift.vehicle import load_vehicle
+    from tire_models.fit.evaluate import predictions
+    from tire_models.fit.forces import fit_longitudinal_map
+    from tire_models.fit.pipeline import FitConfig, fit_one, prepare, targets
+
+    p = load_vehicle(cfg_kw.get("vehicle", "iac"))
+    stretch = log.select(min_speed_mps=5.0).segments()[0]
+    T = len(stretch.t)
+    # window j: history rows j .. j+14, target row j+15; our prediction starts at row j+14
+    last = np.arange(dt_hist - 1, T - 1)
+    n = len(last)
+    torch.manual_seed(0)
+    perm = torch.randperm(n).numpy()
+    n_tr = int(0.8 * n)
+    cases = {
+        "random": (np.sort(last[perm[:n_tr]]), np.sort(last[perm[n_tr:]])),
+        "chrono": (last[:n_tr], last[n_tr:]),
+    }
+    three_min = int(round(180.0 / stretch.dt))
+    out = {}
+    print(f"\n== Deep Dynamics protocol: first stretch with vx >= 5 m/s, {T} samples ({T * stretch.dt:.0f} s), "
+          f"{n} windows ==")
+    fits: dict[tuple[str, str], object] = {}
+    for case, (tr_last, te_last) in [*cases.items(), ("chrono-3min", (None, cases["chrono"][1]))]:
+        keep = np.zeros(T, dtype=bool)
+        if tr_last is None:
+            keep[:three_min] = True
+            keep[te_last.min() - dt_hist + 1:] = False  # never train on test rows
+        else:
+            for j in tr_last:  # rows used by the training windows (history + target)
+                keep[j - dt_hist + 1:j + 2] = True
+        train_log = _subset_log(stretch, keep)
+        lon = fit_longitudinal_map({k: np.asarray(train_log[k]) for k in train_log.data},
+                                   np.asarray(train_log.segment), train_log.dt, p, source=str(log.source))
+        train = prepare(train_log, lon)
+        full = prepare(stretch, lon)
+        cfg = FitConfig(model=models[0], baselines=(), **cfg_kw)
+        meas = full.meas()
+        res_case = {}
+        for H in ((1,) if case == "random" else (1, 15)):
+            starts = te_last[te_last + H < T]
+            tg = targets(full, starts, H)
+            per = (tg - meas[torch.as_tensor(starts)][:, None, :])
+            res_case[f"persistence H={H}"] = _rmse(per)
+        for name in models:
+            t0 = time.perf_counter()
+            res = fit_one(name, train, p, cfg)
+            fit_s = time.perf_counter() - t0
+            fits[(case, name)] = res
+            for H in ((1,) if case == "random" else (1, 15)):
+                starts = te_last[te_last + H < T]
+                pred = predictions(res, p, full, starts, H)
+                res_case[f"{name} H={H}"] = {**_rmse(pred - targets(full, starts, H)), "fit_s": fit_s}
+        print(f"-- {case}: train rows {int(keep.sum())}, test windows {len(te_last)}")
+        for k, v in res_case.items():
+            extra = f"  fit {v['fit_s']:.1f} s" if "fit_s" in v else ""
+            print(f"   {k:22s} {_fmt(v)}{extra}")
+        out[case] = res_case
+    print("-- Deep Dynamics (issue 3, 400 epochs, 27 min on 2 cores):")
+    for k, v in DD.items():
+        print(f"   {k:22s} vx {v[0]:.4f}  vy {v[1]:.4f}  r {v[2]:.4f}")
+    return out
+
+
+def _rmse(err: torch.Tensor) -> dict:
+    r = err.pow(2).mean(dim=(0, 1)).sqrt()
+    return {c: float(v) for c, v in zip(("vx", "vy", "r"), r, strict=True)}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--log", default=str(DEFAULT_LOG))
+    ap.add_argument("--minutes", type=float, default=3.0)
+    ap.add_argument("--quick", action="store_true", help="1 epoch, fewer stage-1 iterations (smoke run)")
+    ap.add_argument("--skip-dd", action="store_true", help="only part 1")
+    ap.add_argument("--skip-heldout", action="store_true", help="only part 2")
+    ap.add_argument("--out", default=None, help="folder for the part-1 run and benchmark.json")
+    args = ap.parse_args()
+    os.environ.setdefault("OMP_NUM_THREADS", "2")
+    torch.set_num_threads(2)
+    from tire_models.fit.run import load_fit_log
+
+    log = load_fit_log(args.log)
+    cfg_kw = {"vehicle": "iac", "minutes": args.minutes}
+    if args.quick:
+        cfg_kw.update(epochs=1, stage1_iters=20)
+    out = Path(args.out or tempfile.mkdtemp(prefix="bench-fit-learned-"))
+    print(f"log {log.source}; run folder {out}")
+    result = {}
+    if not args.skip_heldout:
+        m = part1(log, ["exptanh", "neural_ode", "linear", "fiala", "pacejka"], cfg_kw, out)
+        result["heldout"] = m["baselines"]
+    if not args.skip_dd:
+        result["deep_dynamics_protocol"] = part2(log, ["exptanh", "neural_ode", "pacejka"], cfg_kw)
+    (out / "benchmark.json").write_text(json.dumps(result, indent=1, default=float))
+    print(f"\nwritten {out / 'benchmark.json'}")
+
+
+if __name__ == "__main__":
+    main()
