@@ -195,3 +195,23 @@ def test_rate_steering_limits_change(track):
     assert sim.delta_target[0] == pytest.approx(np.radians(3.0))
     sim.step(np.array([[1.0, 0.0]]))
     assert sim.delta_target[0] == pytest.approx(np.radians(6.0))
+
+
+@pytest.mark.parametrize("model", ["fiala", "exptanh"])
+def test_fitted_tyres_from_run_folder(track, tmp_path, model):
+    from tire_models import REGISTRY, AxleTires
+    from tire_models.io import save_tires
+
+    if model not in REGISTRY:
+        pytest.skip(f"{model} tyre model not available")
+    p = load_vehicle("iac")
+    cls = REGISTRY[model]
+    tires = AxleTires(cls.initial_guess(4000.0, mu=p.mu), cls.initial_guess(3000.0, mu=p.mu))
+    save_tires(tires, tmp_path)
+    sim = RacingSim(cfg(), 2, track=track, tires=tmp_path)
+    assert type(sim.tires.front) is cls
+    sim.reset(s_m=[100.0, 200.0], n_m=0.0, speed_mps=30.0, heading_err_rad=0.0)
+    for _ in range(5):
+        sim.step(np.array([[0.1, 0.5], [-0.1, 0.5]]))
+    assert np.all(np.isfinite(sim.x)) and np.all(sim.x[:, 3] > 25.0)
+    assert sim.x[0, 5] > 0 > sim.x[1, 5]  # left steer turns left, right steer turns right

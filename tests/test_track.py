@@ -44,7 +44,7 @@ def test_monza_length_matches_segment_sum(monza):
 
 def test_all_shipped_tracks_load():
     names = track_names()
-    assert {"Monza", "Spielberg", "IMS"} <= set(names)
+    assert "Monza" in names  # packaged; the shared data folder adds 16 more
     for n in names:
         tr = load_track(n)
         assert tr.length_m > 1000 and np.all(tr.w_left > 0) and np.all(tr.w_right > 0)
