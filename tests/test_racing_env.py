@@ -215,3 +215,59 @@ def test_fitted_tyres_from_run_folder(track, tmp_path, model):
         sim.step(np.array([[0.1, 0.5], [-0.1, 0.5]]))
     assert np.all(np.isfinite(sim.x)) and np.all(sim.x[:, 3] > 25.0)
     assert sim.x[0, 5] > 0 > sim.x[1, 5]  # left steer turns left, right steer turns right
+
+
+def test_lap_invalid_after_cutting_off_course(track):
+    p = load_vehicle("iac").replace(c_drag=0.0, c_roll=0.0)
+    sim = RacingSim(cfg(), 1, track=track, vehicle=p)
+    L = track.length_m
+    sim.reset(s_m=L - 10.0, n_m=0.0, speed_mps=40.0, heading_err_rad=0.0)
+    for _ in range(4):
+        sim.step(np.zeros((1, 2)))
+    # jump 20 m beyond the left boundary (as if cutting across the grass) and back onto the track
+    sim.x[0, :2] = track.position(np.array([sim.s[0]]), np.array([track.widths(sim.s[:1])[0][0] + 20.0]))[0]
+    sim.step(np.zeros((1, 2)))
+    assert sim.off[0]
+    sim.x[0, :2] = track.position(np.array([L - 6.0]), 0.0)[0]
+    sim.s[0] = L - 6.0
+    for _ in range(3):
+        sim.step(np.zeros((1, 2)))
+    assert len(sim.laps[0]) == 1 and sim.lap_valid[0] == [False]
+
+
+def test_cli_race_sim_on_track_file(tmp_path):
+    from typer.testing import CliRunner
+
+    from drift.cli import app
+
+    tr = stadium(straight=300.0, R=60.0, w=6.0)
+    raw = np.column_stack([tr.xy[::5], tr.w_right[::5], tr.w_left[::5]])
+    path = tmp_path / "Oval.csv"
+    np.savetxt(path, raw, delimiter=",", header="x_m,y_m,w_tr_right_m,w_tr_left_m", fmt="%.4f")
+    out = tmp_path / "run"
+    res = CliRunner().invoke(
+        app,
+        [
+            "race",
+            "sim",
+            "--track",
+            str(path),
+            "--laps",
+            "1",
+            "--integrator",
+            "euler",
+            "--gif-frames",
+            "4",
+            "--out",
+            str(out),
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    import json
+
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["track"] == "Oval" and len(m["lap_times_s"]) == 1 and m["lap_valid"] == [True]
+    assert m["off_course_s"] == 0.0 and m["max_slip_deg"] > 0.0
+    # the lap takes at least the length over the top speed reached
+    assert m["lap_times_s"][0] > m["track_length_m"] / m["max_speed_mps"]
+    assert (out / "trajectory.png").stat().st_size > 0 and (out / "camera.gif").stat().st_size > 0
