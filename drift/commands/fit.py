@@ -30,7 +30,7 @@ def command(
         1.0, "--eval-horizon-s", help="horizon of the held-out multi-step RMSE (s)"
     ),
     batch: int = typer.Option(256, "--batch", help="rollout windows per optimiser step"),
-    lr: float = typer.Option(0.02, "--lr", help="stage-2 peak learning rate (Adam)"),
+    lr: float = typer.Option(0.05, "--lr", help="stage-2 peak learning rate (Adam)"),
     lr_schedule: str = typer.Option("cosine", "--lr-schedule", help="cosine, step or constant"),
     epochs: int = typer.Option(6, "--epochs", help="stage-2 passes over the training windows"),
     stage1_iters: int = typer.Option(60, "--stage1-iters", help="LBFGS iterations of each stage-1 part"),

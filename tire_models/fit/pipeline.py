@@ -76,7 +76,7 @@ class FitConfig:
     horizon_s: float = 0.6
     eval_horizon_s: float = 1.0
     batch: int = 256
-    lr: float = 0.02
+    lr: float = 0.05
     lr_schedule: str = "cosine"
     epochs: int = 6
     stage1_iters: int = 60
@@ -261,6 +261,26 @@ def force_samples(mod: FitModule, a: LogArrays) -> dict[str, np.ndarray]:
     return out
 
 
+def straight_line_vy_offset(
+    a: LogArrays, r_max_radps: float = 0.02, min_samples: int = 50
+) -> tuple[float, float] | None:
+    """Sideslip offsets ``(k, b)`` from straight driving: ``vy ~ k vx + b`` where ``|r|`` is small.
+
+    On a straight the CG sideslip of a single-track model is ~0 (no lateral force is needed), so
+    what the sensor reports there is its misalignment and bias (issue 2: ``vy`` offset about
+    0.006-0.011 ``vx`` on the IAC log). Least squares; None when fewer than ``min_samples``
+    straight samples exist or they span too little speed to separate ``k`` from ``b``.
+    """
+    vx, vy, r = a.vx.numpy(), a.vy.numpy(), a.r.numpy()
+    s = np.abs(r) < r_max_radps
+    if s.sum() < min_samples:
+        return None
+    if np.std(vx[s]) < 1.0:
+        return float(np.sum(vy[s] * vx[s]) / np.sum(vx[s] ** 2)), 0.0
+    k, b = np.polyfit(vx[s], vy[s], 1)
+    return float(k), float(b)
+
+
 def lever_arm_scan(mod: FitModule, a: LogArrays, step_m: float = 0.05) -> float:
     """Lever arm (m) that best explains the force samples with a linear tyre on each axle.
 
@@ -311,6 +331,11 @@ def stage1(
 
     Returns the final normalised losses.
     """
+    kb = straight_line_vy_offset(a)
+    if kb is not None:
+        for name, v in zip(("vy_offset_per_vx", "vy_bias_mps"), kb, strict=True):
+            if name in mod.sensor.fit_names:
+                mod.sensor.set_value(name, v)
     if "x_s_m" in mod.sensor.fit_names:
         mod.sensor.set_value("x_s_m", lever_arm_scan(mod, a))
     sm = force_samples(mod, a)

@@ -34,6 +34,7 @@ SENSOR_UNITS = {
     "delta_offset_rad": "rad",
     "delta_scale": "-",
     "vy_offset_per_vx": "-",
+    "vy_bias_mps": "m/s",
     "Iz_kgm2": "kg m^2",
     "Fyf_offset_N": "N",
     "Fyr_offset_N": "N",

@@ -8,7 +8,8 @@ inputs going into it and the predictions coming out of it:
 * lever arm ``x_s`` (m): the velocity is measured ``x_s`` ahead of the CG, so
   ``vy_meas = vy_cg + x_s r + k vx`` (rigid-body kinematics);
 * sideslip mounting offset ``k`` (dimensionless): a small yaw misalignment of the velocity
-  sensor adds ``k vx`` to ``vy`` (``k ~ angle`` in rad);
+  sensor adds ``k vx`` to ``vy`` (``k ~ angle`` in rad), plus a constant bias ``b`` (m/s), so
+  ``vy_meas = vy_cg + x_s r + k vx + b``;
 * steering ``delta_model = scale * delta_meas + offset`` (rad);
 * ``Iz`` (kg m^2) replaces the vehicle file's yaw inertia;
 * small lateral force offsets ``dFyf, dFyr`` (N) are added to the axle forces (a tyre-model
@@ -38,6 +39,7 @@ class SensorTerms:
         delta_offset_rad: steering offset added after scaling (rad).
         delta_scale: steering scale (dimensionless).
         vy_offset_per_vx: sideslip mounting offset ``k`` (dimensionless, ~rad).
+        vy_bias_mps: constant bias of the measured ``vy`` (m/s).
         Iz_kgm2: yaw inertia (kg m^2).
         Fyf_offset_N, Fyr_offset_N: lateral force offsets on the front / rear axle (N).
     """
@@ -46,6 +48,7 @@ class SensorTerms:
     delta_offset_rad: float = 0.0
     delta_scale: float = 1.0
     vy_offset_per_vx: float = 0.0
+    vy_bias_mps: float = 0.0
     Iz_kgm2: float = 1000.0
     Fyf_offset_N: float = 0.0
     Fyr_offset_N: float = 0.0
@@ -67,9 +70,11 @@ def default_bounds(p: VehicleParams) -> dict[str, tuple[float, float]]:
         "delta_offset_rad": (-0.02, 0.02),
         "delta_scale": (0.7, 1.4),
         "vy_offset_per_vx": (-0.03, 0.03),
+        "vy_bias_mps": (-0.25, 0.25),
         "Iz_kgm2": (0.5 * p.Iz, 2.0 * p.Iz),
-        "Fyf_offset_N": (-0.03 * p.m * p.g, 0.03 * p.m * p.g),
-        "Fyr_offset_N": (-0.03 * p.m * p.g, 0.03 * p.m * p.g),
+        # small: 1% of the weight (they trade against the sideslip offsets otherwise)
+        "Fyf_offset_N": (-0.01 * p.m * p.g, 0.01 * p.m * p.g),
+        "Fyr_offset_N": (-0.01 * p.m * p.g, 0.01 * p.m * p.g),
     }
 
 
@@ -156,14 +161,14 @@ class SensorModule(torch.nn.Module):
 
     # ---- transforms (torch tensors, any batch shape) ---------------------------------------
     def to_cg(self, vx, vy_meas, r):
-        """Measured ``vy`` -> CG lateral velocity ``vy_cg = vy_meas - x_s r - k vx`` (m/s)."""
+        """Measured ``vy`` -> CG lateral velocity ``vy_cg = vy_meas - x_s r - k vx - b`` (m/s)."""
         s = self.values()
-        return vy_meas - s["x_s_m"] * r - s["vy_offset_per_vx"] * vx
+        return vy_meas - s["x_s_m"] * r - s["vy_offset_per_vx"] * vx - s["vy_bias_mps"]
 
     def to_measured(self, vx, vy_cg, r):
         """CG lateral velocity -> the sensor's ``vy`` (m/s): inverse of :meth:`to_cg`."""
         s = self.values()
-        return vy_cg + s["x_s_m"] * r + s["vy_offset_per_vx"] * vx
+        return vy_cg + s["x_s_m"] * r + s["vy_offset_per_vx"] * vx + s["vy_bias_mps"]
 
     def steer(self, delta_meas):
         """Logged steering (rad) -> road-wheel angle used by the model (rad)."""
@@ -184,4 +189,4 @@ class SensorModule(torch.nn.Module):
 
 def apply_terms_numpy(terms: SensorTerms, vx, vy_meas, r):
     """NumPy version of :meth:`SensorModule.to_cg` for a frozen :class:`SensorTerms`."""
-    return vy_meas - terms.x_s_m * r - terms.vy_offset_per_vx * vx
+    return vy_meas - terms.x_s_m * r - terms.vy_offset_per_vx * vx - terms.vy_bias_mps
