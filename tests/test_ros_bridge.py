@@ -61,7 +61,8 @@ def test_bridge_publishes_car_topics_and_follows_commands(tmp_path):
         assert 1.2 < rate < 2.6, rate  # asked for 2.0; a loaded machine may fall short
         # odometry stamped in simulated time, at 100 Hz of simulated time
         st = np.array([_t(m.header.stamp) for _, m in odom[-20:]])
-        assert np.allclose(np.diff(st), 0.01, atol=1e-6)
+        steps = np.diff(st) / 0.01  # best-effort sensor QoS may drop a message on a loaded machine
+        assert np.allclose(steps, np.round(steps), atol=1e-4) and np.all(steps >= 1) and np.median(steps) == 1
         assert odom[-1][1].header.frame_id == "map" and odom[-1][1].child_frame_id == "base_link"
         # no command: coasting, the speed decays slowly (drag, rolling resistance)
         vx0 = odom[-1][1].twist.twist.linear.x
@@ -112,9 +113,8 @@ def test_controller_brakes_within_timeout_when_the_bridge_stops(tmp_path):
         odom = probe.subscribe("/odom", Odometry, conv.SENSOR_QOS)
         drive = probe.subscribe("/drive", Float64MultiArray)
         status = probe.subscribe("/drift_mpc/status", String)
-        assert probe.wait_for(lambda: status and status[-1][1].data.startswith("ok"), 90.0), ctrl.log()[
-            -2000:
-        ]
+        ok = probe.wait_for(lambda: odom and status and status[-1][1].data.startswith("ok"), 90.0)
+        assert ok, ctrl.log()[-2000:]
         probe.spin_for(0.5)
         assert status[-1][1].data.startswith("ok") and drive[-1][1].data[1] > -1.0
         bridge.proc.send_signal(2)  # SIGINT: the simulator (and its clock) stops

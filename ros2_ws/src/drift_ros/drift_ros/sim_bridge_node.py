@@ -117,8 +117,8 @@ PARAMS = [
 
 
 def _stamp(t: float) -> Time:
-    sec = math.floor(t)
-    return Time(sec=int(sec), nanosec=int(round((t - sec) * 1e9)) % 1_000_000_000)
+    sec, ns = divmod(int(round(t * 1e9)), 1_000_000_000)
+    return Time(sec=sec, nanosec=ns)
 
 
 class SimBridgeNode(Node):
