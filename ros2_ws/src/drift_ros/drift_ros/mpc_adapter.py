@@ -21,7 +21,8 @@ class DriftMPCController:
     def step(self, state, t):
         u, d = self.mpc.step(state, t)
         diag = {"solve_time_s": d.solve_ms * 1e-3, "status": f"{d.source}: {d.status}", "success": d.success}
-        s0 = getattr(self.mpc, "_s_abs", None)
+        errors = np.asarray(getattr(d, "errors", ()), float)
+        s0 = float(errors[2]) if errors.size == 3 else None  # absolute progress at the call (m)
         if d.predicted is not None and len(d.predicted) and s0 is not None:
             pred = np.asarray(d.predicted, float)
             s = s0 + pred[:, 5]

@@ -1,0 +1,90 @@
+"""drift_ros message conventions, parameter validation and `drift ros up` argument checks (no DDS)."""
+
+import math
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+PKG = Path(__file__).resolve().parents[1] / "ros2_ws" / "src" / "drift_ros"
+sys.path.insert(0, str(PKG))
+os.environ.setdefault("AMENT_PREFIX_PATH", sys.prefix)
+pytest.importorskip("rclpy")
+pytestmark = pytest.mark.ros
+
+from builtin_interfaces.msg import Time  # noqa: E402
+from drift_ros import conventions as conv  # noqa: E402
+from drift_ros.params import Param, positive  # noqa: E402
+from std_msgs.msg import Float64MultiArray, MultiArrayDimension  # noqa: E402
+
+from drift.errors import ConfigError  # noqa: E402
+
+
+@pytest.mark.parametrize("psi", [0.0, 0.3, -2.9, math.pi - 1e-9, 3 * math.pi / 2])
+def test_odometry_round_trip(psi):
+    x = np.array([1.5, -2.0, psi, 7.8, -2.9, 1.04])
+    back = conv.odometry_to_state(conv.state_to_odometry(x, Time(sec=3, nanosec=5)))
+    assert np.allclose(back[[0, 1, 3, 4, 5]], x[[0, 1, 3, 4, 5]])
+    assert math.isclose(math.remainder(back[2] - psi, 2 * math.pi), 0.0, abs_tol=1e-12)
+
+
+def test_command_fallback_layout_and_parsing():
+    msg = conv.make_command(Float64MultiArray, -0.1, 2500.0, 1450.0, 8.0, Time())
+    assert msg.layout.dim[0].label == "delta_rad,Fx_N" and list(msg.data) == [-0.1, 2500.0]
+    assert conv.parse_command(msg, 1450.0, 12000.0, 14000.0) == (-0.1, 2500.0)
+    thr = Float64MultiArray(
+        layout=msg.layout.__class__(dim=[MultiArrayDimension(label="delta_rad,throttle")])
+    )
+    thr.data = [0.05, -0.5]  # half brake
+    assert conv.parse_command(thr, 1450.0, 12000.0, 14000.0) == (0.05, -7000.0)
+    thr.data = [0.05, 0.25]
+    assert conv.parse_command(thr, 1450.0, 12000.0, 14000.0) == (0.05, 3000.0)
+    bad = Float64MultiArray(
+        layout=msg.layout.__class__(dim=[MultiArrayDimension(label="speed_mps")]), data=[1.0, 2.0]
+    )
+    with pytest.raises(ValueError, match="layout label 'speed_mps' unknown"):
+        conv.parse_command(bad, 1.0, 1.0, 1.0)
+    msg.data = [float("nan"), 0.0]
+    with pytest.raises(ValueError, match="NaN"):
+        conv.parse_command(msg, 1.0, 1.0, 1.0)
+
+
+def test_param_validation_messages():
+    p = Param("rate_hz", 50.0, "Hz", "control rate", positive)
+    assert p.validate(50) is None and p.coerce(50) == 50.0  # an integer is fine for a float parameter
+    assert p.validate(-1.0) == "must be > 0"
+    assert p.validate(float("nan")) == "must be finite"
+    assert "wrong type str" in p.validate("fast")
+    c = Param("command_type", "auto", "-", "message", choices=conv.COMMAND_TYPES)
+    assert "must be one of" in c.validate("morse")
+
+
+def test_drift_ros_up_rejects_bad_arguments(tmp_path):
+    from typer.testing import CliRunner
+
+    from drift.cli import app
+
+    r = CliRunner().invoke(app, ["ros", "up", "moon_drift", "--out", str(tmp_path / "a")])
+    assert isinstance(r.exception, ConfigError) and "unknown stack 'moon_drift'" in str(r.exception)
+    r = CliRunner().invoke(
+        app, ["ros", "up", "sim_drift", "--set", "bridge.rate_hz=5", "--out", str(tmp_path / "b")]
+    )
+    assert isinstance(r.exception, ConfigError) and "NODE.PARAM:=VALUE" in str(r.exception)
+
+
+def test_launch_files_and_ros_up_start_the_same_stacks():
+    from drift_ros.stacks import STACKS, config_dir
+
+    for name, st in STACKS.items():
+        launch = (PKG / "launch" / f"{name}.launch.py").read_text()
+        assert f'STACKS["{name}"]' in launch
+        assert (config_dir() / st.params_file).exists()
+        import yaml
+
+        cfg = yaml.safe_load((config_dir() / st.params_file).read_text())
+        assert {n.name for n in st.nodes} == set(cfg), name  # one parameter section per node
+    setup = (PKG / "setup.py").read_text()
+    for exe in ("drift_mpc_node", "sim_bridge_node", "log_recorder_node"):
+        assert f"{exe} = drift_ros.{exe}:main" in setup
