@@ -34,7 +34,8 @@ class MPCConfig:
             falls back to the interpreted function when compiling fails.
     Cost weights (each residual is divided by the given tolerance, i.e. weight = 1/tol^2):
         tol_beta_rad, tol_r_radps, tol_vx_mps, tol_e_m, tol_course_rad (course error
-        ``dpsi + beta``: velocity direction against path tangent), tol_ddelta_rad / tol_dFx_N
+        ``dpsi + beta + atan(e / lookahead_m)``: velocity direction against the line-of-sight course
+        back to the path; lookahead_m in m, None = plain ``dpsi + beta``), tol_ddelta_rad / tol_dFx_N
         (change per interval), tol_delta_ref_rad / tol_Fx_ref_N (input minus equilibrium input),
         terminal_factor (terminal state residuals multiplied by this).
     Bounds:
@@ -64,11 +65,12 @@ class MPCConfig:
     tol_vx_mps: float = 1.0
     tol_e_m: float = 0.5
     tol_course_rad: float = 0.1
+    lookahead_m: float | None = None
     tol_ddelta_rad: float = 0.01
     tol_dFx_N: float = 300.0
     tol_delta_ref_rad: float = 0.5
     tol_Fx_ref_N: float = 5000.0
-    terminal_factor: float = 3.0
+    terminal_factor: float = 10.0
     delta_max_rad: float | None = None
     delta_rate_max_radps: float | None = None
     Fx_min_N: float = -3000.0

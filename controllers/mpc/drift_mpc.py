@@ -17,8 +17,9 @@ delta_prev, Fx_prev]`` and input ``u = [delta, Fx]``:
   ``|u_k - u_{k-1}| <= rate dt`` are stage constraints (OCP structure kept for hpipm / fatrop).
 
 Cost: a least-squares sum of residuals each divided by a tolerance (``MPCConfig.tol_*``): sideslip
-``beta = atan2(vy, vx)``, yaw rate, speed, lateral error, course error ``dpsi + beta`` (the
-velocity, not the nose, should follow the path), input rates and input minus the equilibrium
+``beta = atan2(vy, vx)``, yaw rate, speed, lateral error, course error ``dpsi + beta`` (the velocity,
+not the nose, should follow the path; optionally ``+ atan(e / L)``, line-of-sight guidance, Fossen
+2011 Sec. 10.3, off by default: it measured worse), input rates and input minus the equilibrium
 input; terminal state residuals weighted by ``terminal_factor``. References come from drift
 equilibria (:mod:`controllers.mpc.equilibrium`) through a :class:`Reference`.
 
@@ -212,7 +213,9 @@ class DriftMPC:
         def state_res(x, ref):
             beta = ca.atan2(x[1], x[0])
             wp = ref[6]
-            return ca.vertcat(beta - ref[1], x[2] - ref[2], x[0] - ref[3], wp * x[3], wp * (x[4] + beta)) * tb
+            # course error against a line-of-sight course back to the path: (dpsi + beta) + atan(e / L)
+            course = x[4] + beta + (ca.atan(x[3] / c.lookahead_m) if c.lookahead_m else 0)
+            return ca.vertcat(beta - ref[1], x[2] - ref[2], x[0] - ref[3], wp * x[3], wp * course) * tb
 
         for k in range(N):
             x = Xs[k] * xs
