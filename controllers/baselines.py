@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from drift.racing.track import ClosedPath
+from drift.errors import DriftError
+from drift.racing.track import ClosedPath, make_path
 from drift.vehicle.params import VehicleParams
 
 __all__ = ["speed_profile", "critical_speed", "PurePursuit"]
@@ -128,6 +129,9 @@ class PurePursuit:
             ``v r`` (traction control; full throttle saturates the rear tyres of a rear-driven car).
         stability_margin: an oversteering car is driven at most at this share of its critical speed
             (:func:`critical_speed`), above which straight-line driving is unstable.
+        path_xy: optional (M, 2) closed path to follow instead of the race line (m, world), e.g. an
+            optimal lap; speed_mps: optional (M,) speeds along it (m/s) to use instead of the profile
+            (for a "simulator check" of a planned lap).
 
     Call ``reset(sim)`` with a :class:`drift.racing.env.RacingSim` (done by ``run_laps``), then
     ``driver(sim) -> (B, 2)`` actions in [-1, 1] for absolute steering. ``steer(x)`` and
@@ -143,6 +147,8 @@ class PurePursuit:
         speed_band: float = 0.04,
         throttle_max: float = 1.0,
         stability_margin: float = 0.6,
+        path_xy: np.ndarray | None = None,
+        speed_mps: np.ndarray | None = None,
     ):
         self.lookahead_s = lookahead_s
         self.lookahead_min_m = lookahead_min_m
@@ -151,15 +157,31 @@ class PurePursuit:
         self.speed_band = speed_band
         self.throttle_max = throttle_max
         self.stability_margin = stability_margin
+        self.path_xy = None if path_xy is None else np.asarray(path_xy, dtype=float)
+        self.speed_mps = None if speed_mps is None else np.asarray(speed_mps, dtype=float)
+        if self.speed_mps is not None and (self.path_xy is None or len(self.speed_mps) != len(self.path_xy)):
+            raise DriftError("speed_mps needs path_xy of the same length (one speed per path point)")
         self.path = None
 
     def reset(self, sim) -> None:
-        """Build the speed profile for the simulator's track, vehicle and tyres."""
+        """Build the path and speed profile for the simulator's track, vehicle and tyres."""
         tr = sim.track
-        self.path = tr.raceline if tr.raceline is not None else tr
         self.vehicle = sim.p
+        self.scale = sim.cfg.track_scale
+        self.steering_mode = sim.cfg.steering
         self.mu = mu = self.mu_scale * min(sim.mu_f, sim.mu_r)
+        if self.path_xy is not None:
+            self.path = make_path(self.path_xy, smooth_m=0.0, ds_m=1.0 * self.scale, what="pure pursuit path")
+        else:
+            self.path = tr.raceline if tr.raceline is not None else tr
         self.v_crit = critical_speed(sim.p, sim.tires)
+        if self.speed_mps is not None:
+            s_given, _ = self.path.project(self.path_xy)
+            order = np.argsort(s_given)
+            s_sorted, v_sorted = s_given[order], self.speed_mps[order]
+            L = self.path.length_m
+            self.v_profile = np.interp(self.path.s, s_sorted, v_sorted, period=L)
+            return
         v_max = None if not np.isfinite(self.v_crit) else self.stability_margin * self.v_crit
         if v_max is not None and sim.p.c_drag > 0:
             v_max = min(v_max, (sim.p.P_max / sim.p.c_drag) ** (1 / 3))
@@ -171,8 +193,6 @@ class PurePursuit:
             drive_force=lambda v: sim.force_command(np.array([1.0]), np.array([v]))[0],
             brake_force=lambda v: -sim.force_command(np.array([-1.0]), np.array([max(v, 0.5)]))[0],
         )
-        self.scale = sim.cfg.track_scale
-        self.steering_mode = sim.cfg.steering
 
     def start_speed(self, sim, s_m: float) -> float:
         """Profile speed (m/s) at centre-line position ``s_m`` (for a flying start)."""

@@ -91,3 +91,27 @@ def test_pure_pursuit_rk4_two_laps_and_f1tenth():
     assert abs(run.lap_times_s[0] - run.lap_times_s[1]) < 1.0
     small = run_laps(PurePursuit(), laps=1, config=load_config("f1tenth", camera=False), track="Monza")
     assert len(small.lap_times_s) == 1
+
+
+def test_pure_pursuit_follows_given_path_and_speed():
+    from drift.racing.track import make_track
+
+    # stadium track; the driver follows its centre line at a constant 20 m/s (given, not the profile)
+    th = np.linspace(-np.pi / 2, np.pi / 2, 40, endpoint=False)
+    a = np.stack([np.linspace(-150, 150, 60, endpoint=False), np.zeros(60)], 1)
+    b = np.stack([150 + 60 * np.cos(th), 60 + 60 * np.sin(th)], 1)
+    c = np.stack([np.linspace(150, -150, 60, endpoint=False), np.full(60, 120.0)], 1)
+    d = np.stack([-150 + 60 * np.cos(th + np.pi), 60 + 60 * np.sin(th + np.pi)], 1)
+    xy = np.roll(np.vstack([a, b, c, d]), -30, axis=0)
+    tr = make_track(xy, np.full(len(xy), 6.0), np.full(len(xy), 6.0))
+    pp = PurePursuit(path_xy=tr.xy[::3], speed_mps=np.full(len(tr.xy[::3]), 20.0))
+    run = run_laps(
+        pp,
+        laps=1,
+        config=load_config("iac", camera=False, integrator="euler"),
+        track=tr,
+        start_speed_mps=20.0,
+    )
+    assert run.lap_valid == [True] and run.off_course_s == 0.0
+    assert run.lap_times_s[0] == pytest.approx(tr.length_m / 20.0, rel=0.02)
+    assert np.abs(run.trajectory["n_m"]).max() < 1.0  # stays on the given path
