@@ -158,9 +158,10 @@ def test_lap_timing_interpolated_within_step(track):
 
 
 def test_vectorised_env_batches_and_autoresets(track):
-    env = VecRacingEnv(8, cfg(max_episode_steps=3), track=track, seed=0)
+    env = VecRacingEnv(8, cfg(max_episode_steps=3, camera=True, image_px=16), track=track, seed=0)
     obs, _ = env.reset(seed=0)
-    assert obs["proprio"].shape == (8, env.sim.proprio_dim)
+    assert obs["proprio"].shape == (8, env.sim.proprio_dim) and obs["image"].shape == (8, 16, 16, 3)
+    assert env.observation_space.contains(obs)
     starts = env.sim.s.copy()
     assert len(np.unique(np.round(starts, 3))) == 8  # random places
     for _ in range(3):
@@ -168,6 +169,10 @@ def test_vectorised_env_batches_and_autoresets(track):
         assert r.shape == (8,)
     assert trunc.all() and info["_final_obs"].all()
     assert (env.sim.steps == 0).all() and not np.allclose(env.sim.s, starts)
+    fresh = env.sim.observe()
+    for k in obs:  # the returned observation is that of the reset cars
+        assert np.array_equal(obs[k], fresh[k])
+        assert not np.array_equal(info["final_obs"][k], fresh[k])
     # same cars stepped one by one give the same result as the batch
     sim_b = RacingSim(cfg(), 3, track=track, seed=1)
     sim_1 = RacingSim(cfg(), 1, track=track, seed=1)

@@ -720,11 +720,15 @@ class VecRacingEnv(gym.vector.VectorEnv):
     def step(self, actions):
         rew, term, trunc, info = self.sim.step(actions)
         done = term | trunc
+        obs = self.sim.observe()
         if done.any():
-            info["final_obs"] = self.sim.observe()
+            idx = np.flatnonzero(done)
+            info["final_obs"] = {k: v.copy() for k, v in obs.items()}
             info["_final_obs"] = done
-            self.sim.reset(np.flatnonzero(done))
-        return self.sim.observe(), rew, term, trunc, info
+            self.sim.reset(idx)
+            for k, v in self.sim.observe(idx).items():  # only the reset cars are observed again
+                obs[k][idx] = v
+        return obs, rew, term, trunc, info
 
 
 # ----------------------------------------------------------------------------------------------
