@@ -132,3 +132,38 @@ def test_controller_brakes_within_timeout_when_the_bridge_stops(tmp_path):
         probe.close()
         bridge.stop()
         assert ctrl.stop() == 0
+
+
+def test_bridge_camera_images_on_a_track(tmp_path):
+    from sensor_msgs.msg import Image
+
+    dom = random_domain_id()
+    bridge = NodeProcess(
+        "sim_bridge_node",
+        {
+            "track": "Monza",
+            "initial_condition": "track_start",
+            "initial_vx_mps": 10.0,
+            "camera_rate_hz": 10.0,
+        },
+        dom,
+        tmp_path,
+    )
+    probe = Probe(dom)
+    try:
+        img = probe.subscribe("/camera/image_raw", Image, conv.SENSOR_QOS)
+        odom = probe.subscribe("/odom", Odometry, conv.SENSOR_QOS)
+        ok = probe.wait_for(lambda: (len(img) >= 3 and odom) or not bridge.running(), 120.0)
+        assert ok and bridge.running(), bridge.log()[-2000:]
+        m = img[-1][1]
+        assert (m.width, m.height, m.encoding, m.step) == (64, 64, "rgb8", 192)
+        a = np.frombuffer(bytes(m.data), np.uint8).reshape(64, 64, 3).astype(int)
+        # sky above, grey asphalt ahead at the bottom centre (the car starts on the track)
+        assert a[:10].mean(axis=(0, 1))[2] > a[:10].mean(axis=(0, 1))[1]  # blue sky
+        r, g, b = a[-8:, 24:40].mean(axis=(0, 1))
+        assert abs(r - g) < 20 and abs(g - b) < 20 and 60 < g < 140  # asphalt grey
+        stamps = [_t(x.header.stamp) for _, x in img[-3:]]
+        assert np.allclose(np.diff(stamps), 0.1, atol=1e-6)  # 10 Hz of simulated time
+    finally:
+        probe.close()
+        assert bridge.stop() == 0

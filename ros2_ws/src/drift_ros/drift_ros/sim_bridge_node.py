@@ -106,6 +106,14 @@ PARAMS = [
     Param("camera_rate_hz", 10.0, "Hz", "camera image rate (simulated time); 0 = off", non_negative),
     Param("track", "", "-", "track for the camera (name or TUM csv); empty = no camera", read_only=True),
     Param(
+        "camera_scale",
+        1.0,
+        "-",
+        "camera geometry scale (1 = full-size car, 0.1 for 1:10)",
+        positive,
+        read_only=True,
+    ),
+    Param(
         "start_time_s",
         0.0,
         "s",
