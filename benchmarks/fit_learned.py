@@ -38,7 +38,9 @@ DD = {  # Deep Dynamics figures from issue 3 (RMSE vx, vy, r)
     "chrono one-step": (0.028, 0.016, 0.0052),
     "chrono 15-step": (0.194, 0.039, 0.0096),
 }
-DEFAULT_LOG = Path(__file__).resolve().parents[1].parent / "shared/data/driving/iac/Putnam_park2023_run4_2.csv"
+DEFAULT_LOG = (
+    Path(__file__).resolve().parents[1].parent / "shared/data/driving/iac/Putnam_park2023_run4_2.csv"
+)
 
 
 def _fmt(r: dict) -> str:
@@ -52,13 +54,16 @@ def part1(log, models, cfg_kw, out: Path) -> dict:
     cfg = FitConfig(model=models[0], baselines=tuple(models[1:]), **cfg_kw)
     metrics = run_fit(log, cfg, out, echo=lambda *a: None, show_progress=False)
     b = metrics["baselines"]
-    print(f"\n== held-out ({cfg.minutes} min train, rest held out; {metrics['heldout_samples']} samples), "
-          f"multi-step horizon {b['persistence']['horizon_s']:.2f} s ==")
+    print(
+        f"\n== held-out ({cfg.minutes} min train, rest held out; {metrics['heldout_samples']} samples), "
+        f"multi-step horizon {b['persistence']['horizon_s']:.2f} s =="
+    )
     pj = b.get("pacejka")
     for name in ["persistence", *models]:
         m = b[name]
         fit = f"fit {m['fit_s']:7.1f} s" if "fit_s" in m else " " * 14
-        line = f"{name:12s} {fit}  one-step [{_fmt(m['one_step_rmse'])}]  multi-step [{_fmt(m['multi_step_rmse'])}]"
+        one, multi = _fmt(m["one_step_rmse"]), _fmt(m["multi_step_rmse"])
+        line = f"{name:12s} {fit}  one-step [{one}]  multi-step [{multi}]"
         if pj is not None and name != "pacejka":
             ratio = {c: m["multi_step_rmse"][c] / pj["multi_step_rmse"][c] for c in ("vx", "vy", "r")}
             line += "  ratio to pacejka (multi) " + " ".join(f"{c} {v:.3f}" for c, v in ratio.items())
@@ -74,8 +79,9 @@ def _subset_log(log, keep: np.ndarray):
     seg_old = np.asarray(log.segment)[idx]
     brk = np.concatenate([[0], ((np.diff(idx) != 1) | (np.diff(seg_old) != 0)).astype(np.int64)])
     data = {k: np.asarray(log[k])[idx] for k in log.data}
-    return DrivingLog.from_arrays(np.asarray(log.t)[idx], data, source=log.source, segment=np.cumsum(brk),
-                                  zero_time=False)
+    return DrivingLog.from_arrays(
+        np.asarray(log.t)[idx], data, source=log.source, segment=np.cumsum(brk), zero_time=False
+    )
 
 
 def part2(log, models, cfg_kw, dt_hist: int = 15) -> dict:
@@ -99,36 +105,43 @@ def part2(log, models, cfg_kw, dt_hist: int = 15) -> dict:
     }
     three_min = int(round(180.0 / stretch.dt))
     out = {}
-    print(f"\n== Deep Dynamics protocol: first stretch with vx >= 5 m/s, {T} samples ({T * stretch.dt:.0f} s), "
-          f"{n} windows ==")
+    print(
+        f"\n== Deep Dynamics protocol: first stretch with vx >= 5 m/s, {T} samples ({T * stretch.dt:.0f} s), "
+        f"{n} windows =="
+    )
     fits: dict[tuple[str, str], object] = {}
     for case, (tr_last, te_last) in [*cases.items(), ("chrono-3min", (None, cases["chrono"][1]))]:
         keep = np.zeros(T, dtype=bool)
         if tr_last is None:
             keep[:three_min] = True
-            keep[te_last.min() - dt_hist + 1:] = False  # never train on test rows
+            keep[te_last.min() - dt_hist + 1 :] = False  # never train on test rows
         else:
             for j in tr_last:  # rows used by the training windows (history + target)
-                keep[j - dt_hist + 1:j + 2] = True
+                keep[j - dt_hist + 1 : j + 2] = True
         train_log = _subset_log(stretch, keep)
-        lon = fit_longitudinal_map({k: np.asarray(train_log[k]) for k in train_log.data},
-                                   np.asarray(train_log.segment), train_log.dt, p, source=str(log.source))
+        lon = fit_longitudinal_map(
+            {k: np.asarray(train_log[k]) for k in train_log.data},
+            np.asarray(train_log.segment),
+            train_log.dt,
+            p,
+            source=str(log.source),
+        )
         train = prepare(train_log, lon)
         full = prepare(stretch, lon)
         cfg = FitConfig(model=models[0], baselines=(), **cfg_kw)
         meas = full.meas()
         res_case = {}
-        for H in ((1,) if case == "random" else (1, 15)):
+        for H in (1,) if case == "random" else (1, 15):
             starts = te_last[te_last + H < T]
             tg = targets(full, starts, H)
-            per = (tg - meas[torch.as_tensor(starts)][:, None, :])
+            per = tg - meas[torch.as_tensor(starts)][:, None, :]
             res_case[f"persistence H={H}"] = _rmse(per)
         for name in models:
             t0 = time.perf_counter()
             res = fit_one(name, train, p, cfg)
             fit_s = time.perf_counter() - t0
             fits[(case, name)] = res
-            for H in ((1,) if case == "random" else (1, 15)):
+            for H in (1,) if case == "random" else (1, 15):
                 starts = te_last[te_last + H < T]
                 pred = predictions(res, p, full, starts, H)
                 res_case[f"{name} H={H}"] = {**_rmse(pred - targets(full, starts, H)), "fit_s": fit_s}

@@ -55,8 +55,9 @@ class SensorNoise:
         return SensorNoise(0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
 
     def scaled(self, s: float) -> SensorNoise:
-        return SensorNoise(*(s * v for v in (self.vx_mps, self.vy_mps, self.r_radps, self.a_mps2, self.pos_m,
-                                              self.psi_rad)))
+        return SensorNoise(
+            *(s * v for v in (self.vx_mps, self.vy_mps, self.r_radps, self.a_mps2, self.pos_m, self.psi_rad))
+        )
 
 
 @dataclass(frozen=True)
@@ -93,7 +94,7 @@ class DriverConfig:
 
 
 def driver_config(scenario: str) -> DriverConfig:
-    """The driver of a scenario: ``"drift"`` (large slip, beyond the peak) or ``"racing"`` (fast, near the peak)."""
+    """The driver of a scenario: ``"drift"`` (large slip, beyond the peak) or ``"racing"`` (fast, near it)."""
     if scenario == "drift":
         return DriverConfig()
     if scenario == "racing":
@@ -102,16 +103,29 @@ def driver_config(scenario: str) -> DriverConfig:
 
 
 def default_plant(vehicle: VehicleParams) -> AxleTires:
-    """The known Pacejka plant used when no tyres are given (front ``B=10, C=1.5``; rear ``B=12, C=1.4, E=-0.5``,
-    ``D = vehicle.mu``)."""
+    """The known Pacejka plant used when no tyres are given.
+
+    Front ``B=10, C=1.5, E=0``; rear ``B=12, C=1.4, E=-0.5``; ``D = vehicle.mu`` on both.
+    """
     from tire_models.pacejka import Pacejka
 
-    return AxleTires(Pacejka(B=10.0, C=1.5, D=vehicle.mu, E=0.0), Pacejka(B=12.0, C=1.4, D=vehicle.mu, E=-0.5))
+    return AxleTires(
+        Pacejka(B=10.0, C=1.5, D=vehicle.mu, E=0.0), Pacejka(B=12.0, C=1.4, D=vehicle.mu, E=-0.5)
+    )
 
 
-def simulate_log(vehicle: VehicleParams | str = "sports", tires: AxleTires | None = None, minutes: float = 3.0,
-                 seed: int = 0, scenario: str = "drift", noise: SensorNoise | float | None = None,
-                 dt: float = 0.02, substeps: int = 4, driver: DriverConfig | None = None, cars: int = 8):
+def simulate_log(
+    vehicle: VehicleParams | str = "sports",
+    tires: AxleTires | None = None,
+    minutes: float = 3.0,
+    seed: int = 0,
+    scenario: str = "drift",
+    noise: SensorNoise | float | None = None,
+    dt: float = 0.02,
+    substeps: int = 4,
+    driver: DriverConfig | None = None,
+    cars: int = 8,
+):
     """Drive the single-track model with a randomised driver and log it.
 
     Args:
@@ -146,7 +160,9 @@ def simulate_log(vehicle: VehicleParams | str = "sports", tires: AxleTires | Non
         nz = SensorNoise().scaled(float(noise))
     rng = np.random.default_rng(seed)
     n = int(round(minutes * 60.0 / dt))
-    B = max(1, min(int(cars), n))  # independent cars driven in parallel (vectorised), logged one after another
+    B = max(
+        1, min(int(cars), n)
+    )  # independent cars driven in parallel (vectorised), logged one after another
     n_car = -(-n // B)
 
     def fun(x, u):
@@ -171,8 +187,17 @@ def simulate_log(vehicle: VehicleParams | str = "sports", tires: AxleTires | Non
         if reset.any():  # new segment: straight-line driving at a random speed
             nr = int(reset.sum())
             v0 = rng.uniform(*drv.v_range_mps, nr)
-            x[reset] = np.stack([rng.uniform(-50, 50, nr), rng.uniform(-50, 50, nr), rng.uniform(-np.pi, np.pi, nr),
-                                 v0, np.zeros(nr), np.zeros(nr)], axis=-1)
+            x[reset] = np.stack(
+                [
+                    rng.uniform(-50, 50, nr),
+                    rng.uniform(-50, 50, nr),
+                    rng.uniform(-np.pi, np.pi, nr),
+                    v0,
+                    np.zeros(nr),
+                    np.zeros(nr),
+                ],
+                axis=-1,
+            )
             v_ref[reset], t_v[reset] = v0, rng.uniform(*drv.v_hold_s, nr)
             steer_ou[reset] = steer_lp[reset] = delta[reset] = burst_left[reset] = Fx_cmd[reset] = 0.0
             s_id[reset] += 1
@@ -217,15 +242,25 @@ def simulate_log(vehicle: VehicleParams | str = "sports", tires: AxleTires | Non
     ay = dv[:, 1] + v[:, 0] * v[:, 2]
     e = rng.standard_normal((n, 8))
     data = {
-        "x": rows[:, 0] + nz.pos_m * e[:, 0], "y": rows[:, 1] + nz.pos_m * e[:, 1],
+        "x": rows[:, 0] + nz.pos_m * e[:, 0],
+        "y": rows[:, 1] + nz.pos_m * e[:, 1],
         "psi": rows[:, 2] + nz.psi_rad * e[:, 2],
-        "vx": v[:, 0] + nz.vx_mps * e[:, 3], "vy": v[:, 1] + nz.vy_mps * e[:, 4], "r": v[:, 2] + nz.r_radps * e[:, 5],
-        "ax": ax + nz.a_mps2 * e[:, 6], "ay": ay + nz.a_mps2 * e[:, 7],
-        "delta": inputs[:, 0], "Fx": inputs[:, 1],
-        "alpha_f": np.asarray(fo.alpha_f), "alpha_r": np.asarray(fo.alpha_r),
-        "Fzf": np.asarray(fo.Fzf), "Fzr": np.asarray(fo.Fzr), "Fyf": np.asarray(fo.Fyf), "Fyr": np.asarray(fo.Fyr),
+        "vx": v[:, 0] + nz.vx_mps * e[:, 3],
+        "vy": v[:, 1] + nz.vy_mps * e[:, 4],
+        "r": v[:, 2] + nz.r_radps * e[:, 5],
+        "ax": ax + nz.a_mps2 * e[:, 6],
+        "ay": ay + nz.a_mps2 * e[:, 7],
+        "delta": inputs[:, 0],
+        "Fx": inputs[:, 1],
+        "alpha_f": np.asarray(fo.alpha_f),
+        "alpha_r": np.asarray(fo.alpha_r),
+        "Fzf": np.asarray(fo.Fzf),
+        "Fzr": np.asarray(fo.Fzr),
+        "Fyf": np.asarray(fo.Fyf),
+        "Fyr": np.asarray(fo.Fyr),
     }
-    src = f"simulate_log(vehicle={p.name}, tires={tires.name}, minutes={minutes}, seed={seed}, scenario={scenario})"
+    src = f"simulate_log(vehicle={p.name}, tires={tires.name}, minutes={minutes}, seed={seed}, "
+    src += f"scenario={scenario})"
     return DrivingLog.from_arrays(t, data, source=src, segment=_renumber(seg))
 
 

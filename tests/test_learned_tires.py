@@ -48,7 +48,7 @@ def check_constraints(tire, Fz=FZ, alpha=ALPHA, rel_tol=1e-9):
 
 def has_interior_peak(F):
     """True when the positive branch has its maximum strictly inside the grid (a real peak)."""
-    pos = F[len(F) // 2:]
+    pos = F[len(F) // 2 :]
     return 0 < int(np.argmax(pos)) < len(pos) - 1
 
 
@@ -101,8 +101,12 @@ def test_exptanh_numpy_torch_casadi_agree():
     sx = ca.SX.sym("Fx")
     fc = ca.Function("Fyc", [sa, sz, sx], [t.combined_force(sa, sz, sx)])
     Fx = np.linspace(-3000.0, 3000.0, 301)
-    np.testing.assert_allclose(np.array(fc(a[None, :], Fz[None, :], Fx[None, :])).ravel(),
-                               t.combined_force(a, Fz, Fx), rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(
+        np.array(fc(a[None, :], Fz[None, :], Fx[None, :])).ravel(),
+        t.combined_force(a, Fz, Fx),
+        rtol=1e-9,
+        atol=1e-9,
+    )
 
 
 def test_exptanh_friction_circle_reduces_capacity():

@@ -35,8 +35,14 @@ class DistillResult:
     rms_err_mu: float
 
 
-def distill_exptanh(teacher: TireModel, Fz_nominal_N: float, alpha_max_rad: float = 0.5, n_alpha: int = 401,
-                    load_range: tuple[float, float] = (0.6, 1.4), n_load: int = 5) -> DistillResult:
+def distill_exptanh(
+    teacher: TireModel,
+    Fz_nominal_N: float,
+    alpha_max_rad: float = 0.5,
+    n_alpha: int = 401,
+    load_range: tuple[float, float] = (0.6, 1.4),
+    n_load: int = 5,
+) -> DistillResult:
     """Least-squares ExpTanh fit to ``teacher.lateral_force`` on a slip x load grid.
 
     Args:
@@ -50,8 +56,10 @@ def distill_exptanh(teacher: TireModel, Fz_nominal_N: float, alpha_max_rad: floa
         DriftError: non-positive load or slip range, or a teacher curve that is not finite.
     """
     if not (Fz_nominal_N > 0 and alpha_max_rad > 0 and n_alpha >= 11 and n_load >= 1):
-        raise DriftError(f"distill_exptanh: need Fz_nominal_N > 0, alpha_max_rad > 0, n_alpha >= 11 "
-                         f"(got {Fz_nominal_N}, {alpha_max_rad}, {n_alpha})")
+        raise DriftError(
+            f"distill_exptanh: need Fz_nominal_N > 0, alpha_max_rad > 0, n_alpha >= 11 "
+            f"(got {Fz_nominal_N}, {alpha_max_rad}, {n_alpha})"
+        )
     a = np.linspace(-alpha_max_rad, alpha_max_rad, n_alpha)
     Fz = Fz_nominal_N * np.linspace(*load_range, n_load)
     A, Z = np.meshgrid(a, Fz, indexing="ij")
@@ -73,8 +81,16 @@ def distill_exptanh(teacher: TireModel, Fz_nominal_N: float, alpha_max_rad: floa
         t = ExpTanh(*x)
         return (t.lateral_force(A, 1.0) - target).ravel()
 
-    sol = least_squares(resid, x0, bounds=(lo, hi), x_scale=np.array([0.1, 5.0, 0.1, 0.2]), xtol=1e-12,
-                        ftol=1e-12, gtol=1e-12, max_nfev=2000)
+    sol = least_squares(
+        resid,
+        x0,
+        bounds=(lo, hi),
+        x_scale=np.array([0.1, 5.0, 0.1, 0.2]),
+        xtol=1e-12,
+        ftol=1e-12,
+        gtol=1e-12,
+        max_nfev=2000,
+    )
     tire = ExpTanh(*(float(v) for v in sol.x))
     err = np.abs(tire.lateral_force(A, 1.0) - target) / mu_t
     return DistillResult(tire, float(err.max()), float(np.sqrt(np.mean(err**2))))
@@ -87,6 +103,10 @@ def distill_axles(tires: AxleTires, Fzf_N: float, Fzr_N: float, **kw) -> tuple[A
     """
     f = distill_exptanh(tires.front, Fzf_N, **kw)
     r = distill_exptanh(tires.rear, Fzr_N, **kw)
-    errs = {"front_max_err_mu": f.max_err_mu, "front_rms_err_mu": f.rms_err_mu,
-            "rear_max_err_mu": r.max_err_mu, "rear_rms_err_mu": r.rms_err_mu}
+    errs = {
+        "front_max_err_mu": f.max_err_mu,
+        "front_rms_err_mu": f.rms_err_mu,
+        "rear_max_err_mu": r.max_err_mu,
+        "rear_rms_err_mu": r.rms_err_mu,
+    }
     return AxleTires(f.tire, r.tire), errs

@@ -37,7 +37,8 @@ Why each constraint holds (for every admissible parameter value, not only fitted
   positive for ``x > 0``, so the sign never flips.
 
 ``y_pk`` is found by bisection on the sign of ``Q(x) - 1`` (written overflow-free), 64 steps in
-float64 (bracket [0, 400], so to ~2e-17), once per model instance (cached), then ``y`` is evaluated at the root. Under torch the root is detached: by the envelope
+float64 (bracket [0, 400], so to ~2e-17), once per model instance (cached), then ``y`` is
+evaluated at the root. Under torch the root is detached: by the envelope
 theorem ``d y_pk / d theta = dy/dtheta (x*)`` because ``dy/dx (x*) = 0``, so gradients stay exact.
 For float parameters (the usual case in the NMPC), ``y_pk`` is a float and ``Fy`` is an explicit
 CasADi expression of ``alpha`` and ``Fz``.
@@ -64,8 +65,11 @@ _BOUNDS = {"mu": (0.1, 3.0), "B": (0.5, 100.0), "d": (0.01, 0.95), "k": (0.05, 1
 
 def _phi_scaled(x, d, k, m):
     """``exp(-2x) * (2((1-d) cosh kx + d) - d k tanh(kx) sinh 2x)``: > 0 before the peak, < 0 after."""
-    return ((1 - d) * (m.exp((k - 2) * x) + m.exp(-(k + 2) * x)) + 2 * d * m.exp(-2 * x)
-            - 0.5 * d * k * m.tanh(k * x) * (1 - m.exp(-4 * x)))
+    return (
+        (1 - d) * (m.exp((k - 2) * x) + m.exp(-(k + 2) * x))
+        + 2 * d * m.exp(-2 * x)
+        - 0.5 * d * k * m.tanh(k * x) * (1 - m.exp(-4 * x))
+    )
 
 
 def _sech(z, m):
@@ -146,8 +150,10 @@ class ExpTanh(TireModel):
             if isinstance(v, int | float) and not (math.isfinite(v) and lo <= v <= hi):
                 from drift.errors import DriftError
 
-                raise DriftError(f"exptanh tyre: parameter {name}={v!r} outside its admissible box [{lo}, {hi}] "
-                                 f"(the shape constraints are only guaranteed there)")
+                raise DriftError(
+                    f"exptanh tyre: parameter {name}={v!r} outside its admissible box [{lo}, {hi}] "
+                    f"(the shape constraints are only guaranteed there)"
+                )
 
     # ---- shape ---------------------------------------------------------------------------
     @functools.cached_property
@@ -169,7 +175,7 @@ class ExpTanh(TireModel):
         return _shape(xs, d, k, m)
 
     def lateral_force(self, alpha, Fz):
-        """Pure-slip ``Fy`` (N) for slip ``alpha`` (rad) and load ``Fz`` (N); any backend, broadcast shapes."""
+        """Pure-slip ``Fy`` (N) for slip ``alpha`` (rad) and load ``Fz`` (N); any backend, broadcast."""
         m = namespace(alpha, Fz, self.mu, self.B, self.d, self.k)
         x = self.B * alpha
         return self.mu * Fz * _shape(x, self.d, self.k, m) / self._y_peak
@@ -189,7 +195,9 @@ class ExpTanh(TireModel):
         return peak_location(self.d, self.k) / self.B
 
     @classmethod
-    def initial_guess(cls, Fz_nominal_N: float = 1.0, mu: float = 1.0, C_per_rad: float = 10.0, seed: int = 0):
+    def initial_guess(
+        cls, Fz_nominal_N: float = 1.0, mu: float = 1.0, C_per_rad: float = 10.0, seed: int = 0
+    ):
         """A Pacejka-like start: cornering stiffness ``C_per_rad`` per unit load, peak ``mu``, 30 % drop.
 
         ``Fz_nominal_N`` and ``seed`` are unused (the model is load-normalised and has no random weights).
@@ -198,4 +206,3 @@ class ExpTanh(TireModel):
         y_pk = float(_shape(peak_location(d, k), d, k, namespace(0.0)))
         B = min(max(C_per_rad * y_pk / mu, _BOUNDS["B"][0]), _BOUNDS["B"][1])
         return cls(mu=float(mu), B=float(B), d=d, k=k)
-
