@@ -62,7 +62,11 @@ def test_bridge_publishes_car_topics_and_follows_commands(tmp_path):
         # odometry stamped in simulated time, at 100 Hz of simulated time
         st = np.array([_t(m.header.stamp) for _, m in odom[-20:]])
         steps = np.diff(st) / 0.01  # best-effort sensor QoS may drop a message on a loaded machine
-        assert np.allclose(steps, np.round(steps), atol=1e-4) and np.all(steps >= 1) and np.median(steps) == 1
+        assert (
+            np.allclose(steps, np.round(steps), atol=1e-4)
+            and np.all(np.round(steps) >= 1)
+            and np.median(np.round(steps)) == 1
+        )
         assert odom[-1][1].header.frame_id == "map" and odom[-1][1].child_frame_id == "base_link"
         # no command: coasting, the speed decays slowly (drag, rolling resistance)
         vx0 = odom[-1][1].twist.twist.linear.x
