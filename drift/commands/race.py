@@ -36,7 +36,7 @@ def sim(
     import numpy as np
     from rich.progress import Progress
 
-    from drift.racing.env import load_config, run_laps
+    from drift.racing.env import load_config, run_laps, scaled_track
     from drift.runs import make_run_dir, write_metrics
 
     if driver not in DRIVERS:
@@ -44,6 +44,7 @@ def sim(
     from controllers.baselines import PurePursuit
 
     cfg = load_config(preset, camera=gif_frames > 0, physics_hz=physics_hz, integrator=integrator)
+    tr = scaled_track(track, cfg.track_scale)  # bad names or files fail before a run folder exists
     run_dir = make_run_dir("race", out)
     drv = PurePursuit()
     frame_every = 3 if gif_frames > 0 else 0
@@ -53,7 +54,7 @@ def sim(
             drv,
             laps=laps,
             config=cfg,
-            track=track,
+            track=tr,
             tires=tires,
             frame_every=frame_every,
             max_frames=gif_frames,
