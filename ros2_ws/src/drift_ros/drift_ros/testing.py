@@ -26,8 +26,18 @@ PKG_DIR = Path(__file__).resolve().parents[1]
 
 
 def random_domain_id() -> int:
-    """A random ROS domain (1..101) so that parallel test modules do not hear each other."""
-    return random.SystemRandom().randint(1, 101)
+    """A random ROS domain (1..100) so that parallel test modules do not hear each other.
+
+    Under pytest-xdist each worker draws from its own band of domains (``gw0``: 1..50, ``gw1``:
+    51..100 with two workers), so two workers never share one.
+    """
+    rng = random.SystemRandom()
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    n = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
+    if worker.startswith("gw") and worker[2:].isdigit() and 1 < n <= 100:
+        width = 100 // n
+        return 1 + int(worker[2:]) * width + rng.randrange(width)
+    return rng.randint(1, 100)
 
 
 def node_env(domain_id: int) -> dict[str, str]:
