@@ -36,8 +36,11 @@ def cfg(**kw):
 
 
 def test_check_env_passes_with_camera(track):
+    import gymnasium
+
     env = RacingEnv(cfg(camera=True, image_px=32), track=track)
     check_env(env, skip_render_check=True)
+    assert gymnasium.spec("drift/Racing-v0").entry_point == "drift.racing.env:RacingEnv"
     obs, _ = env.reset(seed=0)
     assert obs["image"].shape == (32, 32, 3) and obs["image"].dtype == np.uint8
     assert obs["privileged"].shape == (6 * 59 + 11,)
@@ -148,8 +151,10 @@ def test_lap_timing_interpolated_within_step(track):
         sim.step(np.zeros((1, 2)))
     assert sim.lap_start[0] == pytest.approx(10.0 / 40.0, abs=2e-4)  # 0.25 s: inside the 3rd step
     # teleport just before the line again: the next crossing completes a lap
-    sim.x[0, :2] = track.position(np.array([L - 6.0]), 0.0)[0]
-    sim.s[0] = L - 6.0
+    x = sim.x[0].copy()
+    x[:2] = track.position(np.array([L - 6.0]), 0.0)[0]
+    sim.set_state(x[None])
+    assert sim.s[0] == pytest.approx(L - 6.0)
     t_tp = sim.t[0]
     for _ in range(3):
         _, _, _, info = sim.step(np.zeros((1, 2)))

@@ -329,6 +329,16 @@ class RacingSim:
         self.s[idx], self.n[idx] = tr.project(pos)
         self._update_flags(idx)
 
+    def set_state(self, x, idx=None) -> None:
+        """Place cars ``idx`` (default all) at states ``x`` (k, 6) ``[X, Y, psi, vx, vy, r]`` without
+        resetting their timers, laps or histories (e.g. to mirror an external simulator or a log);
+        the Frenet position and the flags are recomputed. A jump across the start line is not a lap."""
+        idx = np.arange(self.B) if idx is None else np.atleast_1d(np.asarray(idx))
+        x = np.asarray(x, dtype=float).reshape(len(idx), 6)
+        self.x[idx] = x
+        self.s[idx], self.n[idx] = self.track.project(x[:, :2])
+        self._update_flags(idx)
+
     def _update_flags(self, idx) -> None:
         wl, wr = self.track.widths(self.s[idx])
         self.d_lr[idx] = np.stack([wl - self.n[idx], wr + self.n[idx]], 1)
@@ -876,3 +886,12 @@ def run_laps(
         frames=frames,
         track=tr,
     )
+
+
+def _register() -> None:
+    """Register ``drift/Racing-v0`` with gymnasium (``gymnasium.make("drift/Racing-v0", config=...)``)."""
+    if "drift/Racing-v0" not in gym.registry:
+        gym.register(id="drift/Racing-v0", entry_point="drift.racing.env:RacingEnv")
+
+
+_register()
