@@ -11,7 +11,9 @@ inputs going into it and the predictions coming out of it:
   sensor adds ``k vx`` to ``vy`` (``k ~ angle`` in rad), plus a constant bias ``b`` (m/s), so
   ``vy_meas = vy_cg + x_s r + k vx + b``;
 * steering ``delta_model = scale * delta_meas + offset`` (rad);
-* ``Iz`` (kg m^2) replaces the vehicle file's yaw inertia;
+* ``Iz`` (kg m^2) replaces the vehicle file's yaw inertia. It is an *effective* inertia: a lumped
+  single-track tyre has no relaxation length, and the fit absorbs the tyres' lag in a slower yaw
+  response (on the IAC log it ends at the top of its box, 3x the preset; reported as such);
 * small lateral force offsets ``dFyf, dFyr`` (N) are added to the axle forces (a tyre-model
   wrapper, :class:`ForceOffset`; they absorb track banking and a biased ``ay``).
 
@@ -71,7 +73,7 @@ def default_bounds(p: VehicleParams) -> dict[str, tuple[float, float]]:
         "delta_scale": (0.7, 1.4),
         "vy_offset_per_vx": (-0.03, 0.03),
         "vy_bias_mps": (-0.25, 0.25),
-        "Iz_kgm2": (0.5 * p.Iz, 2.0 * p.Iz),
+        "Iz_kgm2": (0.5 * p.Iz, 3.0 * p.Iz),
         # small: 1% of the weight (they trade against the sideslip offsets otherwise)
         "Fyf_offset_N": (-0.01 * p.m * p.g, 0.01 * p.m * p.g),
         "Fyr_offset_N": (-0.01 * p.m * p.g, 0.01 * p.m * p.g),
