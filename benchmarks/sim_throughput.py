@@ -46,6 +46,7 @@ def main() -> None:
     ap.add_argument("--physics-hz", type=float, default=100.0)
     ap.add_argument("--integrator", default="rk4")
     ap.add_argument("--threads", type=int, default=1, help="torch threads (camera)")
+    ap.add_argument("--camera-sampling", default="bilinear", help="bilinear (grid_sample) or nearest")
     args = ap.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
     import numpy as np
@@ -59,10 +60,10 @@ def main() -> None:
     tr = scaled_track(args.track)
     kw = dict(physics_hz=args.physics_hz, integrator=args.integrator)
     cfg_state = load_config("iac", camera=False, **kw)
-    cfg_img = load_config("iac", camera=True, **kw)
+    cfg_img = load_config("iac", camera=True, camera_sampling=args.camera_sampling, **kw)
     print(
         f"track {tr.name} ({tr.length_m:.0f} m), iac preset, {cfg_state.substeps} substeps per 0.1 s "
-        f"({args.integrator}), torch threads {args.threads}"
+        f"({args.integrator}), camera {args.camera_sampling}, torch threads {args.threads}"
     )
 
     single_state = measure(VecRacingEnv(1, cfg_state, track=tr, seed=0), args.single_steps, rng)
