@@ -281,3 +281,22 @@ def test_cli_race_sim_on_track_file(tmp_path):
     # the lap takes at least the length over the top speed reached
     assert m["lap_times_s"][0] > m["track_length_m"] / m["max_speed_mps"]
     assert (out / "trajectory.png").stat().st_size > 0 and (out / "camera.gif").stat().st_size > 0
+
+
+def test_privileged_course_points_in_car_frame(track):
+    c = cfg()
+    env = RacingEnv(c, track=track)
+    obs, _ = env.reset(options={"s_m": 100.0, "n_m": 1.0, "speed_mps": 120.0, "heading_err_rad": 0.0})
+    n = c.n_ahead
+    pts = obs["privileged"][: 6 * n].reshape(n, 3, 2) * c.v_ref_mps  # (time, left/centre/right, xy) in m
+    ahead = 120.0 * np.linspace(c.horizon_min_s, c.horizon_max_s, n)  # up to 720 m
+    on_straight = ahead < 600.0  # the straight goes on for ~650 m from s = 100
+    assert np.allclose(pts[on_straight, 1, 0], ahead[on_straight], atol=0.05)  # centre: straight ahead
+    assert np.allclose(pts[on_straight, 1, 1], -1.0, atol=0.05)  # car 1 m left of the centre line
+    assert np.allclose(pts[on_straight, 0, 1], 6.0 - 1.0, atol=0.05)  # left boundary 6 m left of centre
+    assert np.allclose(pts[on_straight, 2, 1], -6.0 - 1.0, atol=0.05)
+    assert pts[-1, 1, 1] > 10.0  # the straight ends ~650 m ahead and the stadium turns left
+    extra = obs["privileged"][6 * n :]
+    assert extra[0] == pytest.approx(5.0 / 6.0, abs=1e-3) and extra[1] == pytest.approx(7.0 / 6.0, abs=1e-3)
+    prop = obs["proprio"]
+    assert prop[0] == pytest.approx(120.0 / c.v_ref_mps) and prop[1] == pytest.approx(120.0 / c.v_ref_mps)
