@@ -146,3 +146,21 @@ def test_rejects_tyre_model_without_casadi():
 
     with pytest.raises(DriftError, match="CasADi"):
         DriftMPC(P, AxleTires(NoCasadi(), NoCasadi()), reference=lambda t, s: None)
+
+
+@pytest.mark.slow
+def test_donut_robustness_sweep_with_fitted_exptanh():
+    """20 donuts: random initial offsets, plant mass and friction +-10 %; ExpTanh fitted on 3 min of
+    simulated drifting of the plant (fitted once, cached). Targets of issue 4."""
+    from controllers.mpc.scenarios import bench_settings, fitted_tires
+
+    tires, _ = fitted_tires("sports", bench_settings("default"))
+    rng = np.random.default_rng(0)
+    for i in range(20):
+        sc = scenario_config(
+            "donut", seed=i, mass_factor=float(rng.uniform(0.9, 1.1)), mu_factor=float(rng.uniform(0.9, 1.1)),
+            offset=(float(rng.uniform(-1, 1)), float(rng.uniform(-1, 1)), float(rng.uniform(-0.1, 0.1)),
+                    float(rng.uniform(-1.5, 1.5))))
+        m = run_scenario(sc, P, PLANT, tires, MPCConfig(time_budget_ms=1e3))["metrics"]
+        assert not m["spun_out"], (i, sc)
+        assert m["beta_rmse_deg"] < 2.0 and m["path_rmse_m"] < 0.5, (i, sc, m)

@@ -53,6 +53,7 @@ class ScenarioConfig:
         offset: initial offsets ``[X (m), Y (m), psi (rad), vx (m/s)]`` from the nominal start.
         plant_substeps: RK4 steps of the plant per control period. seed: noise seed.
         spin_beta_deg: ``|beta|`` above which the car counts as spun out (deg).
+        flip_m: path length over which the figure-eight's reference changes drift direction (m).
     """
 
     name: str = "donut"
@@ -70,6 +71,7 @@ class ScenarioConfig:
     plant_substeps: int = 4
     seed: int = 0
     spin_beta_deg: float = 75.0
+    flip_m: float = 12.0
 
     def replace(self, **kw) -> ScenarioConfig:
         return dataclasses.replace(self, **kw)
@@ -81,7 +83,7 @@ def scenario_config(name: str, **overrides) -> ScenarioConfig:
         "donut": dict(duration_s=12.0, settle_s=6.0, radius_m=15.0, beta_deg=-30.0),
         "circle": dict(duration_s=14.0, settle_s=7.0, radius_m=20.0, beta_deg=-25.0),
         "figure8": dict(duration_s=24.0, settle_s=6.0, radius_m=15.0, beta_deg=-30.0),
-        "transition": dict(duration_s=16.0, settle_s=2.0, radius_m=15.0, beta_deg=-30.0),
+        "transition": dict(duration_s=16.0, settle_s=2.0, radius_m=15.0, beta_deg=-20.0),
     }
     if name not in base:
         raise DriftError(f"unknown scenario {name!r}; choose from {', '.join(SCENARIOS)}")
@@ -103,7 +105,8 @@ class BlendReference:
     """Reference blending two steady states along time, mirrored where the path turns right.
 
     ``a = blend(t)`` in ``[0, 1]`` weighs ``b`` against ``a`` (left-turn values ``[beta, r, vx,
-    delta, Fx]``); ``w_path(t)`` scales the path-error weights. See
+    delta, Fx]``); ``w_path(t)`` scales the path-error weights; where the curvature changes sign
+    (figure-eight) the mirrored values are blended linearly over ``flip_m`` metres of path. See
     :class:`controllers.mpc.drift_mpc.Reference` for the output columns.
     """
 
@@ -112,13 +115,19 @@ class BlendReference:
     b: np.ndarray
     blend: object
     w_path: object = None
+    flip_m: float = 0.0
 
     def __call__(self, t, s):
         t = np.asarray(t, float)
+        s = np.asarray(s, float)
         kappa = self.path.kappa_at(s)
         al = np.asarray(self.blend(t), float)[:, None]
         v = (1 - al) * self.a[None] + al * self.b[None]
-        sign = np.where(kappa < 0, -1.0, 1.0)
+        if self.flip_m > 0:  # the drift direction changes linearly over flip_m around a curvature flip
+            off = np.linspace(-self.flip_m / 2, self.flip_m / 2, 9)
+            sign = np.mean(np.where(self.path.kappa_at(s[:, None] + off[None, :]) < 0, -1.0, 1.0), axis=1)
+        else:
+            sign = np.where(kappa < 0, -1.0, 1.0)
         v[:, [0, 1, 3]] *= sign[:, None]
         wp = np.ones_like(t) if self.w_path is None else np.asarray(self.w_path(t), float)
         return np.column_stack([kappa, v, wp])
@@ -149,7 +158,8 @@ def build_scenario(sc: ScenarioConfig, vehicle: VehicleParams, ctrl_tires: AxleT
         return path, ref, eq, x0, {"grip": grip}
     v0 = sc.v0_mps if sc.v0_mps is not None else eq.V
     ref = BlendReference(path, straight_values(vehicle, v0), _vals(eq),
-                         lambda t: smoothstep(t / sc.entry_s), lambda t: 0.1 + 0.9 * smoothstep(t / sc.entry_s))
+                         lambda t: smoothstep(t / sc.entry_s), lambda t: 0.1 + 0.9 * smoothstep(t / sc.entry_s),
+                         flip_m=sc.flip_m if sc.name == "figure8" else 0.0)
     x0 = np.array([0.0, 0.0, 0.0, v0, 0.0, 0.0])
     return path, ref, eq, x0, {}
 
