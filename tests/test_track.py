@@ -42,12 +42,21 @@ def test_monza_length_matches_segment_sum(monza):
     assert monza.raceline is not None and 0.97 < monza.raceline.length_m / monza.length_m < 1.01
 
 
-def test_all_shipped_tracks_load():
+def test_tracks_with_tight_inner_boundaries_load():
+    # Austin and Sochi have sub-metre boundary folds in hairpins (curvature noise): tolerated
     names = track_names()
     assert "Monza" in names  # packaged; the shared data folder adds 16 more
-    for n in names:
+    for n in {"Austin", "Sochi"} & set(names):
         tr = load_track(n)
         assert tr.length_m > 1000 and np.all(tr.w_left > 0) and np.all(tr.w_right > 0)
+
+
+@pytest.mark.slow
+def test_all_shipped_tracks_load():
+    for n in track_names():
+        tr = load_track(n)
+        assert tr.length_m > 1000 and np.all(tr.w_left > 0) and np.all(tr.w_right > 0)
+        assert tr.raceline is not None
 
 
 def test_circle_curvature_and_heading():
