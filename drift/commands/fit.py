@@ -82,5 +82,10 @@ def command(
         sensor_terms=terms,
     )
     log_obj = load_fit_log(log, column_map)
+    if log is None:
+        print(
+            "data: shipped excerpt (first 300 s) of the Indy Autonomous Challenge log Putnam_park2023_run4_2 "
+            "from Deep Dynamics (Chrosniak et al., RA-L 2024), GPL-3.0; see drift/data/NOTICE.md"
+        )
     run_dir = make_run_dir("fit", out)
     run_fit(log_obj, cfg, run_dir)
