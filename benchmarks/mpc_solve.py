@@ -28,7 +28,13 @@ import time
 import numpy as np
 
 from controllers.mpc import DriftMPC, EquilibriumReference, MPCConfig, circle_path, equilibrium_on_circle
-from controllers.mpc.scenarios import bench_settings, fitted_tires, nominal_tires, run_scenario, scenario_config
+from controllers.mpc.scenarios import (
+    bench_settings,
+    fitted_tires,
+    nominal_tires,
+    run_scenario,
+    scenario_config,
+)
 from drift.simulate import default_plant
 from drift.vehicle import f, load_vehicle, rk4_step
 
@@ -67,11 +73,17 @@ def _dompc_controller(mpc_ref: DriftMPC, eq, cfg: MPCConfig):
     mpc.settings.store_full_solution = False
     mpc.settings.nlpsol_opts = {"ipopt.print_level": 0, "print_time": False, "ipopt.sb": "yes"}
     beta = ca.atan2(xv[1], xv[0])
-    res = ca.vertcat((beta - eq.beta) / cfg.tol_beta_rad, (xv[2] - eq.r) / cfg.tol_r_radps,
-                     (xv[0] - eq.vx) / cfg.tol_vx_mps, xv[3] / cfg.tol_e_m, (xv[4] + beta) / cfg.tol_course_rad)
+    res = ca.vertcat(
+        (beta - eq.beta) / cfg.tol_beta_rad,
+        (xv[2] - eq.r) / cfg.tol_r_radps,
+        (xv[0] - eq.vx) / cfg.tol_vx_mps,
+        xv[3] / cfg.tol_e_m,
+        (xv[4] + beta) / cfg.tol_course_rad,
+    )
     ures = ca.vertcat((u[0] - eq.delta) / cfg.tol_delta_ref_rad, (u[1] - eq.Fxr) / cfg.tol_Fx_ref_N)
-    mpc.set_objective(lterm=0.5 * ca.sumsqr(res) + 0.5 * ca.sumsqr(ures),
-                      mterm=0.5 * cfg.terminal_factor * ca.sumsqr(res))
+    mpc.set_objective(
+        lterm=0.5 * ca.sumsqr(res) + 0.5 * ca.sumsqr(ures), mterm=0.5 * cfg.terminal_factor * ca.sumsqr(res)
+    )
     mpc.set_rterm(u=np.array([0.5 / cfg.tol_ddelta_rad**2, 0.5 / cfg.tol_dFx_N**2]))
     lo, hi = mpc_ref.input_bounds(eq.vx)
     mpc.bounds["lower", "_u", "u"] = lo
@@ -104,17 +116,21 @@ def part_solvers(p, plant):
     def fun(xx, uu):
         return f(xx, uu, p, plant)
 
-    variants = [("rti+hpipm (chosen)", dict(solver="rti", qp_solver="hpipm")),
-                ("rti+qrqp", dict(solver="rti", qp_solver="qrqp")),
-                ("rti+osqp", dict(solver="rti", qp_solver="osqp")),
-                ("sqpmethod+qrqp", dict(solver="sqp", qp_solver="qrqp", max_iter=20)),
-                ("fatrop", dict(solver="fatrop", max_iter=100)),
-                ("ipopt", dict(solver="ipopt", max_iter=100))]
+    variants = [
+        ("rti+hpipm (chosen)", dict(solver="rti", qp_solver="hpipm")),
+        ("rti+qrqp", dict(solver="rti", qp_solver="qrqp")),
+        ("rti+osqp", dict(solver="rti", qp_solver="osqp")),
+        ("sqpmethod+qrqp", dict(solver="sqp", qp_solver="qrqp", max_iter=20)),
+        ("fatrop", dict(solver="fatrop", max_iter=100)),
+        ("ipopt", dict(solver="ipopt", max_iter=100)),
+    ]
     results = {}
     for name, kw in variants:
         cfg = MPCConfig(time_budget_ms=1e4, **kw)
         try:
-            mpc = DriftMPC(p, plant, cfg, path=path, reference=EquilibriumReference(eq, path), u_init=eq.u).setup()
+            mpc = DriftMPC(
+                p, plant, cfg, path=path, reference=EquilibriumReference(eq, path), u_init=eq.u
+            ).setup()
             mpc.step(x0, 0.0)  # cold start outside the timing
             mpc.reset(eq.u)
             fb = []
@@ -138,11 +154,16 @@ def part_solvers(p, plant):
     except ImportError:
         print("do-mpc not installed (pip install do-mpc): skipped")
     print(f"\n== solve time per control step, N=40 x 20 ms, closed-loop donut drift, {STEPS} steps ==")
-    print(f"{'scheme':28s} {'median ms':>10s} {'p99 ms':>9s} {'beta RMSE deg':>14s} {'e RMSE m':>9s} {'fallbacks':>9s}")
+    print(
+        f"{'scheme':28s} {'median ms':>10s} {'p99 ms':>9s} {'beta RMSE deg':>14s} {'e RMSE m':>9s}"
+        f" {'fallbacks':>9s}"
+    )
     for name, (ms, beta, e, nfb) in results.items():
         berr = np.degrees(np.sqrt(np.mean((beta - eq.beta) ** 2)))
-        print(f"{name:28s} {np.median(ms):10.2f} {np.percentile(ms, 99):9.2f} {berr:14.2f} "
-              f"{np.sqrt(np.mean(e**2)):9.3f} {nfb:9d}")
+        print(
+            f"{name:28s} {np.median(ms):10.2f} {np.percentile(ms, 99):9.2f} {berr:14.2f} "
+            f"{np.sqrt(np.mean(e**2)):9.3f} {nfb:9d}"
+        )
     chosen = results.get("rti+hpipm (chosen)")
     if chosen is not None:
         for base in [n for n in results if n.startswith(("ipopt", "do-mpc"))]:
@@ -155,23 +176,34 @@ def part_solvers(p, plant):
 def part_tracking(p, plant, settings):
     exptanh, src = fitted_tires(p.name, settings)
     print(f"\nexptanh controller model: {src}")
-    models = {"fiala (nominal)": nominal_tires("fiala", p, settings), "exptanh (fitted)": exptanh,
-              "pacejka (= plant)": plant}
+    models = {
+        "fiala (nominal)": nominal_tires("fiala", p, settings),
+        "exptanh (fitted)": exptanh,
+        "pacejka (= plant)": plant,
+    }
     rows = {}
     for scen in ("donut", "circle"):
         for name, tires in models.items():
             out = run_scenario(scenario_config(scen), p, plant, tires, MPCConfig(time_budget_ms=1e4))
             rows[(scen, name)] = out["metrics"]
     print("\n== tracking after convergence (Pacejka plant, sensor noise 1x) ==")
-    print(f"{'scenario':9s} {'controller model':20s} {'beta RMSE deg':>14s} {'r RMSE rad/s':>13s} {'path RMSE m':>12s}"
-          f" {'spun':>5s}")
+    print(
+        f"{'scenario':9s} {'controller model':20s} {'beta RMSE deg':>14s} {'r RMSE rad/s':>13s}"
+        f" {'path RMSE m':>12s}"
+        f" {'spun':>5s}"
+    )
     for (scen, name), m in rows.items():
-        print(f"{scen:9s} {name:20s} {m['beta_rmse_deg']:14.3f} {m['r_rmse_radps']:13.4f} {m['path_rmse_m']:12.3f}"
-              f" {m['spun_out']!s:>5s}")
+        print(
+            f"{scen:9s} {name:20s} {m['beta_rmse_deg']:14.3f} {m['r_rmse_radps']:13.4f}"
+            f" {m['path_rmse_m']:12.3f}"
+            f" {m['spun_out']!s:>5s}"
+        )
     for scen in ("donut", "circle"):
         a, b = rows[(scen, "fiala (nominal)")], rows[(scen, "exptanh (fitted)")]
-        print(f"{scen}: Fiala / ExpTanh ratio: beta RMSE x{a['beta_rmse_deg'] / b['beta_rmse_deg']:.2f}, "
-              f"path RMSE x{a['path_rmse_m'] / b['path_rmse_m']:.2f}")
+        print(
+            f"{scen}: Fiala / ExpTanh ratio: beta RMSE x{a['beta_rmse_deg'] / b['beta_rmse_deg']:.2f}, "
+            f"path RMSE x{a['path_rmse_m'] / b['path_rmse_m']:.2f}"
+        )
     return rows
 
 
@@ -181,18 +213,32 @@ def part_sweep(p, plant, settings, runs=20, seed=0):
     rows = []
     for i in range(runs):
         sc = scenario_config(
-            "donut", seed=i, mass_factor=float(rng.uniform(0.9, 1.1)), mu_factor=float(rng.uniform(0.9, 1.1)),
-            offset=(float(rng.uniform(-1, 1)), float(rng.uniform(-1, 1)), float(rng.uniform(-0.1, 0.1)),
-                    float(rng.uniform(-1.5, 1.5))))
+            "donut",
+            seed=i,
+            mass_factor=float(rng.uniform(0.9, 1.1)),
+            mu_factor=float(rng.uniform(0.9, 1.1)),
+            offset=(
+                float(rng.uniform(-1, 1)),
+                float(rng.uniform(-1, 1)),
+                float(rng.uniform(-0.1, 0.1)),
+                float(rng.uniform(-1.5, 1.5)),
+            ),
+        )
         m = run_scenario(sc, p, plant, exptanh, MPCConfig(time_budget_ms=1e4))["metrics"]
         rows.append(m)
-        print(f"run {i:2d}: mass x{sc.mass_factor:.3f} mu x{sc.mu_factor:.3f} offset {np.round(sc.offset, 2)} -> "
-              f"beta RMSE {m['beta_rmse_deg']:.2f} deg, path RMSE {m['path_rmse_m']:.3f} m, spun {m['spun_out']}")
+        print(
+            f"run {i:2d}: mass x{sc.mass_factor:.3f} mu x{sc.mu_factor:.3f} "
+            f"offset {np.round(sc.offset, 2)} -> "
+            f"beta RMSE {m['beta_rmse_deg']:.2f} deg, path RMSE {m['path_rmse_m']:.3f} m, "
+            f"spun {m['spun_out']}"
+        )
     b = np.array([m["beta_rmse_deg"] for m in rows])
     e = np.array([m["path_rmse_m"] for m in rows])
     spun = sum(m["spun_out"] for m in rows)
-    print(f"\n== robustness sweep ({runs} donuts): worst beta RMSE {np.nanmax(b):.2f} deg (target < 2), "
-          f"worst path RMSE {np.nanmax(e):.3f} m (target < 0.5), spin-outs {spun} (target 0)")
+    print(
+        f"\n== robustness sweep ({runs} donuts): worst beta RMSE {np.nanmax(b):.2f} deg (target < 2), "
+        f"worst path RMSE {np.nanmax(e):.3f} m (target < 0.5), spin-outs {spun} (target 0)"
+    )
     return rows
 
 

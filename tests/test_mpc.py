@@ -26,8 +26,14 @@ CASADI_MODELS = sorted(n for n, c in tire_models.REGISTRY.items() if c.casadi)
 def _eq_setup(tires=CTRL, **cfg):
     eq = equilibrium_on_circle(P, tires, 15.0, math.radians(-30.0))
     path = circle_path(15.0)
-    mpc = DriftMPC(P, tires, MPCConfig(**{"time_budget_ms": 1e3, **cfg}), path=path,
-                   reference=EquilibriumReference(eq, path), u_init=eq.u).setup()
+    mpc = DriftMPC(
+        P,
+        tires,
+        MPCConfig(**{"time_budget_ms": 1e3, **cfg}),
+        path=path,
+        reference=EquilibriumReference(eq, path),
+        u_init=eq.u,
+    ).setup()
     x0 = np.array([0.0, 0.0, -eq.beta, eq.vx, eq.vy, eq.r])  # on the circle, velocity along the tangent
     return mpc, eq, x0
 
@@ -42,14 +48,22 @@ def _check_command(mpc, u, u_prev):
 @pytest.mark.parametrize("name", CASADI_MODELS)
 def test_builds_and_steps_with_every_casadi_tyre_model(name):
     cls = tire_models.REGISTRY[name]
-    tires = AxleTires(cls.initial_guess(FZF, mu=1.0, C_per_rad=12.0), cls.initial_guess(FZR, mu=1.0, C_per_rad=14.0))
+    tires = AxleTires(
+        cls.initial_guess(FZF, mu=1.0, C_per_rad=12.0), cls.initial_guess(FZR, mu=1.0, C_per_rad=14.0)
+    )
     if name == "linear":  # no saturation: hold the grip-cornering steady state instead of a drift
         eq = equilibrium_on_circle(P, tires, 30.0, math.radians(1.0), branch="any")
     else:
         eq = equilibrium_on_circle(P, tires, 15.0, math.radians(-25.0))
     path = circle_path(eq.radius_m)
-    mpc = DriftMPC(P, tires, MPCConfig(N=20, time_budget_ms=1e3), path=path,
-                   reference=EquilibriumReference(eq, path), u_init=eq.u).setup()
+    mpc = DriftMPC(
+        P,
+        tires,
+        MPCConfig(N=20, time_budget_ms=1e3),
+        path=path,
+        reference=EquilibriumReference(eq, path),
+        u_init=eq.u,
+    ).setup()
     x = np.array([0.0, 0.0, -eq.beta, eq.vx, eq.vy, eq.r])
     for k in range(5):
         u_prev = mpc.u_prev.copy()
@@ -158,9 +172,17 @@ def test_donut_robustness_sweep_with_fitted_exptanh():
     rng = np.random.default_rng(0)
     for i in range(20):
         sc = scenario_config(
-            "donut", seed=i, mass_factor=float(rng.uniform(0.9, 1.1)), mu_factor=float(rng.uniform(0.9, 1.1)),
-            offset=(float(rng.uniform(-1, 1)), float(rng.uniform(-1, 1)), float(rng.uniform(-0.1, 0.1)),
-                    float(rng.uniform(-1.5, 1.5))))
+            "donut",
+            seed=i,
+            mass_factor=float(rng.uniform(0.9, 1.1)),
+            mu_factor=float(rng.uniform(0.9, 1.1)),
+            offset=(
+                float(rng.uniform(-1, 1)),
+                float(rng.uniform(-1, 1)),
+                float(rng.uniform(-0.1, 0.1)),
+                float(rng.uniform(-1.5, 1.5)),
+            ),
+        )
         m = run_scenario(sc, P, PLANT, tires, MPCConfig(time_budget_ms=1e3))["metrics"]
         assert not m["spun_out"], (i, sc)
         assert m["beta_rmse_deg"] < 2.0 and m["path_rmse_m"] < 0.5, (i, sc, m)

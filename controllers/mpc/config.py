@@ -89,7 +89,9 @@ class MPCConfig:
             raise ConfigError(f"mpc config: need N >= 2 and dt_s > 0, got N={self.N}, dt_s={self.dt_s}")
         for f in dataclasses.fields(self):
             if f.name.startswith("tol_") and not getattr(self, f.name) > 0:
-                raise ConfigError(f"mpc config: {f.name} must be > 0 (a tolerance), got {getattr(self, f.name)!r}")
+                raise ConfigError(
+                    f"mpc config: {f.name} must be > 0 (a tolerance), got {getattr(self, f.name)!r}"
+                )
 
     def replace(self, **kw) -> MPCConfig:
         return dataclasses.replace(self, **kw)

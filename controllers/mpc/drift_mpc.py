@@ -145,18 +145,32 @@ class DriftMPC:
         DriftError: a tyre model that CasADi cannot evaluate, or inconsistent arguments.
     """
 
-    def __init__(self, vehicle: VehicleParams, tires: AxleTires, config: MPCConfig | None = None, *,
-                 path: Path | None = None, reference: Reference | None = None, u_init=(0.0, 0.0)):
+    def __init__(
+        self,
+        vehicle: VehicleParams,
+        tires: AxleTires,
+        config: MPCConfig | None = None,
+        *,
+        path: Path | None = None,
+        reference: Reference | None = None,
+        u_init=(0.0, 0.0),
+    ):
         for t in (tires.front, tires.rear):
             if not getattr(t, "casadi", False):
-                raise DriftError(f"DriftMPC: tyre model {t.name!r} cannot be evaluated in CasADi (casadi = False)")
+                raise DriftError(
+                    f"DriftMPC: tyre model {t.name!r} cannot be evaluated in CasADi (casadi = False)"
+                )
         if reference is None:
-            raise DriftError("DriftMPC: give a reference, e.g. EquilibriumReference(drift_equilibrium(...), path)")
+            raise DriftError(
+                "DriftMPC: give a reference, e.g. EquilibriumReference(drift_equilibrium(...), path)"
+            )
         self.vehicle, self.tires, self.cfg = vehicle, tires, config or MPCConfig()
         self.path, self.reference = path, reference
         c = self.cfg
         self.delta_max = c.delta_max_rad if c.delta_max_rad is not None else vehicle.delta_max
-        self.delta_rate = c.delta_rate_max_radps if c.delta_rate_max_radps is not None else vehicle.delta_rate_max
+        self.delta_rate = (
+            c.delta_rate_max_radps if c.delta_rate_max_radps is not None else vehicle.delta_rate_max
+        )
         self.Fx_max = c.Fx_max_N if c.Fx_max_N is not None else vehicle.Fx_drive_max
         self.Fx_min = c.Fx_min_N
         self.rate_per_step = np.array([self.delta_rate * c.dt_s, c.Fx_rate_max_Nps * c.dt_s])
@@ -271,11 +285,13 @@ class DriftMPC:
         return self
 
     def _maybe_jit(self, fun):
-        """Compile ``fun`` to a shared library with gcc (cached by content); the interpreted function on failure."""
+        """Compile ``fun`` with gcc (cached by content); the interpreted function on failure."""
         if not self.cfg.jit:
             return fun
         try:
-            cache = FsPath(os.environ.get("DRIFT_CACHE_DIR", FsPath.home() / ".cache" / "drift")) / "mpc_codegen"
+            cache = (
+                FsPath(os.environ.get("DRIFT_CACHE_DIR", FsPath.home() / ".cache" / "drift")) / "mpc_codegen"
+            )
             cache.mkdir(parents=True, exist_ok=True)
             key = hashlib.sha1(fun.serialize().encode()).hexdigest()[:16]
             so = cache / f"qpdata_{key}.so"
@@ -285,8 +301,12 @@ class DriftMPC:
                 cg.add(fun)
                 cg.generate(str(cache) + os.sep)
                 tmp = cache / f"qpdata_{key}.{os.getpid()}.so"
-                subprocess.run(["gcc", "-O1", "-fPIC", "-shared", str(cache / name), "-o", str(tmp), "-lm"],
-                               check=True, capture_output=True, timeout=900)
+                subprocess.run(
+                    ["gcc", "-O1", "-fPIC", "-shared", str(cache / name), "-o", str(tmp), "-lm"],
+                    check=True,
+                    capture_output=True,
+                    timeout=900,
+                )
                 os.replace(tmp, so)
             self.jit_library = str(so)
             return ca.external(fun.name(), str(so))
@@ -299,14 +319,33 @@ class DriftMPC:
         if name == "hpipm":
             N = self.cfg.N
             # scaled variables are O(1): 1e4 is "infinite"; the default 1e8 stalls the interior point
-            return {"N": N, "nx": [NX] * (N + 1), "nu": [NU] * N + [0], "ng": [2] * N + [0], "inf": 1e4,
-                    "hpipm": {"iter_max": 50, "mode": "speed", "res_g_max": 1e-6, "res_b_max": 1e-8,
-                              "res_d_max": 1e-8, "res_m_max": 1e-8}, "error_on_fail": False}
+            return {
+                "N": N,
+                "nx": [NX] * (N + 1),
+                "nu": [NU] * N + [0],
+                "ng": [2] * N + [0],
+                "inf": 1e4,
+                "hpipm": {
+                    "iter_max": 50,
+                    "mode": "speed",
+                    "res_g_max": 1e-6,
+                    "res_b_max": 1e-8,
+                    "res_d_max": 1e-8,
+                    "res_m_max": 1e-8,
+                },
+                "error_on_fail": False,
+            }
         if name == "qrqp":
             return {"print_iter": False, "print_header": False, "error_on_fail": False, "max_iter": 100}
         if name == "osqp":
-            return {"osqp.verbose": False, "osqp.eps_abs": 1e-6, "osqp.eps_rel": 1e-6, "osqp.polish": True,
-                    "warm_start_primal": True, "error_on_fail": False}
+            return {
+                "osqp.verbose": False,
+                "osqp.eps_abs": 1e-6,
+                "osqp.eps_rel": 1e-6,
+                "osqp.polish": True,
+                "warm_start_primal": True,
+                "error_on_fail": False,
+            }
         return {"printLevel": "none", "error_on_fail": False, "sparse": True}
 
     def _nlpsol_name(self):
@@ -315,18 +354,43 @@ class DriftMPC:
     def _nlp_opts(self):
         c = self.cfg
         if c.solver == "ipopt":
-            return {"ipopt.print_level": 0, "print_time": False, "ipopt.sb": "yes", "ipopt.max_iter": c.max_iter,
-                    "ipopt.warm_start_init_point": "yes", "ipopt.tol": 1e-6, "ipopt.mu_init": 1e-3,
-                    "ipopt.warm_start_bound_push": 1e-6, "ipopt.warm_start_mult_bound_push": 1e-6}
+            return {
+                "ipopt.print_level": 0,
+                "print_time": False,
+                "ipopt.sb": "yes",
+                "ipopt.max_iter": c.max_iter,
+                "ipopt.warm_start_init_point": "yes",
+                "ipopt.tol": 1e-6,
+                "ipopt.mu_init": 1e-3,
+                "ipopt.warm_start_bound_push": 1e-6,
+                "ipopt.warm_start_mult_bound_push": 1e-6,
+            }
         if c.solver == "fatrop":
-            return {"structure_detection": "auto", "equality": self._eq_flags, "print_time": False,
-                    "fatrop.print_level": 0, "fatrop.max_iter": c.max_iter, "fatrop.tol": 1e-6}
-        return {"qpsol": c.qp_solver, "print_time": False, "print_header": False, "print_iteration": False,
-                "tol_pr": 1e-6, "tol_du": 1e-4,
-                "print_status": False, "max_iter": c.max_iter, "convexify_strategy": "regularize",
-                "qpsol_options": {k: v for k, v in self._qp_opts().items()
-                                  if not k.startswith("hpipm") and k not in ("N", "nx", "nu", "ng")},
-                "error_on_fail": False}
+            return {
+                "structure_detection": "auto",
+                "equality": self._eq_flags,
+                "print_time": False,
+                "fatrop.print_level": 0,
+                "fatrop.max_iter": c.max_iter,
+                "fatrop.tol": 1e-6,
+            }
+        return {
+            "qpsol": c.qp_solver,
+            "print_time": False,
+            "print_header": False,
+            "print_iteration": False,
+            "tol_pr": 1e-6,
+            "tol_du": 1e-4,
+            "print_status": False,
+            "max_iter": c.max_iter,
+            "convexify_strategy": "regularize",
+            "qpsol_options": {
+                k: v
+                for k, v in self._qp_opts().items()
+                if not k.startswith("hpipm") and k not in ("N", "nx", "nu", "ng")
+            },
+            "error_on_fail": False,
+        }
 
     # ------------------------------------------------------------------------------------------
     # bounds, references, guesses
@@ -354,7 +418,9 @@ class DriftMPC:
         tk = t + dt * np.arange(N + 1)
         ref = np.asarray(self.reference(tk, s_now + s_rel), float)
         if ref.shape != (N + 1, NREF) or not np.all(np.isfinite(ref)):
-            raise DriftError(f"reference returned shape {ref.shape} or non-finite values; expected ({N + 1}, {NREF})")
+            raise DriftError(
+                f"reference returned shape {ref.shape} or non-finite values; expected ({N + 1}, {NREF})"
+            )
         return ref
 
     def _w_from_traj(self, X, U):
@@ -390,7 +456,9 @@ class DriftMPC:
             for _ in range(n_it):
                 H, gr, A, gv = self._qpdata(w, Pv)
                 gv = np.array(gv).ravel()
-                sol = self._qp(h=H, g=gr, a=A, lba=self._lbg - gv, uba=self._ubg - gv, lbx=lbw - w, ubx=ubw - w)
+                sol = self._qp(
+                    h=H, g=gr, a=A, lba=self._lbg - gv, uba=self._ubg - gv, lbx=lbw - w, ubx=ubw - w
+                )
                 st = self._qp.stats()
                 ok, status = bool(st.get("success", False)), str(st.get("return_status", ""))
                 dw = np.array(sol["x"]).ravel()
@@ -404,8 +472,12 @@ class DriftMPC:
         sol = self._nlp(**kw)
         st = self._nlp.stats()
         self._lam_g, self._lam_x = np.array(sol["lam_g"]).ravel(), np.array(sol["lam_x"]).ravel()
-        return np.array(sol["x"]).ravel(), bool(st.get("success", False)), int(st.get("iter_count", 0)), \
-            str(st.get("return_status", ""))
+        return (
+            np.array(sol["x"]).ravel(),
+            bool(st.get("success", False)),
+            int(st.get("iter_count", 0)),
+            str(st.get("return_status", "")),
+        )
 
     def step(self, state, t: float):
         """Command for the measured full state.
@@ -424,7 +496,9 @@ class DriftMPC:
             raise DriftError("DriftMPC.step needs a path for pose input; give path=... or call step_frenet")
         st = np.asarray(state, float).reshape(-1)
         if st.shape != (6,):
-            raise DriftError(f"DriftMPC.step: state must be [X, Y, psi, vx, vy, r] (6,), got shape {st.shape}")
+            raise DriftError(
+                f"DriftMPC.step: state must be [X, Y, psi, vx, vy, r] (6,), got shape {st.shape}"
+            )
         if not np.all(np.isfinite(st)):
             return self._fallback(st[3:6], np.zeros(3), "non-finite state", 0.0)
         s, e, dpsi = self.path.project(st[0], st[1], st[2], self._s_abs)
@@ -452,7 +526,9 @@ class DriftMPC:
         if self._v_pred is not None and c.disturbance_gain > 0:
             # offset-free MPC: integrate the one-step prediction error into an acceleration offset
             innov = (v - self._v_pred) / c.dt_s
-            self.disturbance = np.clip(self.disturbance + c.disturbance_gain * innov, -self._d_max, self._d_max)
+            self.disturbance = np.clip(
+                self.disturbance + c.disturbance_gain * innov, -self._d_max, self._d_max
+            )
         x0 = np.r_[v, errors[0], errors[1], 0.0, self.u_prev]
         t0 = time.perf_counter()
         try:
@@ -512,8 +588,16 @@ class DriftMPC:
             if np.all(np.isfinite(v)):
                 X[:, 0:3] = v
         X = np.nan_to_num(X)
-        return u, Diagnostics(solve_ms, iters, status, False, source, X[:, :6].copy(), np.nan_to_num(U).copy(),
-                              np.nan_to_num(np.asarray(errors, float)))
+        return u, Diagnostics(
+            solve_ms,
+            iters,
+            status,
+            False,
+            source,
+            X[:, :6].copy(),
+            np.nan_to_num(U).copy(),
+            np.nan_to_num(np.asarray(errors, float)),
+        )
 
     def _predict_v(self, x0, u):
         kappa = float(self.reference(np.zeros(1), np.array([self._s_abs or 0.0]))[0, 0])

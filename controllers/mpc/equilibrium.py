@@ -66,14 +66,18 @@ class Equilibrium:
 
 def _check(vehicle, tires):
     if not isinstance(vehicle, VehicleParams):
-        raise DriftError(f"drift_equilibrium: vehicle must be a VehicleParams (drift.vehicle.load_vehicle), "
-                         f"got {type(vehicle).__name__}")
+        raise DriftError(
+            f"drift_equilibrium: vehicle must be a VehicleParams (drift.vehicle.load_vehicle), "
+            f"got {type(vehicle).__name__}"
+        )
     if not isinstance(tires, AxleTires):
         raise DriftError(f"drift_equilibrium: tires must be an AxleTires, got {type(tires).__name__}")
     for t in (tires.front, tires.rear):
         if not getattr(t, "casadi", False):
-            raise DriftError(f"drift_equilibrium: tyre model {t.name!r} cannot be evaluated in CasADi "
-                             "(casadi = False); use linear, fiala, pacejka or exptanh")
+            raise DriftError(
+                f"drift_equilibrium: tyre model {t.name!r} cannot be evaluated in CasADi "
+                "(casadi = False); use linear, fiala, pacejka or exptanh"
+            )
 
 
 def _residual_fun(vehicle, tires):
@@ -90,11 +94,20 @@ def _solve(vehicle, tires, F_res, unknowns, build, guesses, lbz, ubz, what, bran
     res = F_res(v, u)
     eqs = ca.vertcat(res[0] / vehicle.g, res[1] / vehicle.g, res[2] * vehicle.L / vehicle.g, *extra)
     nlp = {"x": z, "f": 1e-6 * ca.sumsqr(z), "g": eqs}
-    opts = {"ipopt.print_level": 0, "print_time": False, "ipopt.tol": 1e-12, "ipopt.max_iter": 200,
-            "ipopt.sb": "yes"}
+    opts = {
+        "ipopt.print_level": 0,
+        "print_time": False,
+        "ipopt.tol": 1e-12,
+        "ipopt.max_iter": 200,
+        "ipopt.sb": "yes",
+    }
     solver = ca.nlpsol("eq", "ipopt", nlp, opts)
-    newton = ca.rootfinder("eqn", "newton", ca.Function("g", [z], [eqs]),
-                           {"abstol": 1e-13, "max_iter": 50, "error_on_fail": False})
+    newton = ca.rootfinder(
+        "eqn",
+        "newton",
+        ca.Function("g", [z], [eqs]),
+        {"abstol": 1e-13, "max_iter": 50, "error_on_fail": False},
+    )
     G = ca.Function("g", [z], [eqs])
     found = []  # (rank, z, err)
     for z0 in guesses:
@@ -102,7 +115,11 @@ def _solve(vehicle, tires, F_res, unknowns, build, guesses, lbz, ubz, what, bran
         zs = np.array(sol["x"]).ravel()
         try:
             zn = np.array(newton(zs)).ravel()
-            if np.all(np.isfinite(zn)) and np.all(zn >= np.array(lbz) - 1e-9) and np.all(zn <= np.array(ubz) + 1e-9):
+            if (
+                np.all(np.isfinite(zn))
+                and np.all(zn >= np.array(lbz) - 1e-9)
+                and np.all(zn <= np.array(ubz) + 1e-9)
+            ):
                 zs = zn
         except RuntimeError:
             pass
@@ -121,17 +138,35 @@ def _solve(vehicle, tires, F_res, unknowns, build, guesses, lbz, ubz, what, bran
     raw = float(np.max(np.abs(np.array(F_res(vv, uu)).ravel())))
     if not (err < 1e-8 and raw < 1e-6):
         raise DriftError(
-            f"no drift equilibrium for {what} with delta in [-{vehicle.delta_max:.3g}, {vehicle.delta_max:.3g}] rad "
+            f"no drift equilibrium for {what} with delta in "
+            f"[-{vehicle.delta_max:.3g}, {vehicle.delta_max:.3g}] rad "
             f"and Fxr in [{lbz[-1] * vehicle.Fx_drive_max:.0f}, {vehicle.Fx_drive_max:.0f}] N (best residual "
-            f"{raw:.2e}); try a smaller |beta|, another speed or a tyre model with more rear grip")
+            f"{raw:.2e}); try a smaller |beta|, another speed or a tyre model with more rear grip"
+        )
     V = float(math.hypot(vv[0], vv[1]))
-    return Equilibrium(vx=float(vv[0]), vy=float(vv[1]), beta=float(math.atan2(vv[1], vv[0])), r=float(vv[2]),
-                       delta=float(uu[0]), Fxr=float(uu[1]), V=V,
-                       radius_m=float(V / abs(vv[2])) if abs(vv[2]) > 1e-12 else math.inf, residual=raw)
+    return Equilibrium(
+        vx=float(vv[0]),
+        vy=float(vv[1]),
+        beta=float(math.atan2(vv[1], vv[0])),
+        r=float(vv[2]),
+        delta=float(uu[0]),
+        Fxr=float(uu[1]),
+        V=V,
+        radius_m=float(V / abs(vv[2])) if abs(vv[2]) > 1e-12 else math.inf,
+        residual=raw,
+    )
 
 
-def drift_equilibrium(vehicle: VehicleParams, tires: AxleTires, vx: float, beta: float, *,
-                      r_guess: float | None = None, Fxr_min: float = 0.0, branch: str = "drift") -> Equilibrium:
+def drift_equilibrium(
+    vehicle: VehicleParams,
+    tires: AxleTires,
+    vx: float,
+    beta: float,
+    *,
+    r_guess: float | None = None,
+    Fxr_min: float = 0.0,
+    branch: str = "drift",
+) -> Equilibrium:
     """Steady state with body speed ``vx`` (m/s) and sideslip ``beta`` (rad): solve ``r, delta, Fxr``.
 
     Args:
@@ -168,21 +203,41 @@ def drift_equilibrium(vehicle: VehicleParams, tires: AxleTires, vx: float, beta:
     a = vehicle.g * vehicle.mu / V
     r0s = [r_guess] if r_guess is not None else []
     r0s += [s * k * a for k in (0.9, 0.5, 0.2, 1.2) for s in (sgn, -sgn)]
-    guesses = [[r0, d * (1 if r0 > 0 else -1), f] for r0 in r0s for d in (-0.1, 0.1, -0.3, 0.02)
-               for f in (0.3, 0.05)]
+    guesses = [
+        [r0, d * (1 if r0 > 0 else -1), f] for r0 in r0s for d in (-0.1, 0.1, -0.3, 0.02) for f in (0.3, 0.05)
+    ]
     lbz = [-10.0, -1.0, Fxr_min / sc[2]]
     ubz = [10.0, 1.0, 1.0]
-    return _solve(vehicle, tires, F_res, ("r", "delta", "Fxr"), build, guesses, lbz, ubz,
-                  f"vx = {vx:.3g} m/s, beta = {math.degrees(beta):.3g} deg", branch)
+    return _solve(
+        vehicle,
+        tires,
+        F_res,
+        ("r", "delta", "Fxr"),
+        build,
+        guesses,
+        lbz,
+        ubz,
+        f"vx = {vx:.3g} m/s, beta = {math.degrees(beta):.3g} deg",
+        branch,
+    )
 
 
-def equilibrium_on_circle(vehicle: VehicleParams, tires: AxleTires, radius_m: float, beta: float, *,
-                          left: bool = True, vx_guess: float | None = None, Fxr_min: float = 0.0,
-                          branch: str = "drift") -> Equilibrium:
-    """Steady state driving a circle of ``radius_m`` (m) at sideslip ``beta`` (rad): solve ``vx, r, delta, Fxr``.
+def equilibrium_on_circle(
+    vehicle: VehicleParams,
+    tires: AxleTires,
+    radius_m: float,
+    beta: float,
+    *,
+    left: bool = True,
+    vx_guess: float | None = None,
+    Fxr_min: float = 0.0,
+    branch: str = "drift",
+) -> Equilibrium:
+    """Steady state on a circle of ``radius_m`` (m) at sideslip ``beta`` (rad): solve ``vx, r, delta, Fxr``.
 
     The extra equation is ``V = R |r|`` with ``V = vx / cos(beta)``; ``left`` picks ``r > 0``
-    (counter-clockwise); ``branch`` as in :func:`drift_equilibrium`. Raises :class:`DriftError` when no equilibrium exists.
+    (counter-clockwise); ``branch`` as in :func:`drift_equilibrium`.
+    Raises :class:`DriftError` when no equilibrium exists.
     """
     _check(vehicle, tires)
     if not (math.isfinite(radius_m) and radius_m > 1.0):
@@ -195,13 +250,35 @@ def equilibrium_on_circle(vehicle: VehicleParams, tires: AxleTires, radius_m: fl
         vx = z[0] * 10.0
         V = vx * math.sqrt(1.0 + tb * tb)
         r = sgn * V / radius_m
-        return (ca.vertcat(vx, vx * tb, r), ca.vertcat(z[1] * vehicle.delta_max, z[2] * vehicle.Fx_drive_max), [])
+        return (
+            ca.vertcat(vx, vx * tb, r),
+            ca.vertcat(z[1] * vehicle.delta_max, z[2] * vehicle.Fx_drive_max),
+            [],
+        )
 
-    vg = vx_guess if vx_guess is not None else 0.9 * math.sqrt(vehicle.g * vehicle.mu * radius_m) * math.cos(beta)
-    guesses = [[vg * k / 10.0, d, f] for k in (1.0, 0.7, 1.2, 0.5) for d in (-sgn * 0.1, sgn * 0.1, sgn * 0.03, -sgn * 0.3)
-               for f in (0.3, 0.05)]
+    vg = (
+        vx_guess
+        if vx_guess is not None
+        else 0.9 * math.sqrt(vehicle.g * vehicle.mu * radius_m) * math.cos(beta)
+    )
+    guesses = [
+        [vg * k / 10.0, d, f]
+        for k in (1.0, 0.7, 1.2, 0.5)
+        for d in (-sgn * 0.1, sgn * 0.1, sgn * 0.03, -sgn * 0.3)
+        for f in (0.3, 0.05)
+    ]
     lbz = [0.1, -1.0, Fxr_min / vehicle.Fx_drive_max]
     ubz = [10.0, 1.0, 1.0]
     # unknowns are vx, delta, Fxr; r follows from the circle condition
-    return _solve(vehicle, tires, F_res, ("vx", "delta", "Fxr"), build, guesses, lbz, ubz,
-                  f"radius {radius_m:.3g} m, beta = {math.degrees(beta):.3g} deg", branch)
+    return _solve(
+        vehicle,
+        tires,
+        F_res,
+        ("vx", "delta", "Fxr"),
+        build,
+        guesses,
+        lbz,
+        ubz,
+        f"radius {radius_m:.3g} m, beta = {math.degrees(beta):.3g} deg",
+        branch,
+    )

@@ -77,7 +77,9 @@ class Path:
         e = float(-d[0] * t[1] + d[1] * t[0])
         s = self.s[i] + along
         if s_guess is not None:  # unwrap to stay continuous with the previous progress
-            s = s_guess + float(wrap_angle(2 * np.pi * (s - s_guess) / self.length_m)) * self.length_m / (2 * np.pi)
+            s = s_guess + float(wrap_angle(2 * np.pi * (s - s_guess) / self.length_m)) * self.length_m / (
+                2 * np.pi
+            )
         dpsi = float(wrap_angle(psi - (h + self.kappa[i] * along)))
         return float(s), e, dpsi
 
@@ -99,5 +101,11 @@ def figure_eight_path(radius_m: float, ds: float = 0.05) -> Path:
     both through the origin with heading 0 there; curvature switches sign at the crossing."""
     a, b = circle_path(radius_m, True, ds), circle_path(radius_m, False, ds)
     L = a.length_m + b.length_m
-    return Path("figure8", np.concatenate([a.s, a.length_m + b.s]), np.concatenate([a.xy, b.xy]),
-                np.concatenate([a.heading, b.heading]), np.concatenate([a.kappa, b.kappa]), L)
+    return Path(
+        "figure8",
+        np.concatenate([a.s, a.length_m + b.s]),
+        np.concatenate([a.xy, b.xy]),
+        np.concatenate([a.heading, b.heading]),
+        np.concatenate([a.kappa, b.kappa]),
+        L,
+    )

@@ -19,8 +19,16 @@ def _plt():
 
 def _car_outline(x, y, psi, L=4.2, W=1.85):
     c, s = math.cos(psi), math.sin(psi)
-    pts = np.array([[L / 2, W / 2], [-L / 2, W / 2], [-L / 2, -W / 2], [L / 2, -W / 2], [L / 2 + 0.6, 0.0],
-                    [L / 2, W / 2]])
+    pts = np.array(
+        [
+            [L / 2, W / 2],
+            [-L / 2, W / 2],
+            [-L / 2, -W / 2],
+            [L / 2, -W / 2],
+            [L / 2 + 0.6, 0.0],
+            [L / 2, W / 2],
+        ]
+    )
     R = np.array([[c, -s], [s, c]])
     return pts @ R.T + np.array([x, y])
 
@@ -32,20 +40,41 @@ def plot_trajectory(out: dict, path_png: str | Path, every_s: float = 0.5) -> Pa
     path = out["path"]
     fig, ax = plt.subplots(figsize=(7, 7))
     ax.plot(path.xy[:, 0], path.xy[:, 1], "k--", lw=1, label="reference path")
-    sc = ax.scatter(x[:, 0], x[:, 1], c=np.degrees(np.abs(out["beta"])), s=3, cmap="viridis", label="car (CG)")
+    sc = ax.scatter(
+        x[:, 0], x[:, 1], c=np.degrees(np.abs(out["beta"])), s=3, cmap="viridis", label="car (CG)"
+    )
     fig.colorbar(sc, ax=ax, label="|sideslip| (deg)")
     k = max(1, int(round(every_s / (t[1] - t[0])))) if len(t) > 1 else 1
     idx = np.arange(0, len(t), k)
-    ax.quiver(x[idx, 0], x[idx, 1], np.cos(x[idx, 2]), np.sin(x[idx, 2]), color="tab:red", scale=25, width=0.004,
-              label="heading")
+    ax.quiver(
+        x[idx, 0],
+        x[idx, 1],
+        np.cos(x[idx, 2]),
+        np.sin(x[idx, 2]),
+        color="tab:red",
+        scale=25,
+        width=0.004,
+        label="heading",
+    )
     vel = np.arctan2(x[idx, 4], x[idx, 3]) + x[idx, 2]
-    ax.quiver(x[idx, 0], x[idx, 1], np.cos(vel), np.sin(vel), color="tab:blue", scale=25, width=0.003, alpha=0.6,
-              label="velocity")
+    ax.quiver(
+        x[idx, 0],
+        x[idx, 1],
+        np.cos(vel),
+        np.sin(vel),
+        color="tab:blue",
+        scale=25,
+        width=0.003,
+        alpha=0.6,
+        label="velocity",
+    )
     ax.set_aspect("equal")
     ax.set_xlabel("X (m)")
     ax.set_ylabel("Y (m)")
     m = out["metrics"]
-    ax.set_title(f"{out['scenario'].name}: beta RMSE {m['beta_rmse_deg']:.2f} deg, path RMSE {m['path_rmse_m']:.2f} m")
+    ax.set_title(
+        f"{out['scenario'].name}: beta RMSE {m['beta_rmse_deg']:.2f} deg, path RMSE {m['path_rmse_m']:.2f} m"
+    )
     ax.legend(loc="upper right", fontsize=8)
     fig.tight_layout()
     fig.savefig(path_png, dpi=120)
@@ -123,8 +152,10 @@ def animate(out: dict, path_gif: str | Path, fps: int = 10, max_frames: int = 15
         car.set_data(o[:, 0], o[:, 1])
         pxy = predicted_xy(k)
         pred.set_data(pxy[:, 0], pxy[:, 1])
-        txt.set_text(f"t {t[k]:4.1f} s  beta {math.degrees(out['beta'][k]):6.1f} deg  "
-                     f"delta {out['u'][k, 0]:+.2f} rad  Fx {out['u'][k, 1] / 1e3:4.1f} kN")
+        txt.set_text(
+            f"t {t[k]:4.1f} s  beta {math.degrees(out['beta'][k]):6.1f} deg  "
+            f"delta {out['u'][k, 0]:+.2f} rad  Fx {out['u'][k, 1] / 1e3:4.1f} kN"
+        )
         return trail, car, pred, txt
 
     anim = FuncAnimation(fig, draw, frames=len(frames), blit=False)

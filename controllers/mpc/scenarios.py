@@ -134,18 +134,19 @@ class BlendReference:
 
 
 def straight_values(vehicle: VehicleParams, vx: float) -> np.ndarray:
-    """``[beta, r, vx, delta, Fx]`` of straight driving at ``vx`` (Fx balancing drag and rolling resistance)."""
+    """``[beta, r, vx, delta, Fx]`` of straight driving at ``vx`` (Fx balances drag and rolling)."""
     return np.array([0.0, 0.0, vx, 0.0, vehicle.c_drag * vx * vx + vehicle.c_roll * vehicle.m * vehicle.g])
 
 
 def build_scenario(sc: ScenarioConfig, vehicle: VehicleParams, ctrl_tires: AxleTires):
-    """Path, reference, nominal equilibrium and initial plant state ``[X, Y, psi, vx, vy, r]`` of a scenario."""
+    """Path, reference, equilibrium and initial plant state ``[X, Y, psi, vx, vy, r]`` of a scenario."""
     beta = math.radians(sc.beta_deg)
     eq = equilibrium_on_circle(vehicle, ctrl_tires, sc.radius_m, beta, left=True)
     path = figure_eight_path(sc.radius_m) if sc.name == "figure8" else circle_path(sc.radius_m, left=True)
     if sc.name == "transition":
-        grip = equilibrium_on_circle(vehicle, ctrl_tires, sc.radius_m, math.radians(sc.grip_beta_deg), left=True,
-                                     branch="grip")
+        grip = equilibrium_on_circle(
+            vehicle, ctrl_tires, sc.radius_m, math.radians(sc.grip_beta_deg), left=True, branch="grip"
+        )
         T = sc.duration_s
         t1, t2 = 0.25 * T, 0.65 * T  # drift from t1 (after the ramp) until t2
 
@@ -157,9 +158,14 @@ def build_scenario(sc: ScenarioConfig, vehicle: VehicleParams, ctrl_tires: AxleT
         x0[2] = -grip.beta  # velocity along the path tangent
         return path, ref, eq, x0, {"grip": grip}
     v0 = sc.v0_mps if sc.v0_mps is not None else eq.V
-    ref = BlendReference(path, straight_values(vehicle, v0), _vals(eq),
-                         lambda t: smoothstep(t / sc.entry_s), lambda t: 0.1 + 0.9 * smoothstep(t / sc.entry_s),
-                         flip_m=sc.flip_m if sc.name == "figure8" else 0.0)
+    ref = BlendReference(
+        path,
+        straight_values(vehicle, v0),
+        _vals(eq),
+        lambda t: smoothstep(t / sc.entry_s),
+        lambda t: 0.1 + 0.9 * smoothstep(t / sc.entry_s),
+        flip_m=sc.flip_m if sc.name == "figure8" else 0.0,
+    )
     x0 = np.array([0.0, 0.0, 0.0, v0, 0.0, 0.0])
     return path, ref, eq, x0, {}
 
@@ -179,8 +185,15 @@ def perturbed_plant(vehicle: VehicleParams, tires: AxleTires, sc: ScenarioConfig
     return pv, AxleTires(scale(tires.front), scale(tires.rear))
 
 
-def run_scenario(sc: ScenarioConfig, vehicle: VehicleParams, plant_tires: AxleTires, ctrl_tires: AxleTires,
-                 config: MPCConfig | None = None, progress=None, mpc_hook=None) -> dict:
+def run_scenario(
+    sc: ScenarioConfig,
+    vehicle: VehicleParams,
+    plant_tires: AxleTires,
+    ctrl_tires: AxleTires,
+    config: MPCConfig | None = None,
+    progress=None,
+    mpc_hook=None,
+) -> dict:
     """Simulate one scenario in closed loop.
 
     Args:
@@ -304,20 +317,27 @@ def nominal_tires(name: str, vehicle: VehicleParams, settings: dict | None = Non
     if name == "pacejka":
         return default_plant(vehicle)
     if name == "fiala":
-        d = settings.get("nominal_fiala", {"front": {"C_per_rad": 12.0, "mu": 1.0}, "rear": {"C_per_rad": 12.0,
-                                                                                              "mu": 1.0}})
+        d = settings.get(
+            "nominal_fiala", {"front": {"C_per_rad": 12.0, "mu": 1.0}, "rear": {"C_per_rad": 12.0, "mu": 1.0}}
+        )
         return AxleTires.from_dict({"model": "fiala", **d})
     cls = tire_models.REGISTRY.get(name)
     if cls is None or not cls.casadi:
-        raise DriftError(f"--tires {name!r}: not a CasADi tyre model; use a fit run folder, 'fit' or one of "
-                         f"{sorted(n for n, c in tire_models.REGISTRY.items() if c.casadi)}")
+        raise DriftError(
+            f"--tires {name!r}: not a CasADi tyre model; use a fit run folder, 'fit' or one of "
+            f"{sorted(n for n, c in tire_models.REGISTRY.items() if c.casadi)}"
+        )
     Fzf = vehicle.m * vehicle.g * vehicle.lr / vehicle.L
     Fzr = vehicle.m * vehicle.g * vehicle.lf / vehicle.L
-    return AxleTires(cls.initial_guess(Fzf, mu=vehicle.mu, C_per_rad=12.0),
-                     cls.initial_guess(Fzr, mu=vehicle.mu, C_per_rad=12.0))
+    return AxleTires(
+        cls.initial_guess(Fzf, mu=vehicle.mu, C_per_rad=12.0),
+        cls.initial_guess(Fzr, mu=vehicle.mu, C_per_rad=12.0),
+    )
 
 
-def fitted_tires(vehicle_name: str, settings: dict | None = None, cache_dir=None, echo=print) -> tuple[AxleTires, str]:
+def fitted_tires(
+    vehicle_name: str, settings: dict | None = None, cache_dir=None, echo=print
+) -> tuple[AxleTires, str]:
     """The learned controller model: ``fit.model`` fitted by ``tire_models.fit`` on ``fit.minutes`` of
     simulated drifting of the plant (:func:`drift.simulate.simulate_log`, seed ``fit.seed``).
 
@@ -331,7 +351,9 @@ def fitted_tires(vehicle_name: str, settings: dict | None = None, cache_dir=None
     from tire_models.io import load_tires
 
     fit = {"model": "exptanh", "minutes": 3.0, "seed": 0, **(settings or {}).get("fit", {})}
-    root = _P(cache_dir) if cache_dir else _P(os.environ.get("DRIFT_CACHE_DIR", _P.home() / ".cache" / "drift"))
+    root = (
+        _P(cache_dir) if cache_dir else _P(os.environ.get("DRIFT_CACHE_DIR", _P.home() / ".cache" / "drift"))
+    )
     folder = root / "mpc_tires" / f"{vehicle_name}-{fit['model']}-{fit['minutes']:g}min-seed{fit['seed']}"
     if (folder / "model.yaml").exists():
         return load_tires(folder), str(folder)
@@ -339,16 +361,27 @@ def fitted_tires(vehicle_name: str, settings: dict | None = None, cache_dir=None
     from tire_models.fit.pipeline import FitConfig
     from tire_models.fit.run import run_fit
 
-    echo(f"fitting the controller's {fit['model']} tyres on {fit['minutes']:g} min of simulated drifting "
-         f"(once; cached in {folder})")
-    log = simulate_log(vehicle_name, minutes=float(fit["minutes"]) + 1.0, seed=int(fit["seed"]), scenario="drift")
-    cfg = FitConfig(model=fit["model"], baselines=(), vehicle=vehicle_name, minutes=float(fit["minutes"]),
-                    seed=int(fit["seed"]))
+    echo(
+        f"fitting the controller's {fit['model']} tyres on {fit['minutes']:g} min of simulated drifting "
+        f"(once; cached in {folder})"
+    )
+    log = simulate_log(
+        vehicle_name, minutes=float(fit["minutes"]) + 1.0, seed=int(fit["seed"]), scenario="drift"
+    )
+    cfg = FitConfig(
+        model=fit["model"],
+        baselines=(),
+        vehicle=vehicle_name,
+        minutes=float(fit["minutes"]),
+        seed=int(fit["seed"]),
+    )
     run_fit(log, cfg, folder, echo=echo, show_progress=False)
     return load_tires(folder), str(folder)
 
 
-def resolve_tires(spec: str, vehicle: VehicleParams, settings: dict | None = None, echo=print) -> tuple[AxleTires, str]:
+def resolve_tires(
+    spec: str, vehicle: VehicleParams, settings: dict | None = None, echo=print
+) -> tuple[AxleTires, str]:
     """``--tires`` of the CLI: ``fit`` (learned, cached), a fit run folder / model.yaml, or a model name."""
     from pathlib import Path as _P
 

@@ -1,4 +1,4 @@
-"""``drift equilibria``: tabulate and plot drift equilibria (beta against delta, r, Fxr) for several speeds."""
+"""``drift equilibria``: tabulate and plot drift equilibria (beta vs delta, r, Fxr) for several speeds."""
 
 from __future__ import annotations
 
@@ -11,8 +11,11 @@ def command(
     vehicle: str = typer.Option("sports", "--vehicle", help="vehicle preset name or YAML path"),
     tires: Path = typer.Option(None, "--tires", help="fit run folder (or model.yaml) of the tyre model"),  # noqa: B008
     model: str = typer.Option(
-        None, "--model", help="instead of --tires: a model at nominal parameters (pacejka = the simulation plant, "
-                              "fiala, linear, exptanh)"),
+        None,
+        "--model",
+        help="instead of --tires: a model at nominal parameters (pacejka = the simulation plant, "
+        "fiala, linear, exptanh)",
+    ),
     speeds: str = typer.Option("8,10,12,14", "--speeds", help="comma-separated body speeds vx (m/s)"),
     beta_min_deg: float = typer.Option(-40.0, "--beta-min-deg", help="most negative sideslip (deg)"),
     beta_max_deg: float = typer.Option(-10.0, "--beta-max-deg", help="least negative sideslip (deg)"),
@@ -37,7 +40,9 @@ def command(
     from drift.vehicle import load_vehicle
 
     if (tires is None) == (model is None):
-        raise DriftError("give exactly one of --tires RUN_DIR (a fitted model) or --model NAME (nominal parameters)")
+        raise DriftError(
+            "give exactly one of --tires RUN_DIR (a fitted model) or --model NAME (nominal parameters)"
+        )
     try:
         vxs = [float(v) for v in speeds.split(",") if v.strip()]
     except ValueError:
@@ -61,8 +66,18 @@ def command(
                 failed.append((vx, float(b)))
                 continue
             r_guess = eq.r
-            rows.append({"vx_mps": vx, "beta_deg": float(b), "r_radps": eq.r, "delta_rad": eq.delta,
-                         "Fxr_N": eq.Fxr, "V_mps": eq.V, "radius_m": eq.radius_m, "residual": eq.residual})
+            rows.append(
+                {
+                    "vx_mps": vx,
+                    "beta_deg": float(b),
+                    "r_radps": eq.r,
+                    "delta_rad": eq.delta,
+                    "Fxr_N": eq.Fxr,
+                    "V_mps": eq.V,
+                    "radius_m": eq.radius_m,
+                    "residual": eq.residual,
+                }
+            )
     if not rows:
         raise DriftError("no equilibrium found on the whole grid; try other --speeds or a smaller |beta|")
     with open(run / "equilibria.csv", "w", newline="") as fh:
@@ -78,8 +93,9 @@ def command(
         axs[0].plot(b, [r["delta_rad"] for r in sel], "o-", ms=3, label=f"vx {vx:g} m/s")
         axs[1].plot(b, [r["r_radps"] for r in sel], "o-", ms=3)
         axs[2].plot(b, [r["Fxr_N"] / 1e3 for r in sel], "o-", ms=3)
-    for ax, lab in zip(axs, ["steering delta (rad)", "yaw rate r (rad/s)", "rear drive force Fxr (kN)"],
-                       strict=True):
+    for ax, lab in zip(
+        axs, ["steering delta (rad)", "yaw rate r (rad/s)", "rear drive force Fxr (kN)"], strict=True
+    ):
         ax.set_xlabel("sideslip beta (deg)")
         ax.set_ylabel(lab)
         ax.grid(alpha=0.3)
@@ -89,11 +105,20 @@ def command(
     fig.tight_layout()
     fig.savefig(run / "equilibria.png", dpi=120)
     plt.close(fig)
-    write_metrics(run, {
-        "vehicle": p.name, "tires": axle.name, "tires_source": source, "equilibria": len(rows),
-        "not_found": len(failed), "not_found_points": [list(x) for x in failed],
-        "residual_max": max(r["residual"] for r in rows),
-        "countersteer_share": float(np.mean([r["delta_rad"] * r["r_radps"] < 0 for r in rows])),
-    })
-    typer.echo(f"{len(rows)} equilibria ({len(failed)} grid points without one), max residual "
-               f"{max(r['residual'] for r in rows):.1e}; table equilibria.csv, plot equilibria.png in {run}")
+    write_metrics(
+        run,
+        {
+            "vehicle": p.name,
+            "tires": axle.name,
+            "tires_source": source,
+            "equilibria": len(rows),
+            "not_found": len(failed),
+            "not_found_points": [list(x) for x in failed],
+            "residual_max": max(r["residual"] for r in rows),
+            "countersteer_share": float(np.mean([r["delta_rad"] * r["r_radps"] < 0 for r in rows])),
+        },
+    )
+    typer.echo(
+        f"{len(rows)} equilibria ({len(failed)} grid points without one), max residual "
+        f"{max(r['residual'] for r in rows):.1e}; table equilibria.csv, plot equilibria.png in {run}"
+    )

@@ -11,13 +11,17 @@ def command(
     scenario: str = typer.Option("donut", "--scenario", help="donut, circle, figure8 or transition"),
     vehicle: str = typer.Option("sports", "--vehicle", help="vehicle preset name or YAML path"),
     tires: str = typer.Option(
-        "fit", "--tires",
-        help="controller tyre model: 'fit' (exptanh fitted on 3 min of simulated drifting, cached), a fit run "
-             "folder, or a model name at nominal parameters (fiala, pacejka = the plant itself, ...)",
+        "fit",
+        "--tires",
+        help="controller tyre model: 'fit' (exptanh fitted on 3 min of simulated drifting, cached), "
+        "a fit run "
+        "folder, or a model name at nominal parameters (fiala, pacejka = the plant itself, ...)",
     ),
     config: str = typer.Option("default", "--config", help="configs/mpc/<name>.yaml or a YAML path"),
     solver: str = typer.Option(None, "--solver", help="override the config: rti, sqp, ipopt or fatrop"),
-    qp_solver: str = typer.Option(None, "--qp-solver", help="override the config: hpipm, qrqp, osqp, qpoases"),
+    qp_solver: str = typer.Option(
+        None, "--qp-solver", help="override the config: hpipm, qrqp, osqp, qpoases"
+    ),
     noise: float = typer.Option(1.0, "--noise", help="sensor noise scale (0 = perfect measurements)"),
     duration_s: float = typer.Option(None, "--duration-s", help="simulated time (s); default per scenario"),
     mass_factor: float = typer.Option(1.0, "--mass-factor", help="plant mass (and inertia) factor"),
@@ -26,7 +30,7 @@ def command(
     gif: bool = typer.Option(True, "--gif/--no-gif", help="write animation.gif"),
     out: Path = typer.Option(None, "--out", help="run folder (default runs/mpc-<timestamp>)"),  # noqa: B008
 ):
-    """Closed-loop drift scenario: NMPC (learned tyres) vs a Pacejka combined-slip plant; metrics, plots, GIF."""
+    """Closed-loop drift scenario: NMPC (learned tyres) vs a Pacejka plant; metrics, plots, GIF."""
     import numpy as np
     import yaml
     from rich.progress import Progress
@@ -57,23 +61,47 @@ def command(
         task = prog.add_task(f"{scenario} closed loop", total=int(round(sc.duration_s / cfg.dt_s)))
         res = run_scenario(sc, p, plant, ctrl, cfg, progress=lambda k, K: prog.update(task, completed=k + 1))
     m = dict(res["metrics"])
-    m.update(scenario=scenario, vehicle=p.name, controller_tires=ctrl.name, controller_tires_source=tires_src,
-             plant_tires="pacejka", solver=cfg.solver, qp_solver=cfg.qp_solver, horizon_N=cfg.N, dt_s=cfg.dt_s,
-             equilibrium={k: float(v) for k, v in res["eq"].to_dict().items()})
+    m.update(
+        scenario=scenario,
+        vehicle=p.name,
+        controller_tires=ctrl.name,
+        controller_tires_source=tires_src,
+        plant_tires="pacejka",
+        solver=cfg.solver,
+        qp_solver=cfg.qp_solver,
+        horizon_N=cfg.N,
+        dt_s=cfg.dt_s,
+        equilibrium={k: float(v) for k, v in res["eq"].to_dict().items()},
+    )
     write_metrics(run, m)
-    (run / "config.yaml").write_text(yaml.safe_dump({"controller": {k: (list(v) if isinstance(v, tuple) else v)
-                                                                     for k, v in cfg.__dict__.items()},
-                                                      "scenario": {k: (list(v) if isinstance(v, tuple) else v)
-                                                                   for k, v in sc.__dict__.items()},
-                                                      "controller_tires": ctrl.to_dict()}, sort_keys=False))
-    np.savez_compressed(run / "log.npz", t=res["t"], x=res["x"], u=res["u"], ref=res["ref"], e=res["e"],
-                        solve_ms=res["solve_ms"], source=res["source"].astype(str))
+    (run / "config.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "controller": {k: (list(v) if isinstance(v, tuple) else v) for k, v in cfg.__dict__.items()},
+                "scenario": {k: (list(v) if isinstance(v, tuple) else v) for k, v in sc.__dict__.items()},
+                "controller_tires": ctrl.to_dict(),
+            },
+            sort_keys=False,
+        )
+    )
+    np.savez_compressed(
+        run / "log.npz",
+        t=res["t"],
+        x=res["x"],
+        u=res["u"],
+        ref=res["ref"],
+        e=res["e"],
+        solve_ms=res["solve_ms"],
+        source=res["source"].astype(str),
+    )
     plot_trajectory(res, run / "trajectory.png")
     plot_timeseries(res, run / "timeseries.png")
     if gif:
         animate(res, run / "animation.gif")
-    typer.echo(f"{scenario}: beta RMSE {m['beta_rmse_deg']:.2f} deg, r RMSE {m['r_rmse_radps']:.3f} rad/s, "
-               f"path RMSE {m['path_rmse_m']:.2f} m (after {sc.settle_s:g} s); solve median "
-               f"{m['solve_ms_median']:.2f} ms, p99 {m['solve_ms_p99']:.2f} ms; fallbacks {m['fallbacks']}; "
-               f"spun out: {m['spun_out']}")
+    typer.echo(
+        f"{scenario}: beta RMSE {m['beta_rmse_deg']:.2f} deg, r RMSE {m['r_rmse_radps']:.3f} rad/s, "
+        f"path RMSE {m['path_rmse_m']:.2f} m (after {sc.settle_s:g} s); solve median "
+        f"{m['solve_ms_median']:.2f} ms, p99 {m['solve_ms_p99']:.2f} ms; fallbacks {m['fallbacks']}; "
+        f"spun out: {m['spun_out']}"
+    )
     typer.echo(f"results in {run}")
