@@ -2,13 +2,14 @@
 
 The node's parameters choose the scenario (:mod:`drift_ros.scenarios`) and the NMPC settings
 (``mpc_config``: a YAML with an ``MPCConfig`` mapping, or an ``mpc`` preset name in
-``configs/mpc``; default: ``MPCConfig()`` with ``dt_s = 1 / rate_hz``).
+``configs/mpc``; default: ``configs/mpc/default.yaml`` with ``dt_s = 1 / rate_hz``).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from drift.errors import ConfigError
 from drift_ros.scenarios import make_scenario
 
 
@@ -37,7 +38,14 @@ def build(DriftMPC, vehicle, tires, settings: dict) -> DriftMPCController:
     from controllers.mpc.drift_mpc import EquilibriumReference
 
     name = settings.get("mpc_config") or ""
-    cfg = load_mpc_config(name) if name else MPCConfig(dt_s=1.0 / float(settings.get("rate_hz", 50.0)))
+    dt = 1.0 / float(settings.get("rate_hz", 50.0))
+    if name:
+        cfg = load_mpc_config(name)
+    else:  # the shipped default settings (configs/mpc/default.yaml) at the node's control period
+        try:
+            cfg = load_mpc_config("default").replace(dt_s=dt)
+        except ConfigError:
+            cfg = MPCConfig(dt_s=dt)
     sc = make_scenario(
         settings.get("scenario", "donut"),
         vehicle,
