@@ -48,7 +48,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import gymnasium as gym
+try:  # gymnasium comes with the ``rl`` extra; the simulator core and run_laps work without it
+    import gymnasium as gym
+
+    _GymEnv, _GymVecEnv = gym.Env, gym.vector.VectorEnv
+except ImportError:  # pragma: no cover - exercised only without the extra
+    gym = None
+    _GymEnv = _GymVecEnv = object
 import numpy as np
 import yaml
 
@@ -593,8 +599,9 @@ class RacingSim:
         )
         return np.concatenate([car, extra], axis=1).astype(np.float32)
 
-    def observation_space(self) -> gym.spaces.Dict:
-        """The gymnasium space of ONE car's observation."""
+    def observation_space(self):
+        """The gymnasium space (``gymnasium.spaces.Dict``) of ONE car's observation."""
+        _need_gym()
         sp = {
             "proprio": gym.spaces.Box(-OBS_BOUND, OBS_BOUND, (self.proprio_dim,), np.float32),
             "privileged": gym.spaces.Box(-OBS_BOUND, OBS_BOUND, (self.privileged_dim,), np.float32),
@@ -649,7 +656,12 @@ def scaled_track(name_or_path, scale: float = 1.0) -> Track:
 # gymnasium wrappers
 
 
-class RacingEnv(gym.Env):
+def _need_gym() -> None:
+    if gym is None:
+        raise DriftError("the gymnasium environments need gymnasium: pip install 'drift[rl]'")
+
+
+class RacingEnv(_GymEnv):
     """Single-car gymnasium environment (see module docstring).
 
     ``reset(seed=..., options={"s_m": ..., "n_m": ..., "speed_mps": ..., "heading_err_rad": ...})``
@@ -667,6 +679,7 @@ class RacingEnv(gym.Env):
         tires=None,
         render_mode: str | None = None,
     ):
+        _need_gym()
         self.sim = RacingSim(config, 1, track=track, vehicle=vehicle, tires=tires)
         self.cfg = self.sim.cfg
         self.observation_space = self.sim.observation_space()
@@ -694,7 +707,7 @@ class RacingEnv(gym.Env):
         return self.sim.camera.render(x[:, 0], x[:, 1], x[:, 2])[0]
 
 
-class VecRacingEnv(gym.vector.VectorEnv):
+class VecRacingEnv(_GymVecEnv):
     """Many cars stepped in one batched numpy call, with per-car auto-reset in the same step.
 
     ``step(actions (B, 2))`` returns batched ``obs`` (dict of (B, ...) arrays), ``reward`` (B,),
@@ -703,7 +716,7 @@ class VecRacingEnv(gym.vector.VectorEnv):
     ``info["_final_obs"]``).
     """
 
-    metadata = {"autoreset_mode": gym.vector.AutoresetMode.SAME_STEP}
+    metadata = {"autoreset_mode": gym.vector.AutoresetMode.SAME_STEP} if gym is not None else {}
 
     def __init__(
         self,
@@ -714,6 +727,7 @@ class VecRacingEnv(gym.vector.VectorEnv):
         tires=None,
         seed: int | None = None,
     ):
+        _need_gym()
         self.sim = RacingSim(config, num_envs, track=track, vehicle=vehicle, tires=tires, seed=seed)
         self.num_envs = num_envs
         self.single_observation_space = self.sim.observation_space()
@@ -890,7 +904,7 @@ def run_laps(
 
 def _register() -> None:
     """Register ``drift/Racing-v0`` with gymnasium (``gymnasium.make("drift/Racing-v0", config=...)``)."""
-    if "drift/Racing-v0" not in gym.registry:
+    if gym is not None and "drift/Racing-v0" not in gym.registry:
         gym.register(id="drift/Racing-v0", entry_point="drift.racing.env:RacingEnv")
 
 
