@@ -37,6 +37,9 @@ def command(
     sensor_terms: str = typer.Option(
         "all", "--sensor-terms", help="fitted sensor terms: 'all', 'none' or a comma list"
     ),
+    mu_prior: float = typer.Option(
+        0.05, "--mu-prior", help="weight of the prior pulling each axle's peak friction to the vehicle's mu"
+    ),
     seed: int = typer.Option(0, "--seed", help="seed: the same seed gives the same fit"),
     resume: Path = typer.Option(None, "--resume", help="continue an interrupted fit in this run folder"),  # noqa: B008
     out: Path = typer.Option(None, "--out", help="run folder (default runs/fit-<timestamp>)"),  # noqa: B008
@@ -79,6 +82,7 @@ def command(
         epochs=epochs,
         stage1_iters=stage1_iters,
         seed=seed,
+        mu_prior_weight=mu_prior,
         sensor_terms=terms,
     )
     log_obj = load_fit_log(log, column_map)

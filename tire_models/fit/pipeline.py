@@ -94,6 +94,8 @@ class FitConfig:
                 raise DriftError(f"--{k.replace('_', '-')} must be positive, got {getattr(self, k)}")
         if self.batch < 1 or self.epochs < 0 or self.stage1_iters < 0 or self.substeps < 1:
             raise DriftError("--batch and --substeps must be >= 1, --epochs and stage-1 iterations >= 0")
+        if not self.mu_prior_weight >= 0:
+            raise DriftError(f"--mu-prior must be >= 0, got {self.mu_prior_weight}")
         if self.lr_schedule not in ("cosine", "step", "constant"):
             raise DriftError(f"--lr-schedule must be cosine, step or constant, got {self.lr_schedule!r}")
         bad = set(self.sensor_terms) - set(SENSOR_NAMES)
