@@ -158,3 +158,20 @@ def test_bad_files(tmp_path):
         load_track(tmp_path / "missing.csv")
     # all are DriftErrors (the CLI prints the message without a traceback)
     assert issubclass(TrackWidthError, DriftError)
+
+
+def test_project_near_keeps_the_hinted_part_of_the_track():
+    # a narrow hairpin: the two straights (y = 0 and y = 24) pass 24 m apart
+    n_s, R = 100, 12.0
+    a = np.stack([np.linspace(0, 500, n_s, endpoint=False), np.zeros(n_s)], 1)
+    th = np.linspace(-np.pi / 2, np.pi / 2, 12, endpoint=False)
+    b = np.stack([500 + R * np.cos(th), R + R * np.sin(th)], 1)
+    c = np.stack([np.linspace(500, 0, n_s, endpoint=False), np.full(n_s, 2 * R)], 1)
+    d = np.stack([R * np.cos(th + np.pi), R + R * np.sin(th + np.pi)], 1)
+    tr = make_track(np.vstack([a, b, c, d]), np.full(2 * n_s + 24, 4.0), np.full(2 * n_s + 24, 4.0))
+    p = np.array([[250.0, 14.0]])  # 14 m left of the lower straight, 10 m right of the upper one
+    s_glob, n_glob = tr.project(p)
+    # the nearest part is the upper straight (driven towards -x: the point is on its left)
+    assert s_glob[0] > 500.0 and n_glob[0] == pytest.approx(10.0, abs=0.05)
+    s_near, n_near = tr.project_near(p, s_hint=np.array([245.0]))
+    assert s_near[0] == pytest.approx(250.0, abs=0.5) and n_near[0] == pytest.approx(14.0, abs=0.05)

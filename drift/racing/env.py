@@ -225,6 +225,8 @@ class RacingSim:
         self.k_scale = c.track_scale
         self.wall = c.wall_margin_m * c.track_scale
         self.half_w = 0.5 * self.p.width
+        #: generous bound on any car's speed (m/s), for plausibility checks of the track position
+        self.speed_bound = max(c.v_ref_mps, c.reset_speed_max_mps) * 2.0
         self.t_ahead = np.linspace(c.horizon_min_s, c.horizon_max_s, c.n_ahead)
         tr = self.track
         self._course = np.concatenate([tr.left, tr.xy, tr.right], axis=1).astype(np.float32)  # (N, 6)
@@ -429,6 +431,16 @@ class RacingSim:
 
         # Frenet update, walls
         s_new, n_new = tr.project(x[:, :2])
+        # a jump along the track larger than the car can drive means another part of the track passes
+        # close by: project again near the previous position
+        jump = (
+            np.abs(_wrap_half(s_new - s_old, tr.length_m))
+            > 2.0 * self.speed_bound * c.dt_s + 10.0 * c.track_scale
+        )
+        if jump.any():
+            s_new[jump], n_new[jump] = tr.project_near(
+                x[jump, :2], s_old[jump], 2.0 * self.speed_bound * c.dt_s + 20.0
+            )
         wl, wr = tr.widths(s_new)
         lim_l, lim_r = wl + self.wall - self.half_w, wr + self.wall - self.half_w
         hit = (n_new > lim_l) | (n_new < -lim_r)

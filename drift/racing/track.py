@@ -301,6 +301,34 @@ class ClosedPath:
         shape = xy.shape[:-1]
         p = xy.reshape(-1, 2)
         _, k = self._tree.query(p)
+        s, n = self._refine(p, k)
+        return s.reshape(shape), n.reshape(shape)
+
+    def project_near(self, xy, s_hint, window_m: float = 50.0) -> tuple[np.ndarray, np.ndarray]:
+        """Like :meth:`project`, but only path points within ``window_m`` of ``s_hint`` (m, (...)) are
+        candidates: keeps a car on its own part of the track where other parts pass close by.
+
+        Args:
+            xy: (..., 2) world positions (m). s_hint: (...) previous arc length (m).
+        Returns:
+            s (...), n (...) as :meth:`project`.
+        """
+        xy = np.asarray(xy, dtype=float)
+        shape = xy.shape[:-1]
+        p = xy.reshape(-1, 2)
+        hint = np.broadcast_to(np.asarray(s_hint, dtype=float), shape).reshape(-1)
+        nn = len(self.s)
+        step = self.length_m / nn
+        w = max(1, int(np.ceil(window_m / step)))
+        i0, _ = self._locate(hint)
+        cand = (i0[:, None] + np.arange(-w, w + 1)[None, :]) % nn  # (P, 2w+1)
+        d2 = ((self.xy[cand] - p[:, None, :]) ** 2).sum(-1)
+        k = cand[np.arange(len(p)), np.argmin(d2, axis=1)]
+        s, n = self._refine(p, k)
+        return s.reshape(shape), n.reshape(shape)
+
+    def _refine(self, p: np.ndarray, k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Foot points on the two segments around the nearest path points ``k`` (P,) of ``p`` (P, 2)."""
         nn = len(self.s)
         best_d = np.full(len(p), np.inf)
         best_s = np.zeros(len(p))
@@ -321,7 +349,7 @@ class ClosedPath:
             best_d = np.where(better, d, best_d)
             best_s = np.where(better, s, best_s)
             best_n = np.where(better, n, best_n)
-        return self.wrap(best_s).reshape(shape), best_n.reshape(shape)
+        return self.wrap(best_s), best_n
 
 
 @dataclass(frozen=True, eq=False)
