@@ -515,7 +515,7 @@ class RacingSim:
     def _crossing_fraction(self, xy_path: np.ndarray, s_old: float) -> float:
         """Fraction of the control step (0..1) at which the substep path (nsub+1, 2) crosses s = 0."""
         tr = self.track
-        s_sub, _ = tr.project(xy_path)
+        s_sub, _ = tr.project_near(xy_path, s_old, 2.0 * self.speed_bound * self.cfg.dt_s + 20.0)
         u = s_old + np.concatenate([[0.0], np.cumsum(_wrap_half(np.diff(s_sub), tr.length_m))])
         j = int(np.argmax(u >= tr.length_m))
         if j == 0:
