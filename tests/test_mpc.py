@@ -186,3 +186,47 @@ def test_donut_robustness_sweep_with_fitted_exptanh():
         m = run_scenario(sc, P, PLANT, tires, MPCConfig(time_budget_ms=1e3))["metrics"]
         assert not m["spun_out"], (i, sc)
         assert m["beta_rmse_deg"] < 2.0 and m["path_rmse_m"] < 0.5, (i, sc, m)
+
+
+def test_path_projection_on_circle_and_figure_eight():
+    from controllers.mpc import figure_eight_path
+
+    path = circle_path(10.0)  # centre (0, 10), counter-clockwise
+    ang = 0.7
+    X, Y = (10.0 - 1.5) * math.sin(ang), 10.0 - (10.0 - 1.5) * math.cos(ang)  # 1.5 m inside (left)
+    s, e, dpsi = path.project(X, Y, ang + 0.2, s_guess=6.0)
+    assert s == pytest.approx(10.0 * ang, abs=0.06) and e == pytest.approx(1.5, abs=0.01)
+    assert dpsi == pytest.approx(0.2, abs=0.01)
+    np.testing.assert_allclose(path.position(np.array([10.0 * ang]), np.array([1.5]))[0], [X, Y], atol=0.02)
+    f8 = figure_eight_path(10.0)
+    # at the crossing the continuity of progress decides the lobe: coming from the left lobe's end
+    s1, _, _ = f8.project(0.0, 0.0, 0.0, s_guess=f8.length_m / 2 - 0.5)
+    assert f8.kappa_at(np.array([s1 + 1.0]))[0] < 0  # about to enter the right-hand lobe
+
+
+def test_cli_mpc_writes_run_folder(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from drift.cli import app
+
+    out = tmp_path / "run"
+    res = CliRunner().invoke(
+        app, ["mpc", "--scenario", "donut", "--tires", "pacejka", "--duration-s", "2", "--out", str(out)]
+    )
+    assert res.exit_code == 0, res.output
+    m = json.loads((out / "metrics.json").read_text())
+    for key in (
+        "beta_rmse_deg",
+        "r_rmse_radps",
+        "path_rmse_m",
+        "solve_ms_median",
+        "solve_ms_p99",
+        "fallbacks",
+        "spun_out",
+    ):
+        assert key in m
+    assert m["spun_out"] is False and m["solve_ms_median"] > 0
+    for f in ("trajectory.png", "timeseries.png", "animation.gif", "log.npz"):
+        assert (out / f).stat().st_size > 1000
