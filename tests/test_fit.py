@@ -215,3 +215,41 @@ def test_bad_inputs_give_clear_errors(tmp_path):
         run_fit(no_fx, _small_cfg(minutes=0.1), tmp_path / "y", show_progress=False, echo=lambda *a: None)
     with pytest.raises(DriftError, match="fit_config.json"):
         run_fit(log, _small_cfg(), tmp_path / "empty", resume=True, show_progress=False, echo=lambda *a: None)
+
+
+def test_sensor_terms_recovered_from_a_displaced_misaligned_sensor():
+    """vy measured 0.8 m ahead of the CG, misaligned by 0.01 rad, with a 0.05 m/s bias."""
+    log = simulate(seconds=90.0, dt=0.02)
+    d = dict(log.data)
+    d["vy"] = d["vy"] + 0.8 * d["r"] + 0.01 * d["vx"] + 0.05
+    moved = DrivingLog.from_arrays(log.t, d, source="<displaced sensor>")
+    p = load_vehicle("iac")
+    cfg = FitConfig(
+        model="pacejka",
+        baselines=(),
+        epochs=3,
+        stage1_iters=100,
+        horizon_s=0.2,
+        batch=128,
+        sensor_terms=("x_s_m", "vy_offset_per_vx", "vy_bias_mps"),
+        mu_prior_weight=0.0,
+    )
+    res = fit_one("pacejka", prepare(moved, LongitudinalMap("logged")), p, cfg)
+    assert res.sensor.x_s_m == pytest.approx(0.8, abs=0.05)
+    assert res.sensor.vy_offset_per_vx == pytest.approx(0.01, abs=0.002)
+    assert res.sensor.vy_bias_mps == pytest.approx(0.05, abs=0.03)
+    assert res.at_bounds == [] or all(not n.startswith("sensor.") for n in res.at_bounds)
+
+
+def test_sensor_module_transforms_are_inverse_and_report_bounds():
+    from tire_models.fit.sensor import SensorModule, SensorTerms
+
+    p = load_vehicle("iac")
+    sm = SensorModule(p, init=SensorTerms(x_s_m=0.7, vy_offset_per_vx=0.01, vy_bias_mps=0.02, Iz_kgm2=p.Iz))
+    vx, vy, r = torch.tensor([10.0, 20.0]), torch.tensor([0.1, -0.2]), torch.tensor([0.3, -0.1])
+    with torch.no_grad():
+        np.testing.assert_allclose(sm.to_measured(vx, sm.to_cg(vx, vy, r), r), vy, atol=1e-12)
+        np.testing.assert_allclose(sm.to_cg(vx, vy, r), vy - 0.7 * r - 0.01 * vx - 0.02, atol=1e-6)
+    assert sm.at_bounds() == []
+    sm.set_value("x_s_m", 99.0)  # clipped into the box, then reported
+    assert sm.at_bounds() == ["x_s_m"]
