@@ -133,7 +133,7 @@ def part_solvers(p, plant):
         cfg = MPCConfig(time_budget_ms=1e4, **kw)
         try:
             mpc = DriftMPC(
-                p, plant, cfg, path=path, reference=EquilibriumReference(eq, path), u_init=eq.u
+                p, ctrl, cfg, path=path, reference=EquilibriumReference(eq, path), u_init=eq.u
             ).setup()
             mpc.step(x0, 0.0)  # cold start outside the timing
             mpc.reset(eq.u)
