@@ -169,6 +169,27 @@ def test_drift_fit_end_to_end_on_real_log(tmp_path):
     assert m["heldout"]["multi_step_rmse"]["r"] < m["baselines"]["persistence"]["multi_step_rmse"]["r"]
 
 
+def test_drift_fit_default_is_the_shipped_excerpt(tmp_path):
+    res = _invoke(
+        [
+            "--baselines",
+            "",
+            "--epochs",
+            "1",
+            "--stage1-iters",
+            "10",
+            "--batch",
+            "1024",
+            "--out",
+            str(tmp_path / "run"),
+        ]
+    )
+    assert "GPL-3.0" in res.output and "Deep Dynamics" in res.output
+    m = _check_run(tmp_path / "run")
+    assert m["log"].endswith(".csv.gz") and m["train_minutes"] == 3.0
+    assert m["heldout"]["multi_step_rmse"]["r"] < m["baselines"]["persistence"]["multi_step_rmse"]["r"]
+
+
 def test_drift_fit_end_to_end_on_rosbag(tmp_path):
     from drift.logs.rosbag import write_rosbag
 
