@@ -110,7 +110,7 @@ def _dompc_controller(mpc_ref: DriftMPC, eq, cfg: MPCConfig):
     return step
 
 
-def part_solvers(p, plant):
+def part_solvers(p, plant, with_sqp=False):
     # the controller's model differs from the plant (perturbed Pacejka), so every solve has work to do
     ctrl = AxleTires(Pacejka(B=10.5, C=1.45, D=0.97, E=0.1), Pacejka(B=11.5, C=1.45, D=1.02, E=-0.4))
     eq = equilibrium_on_circle(p, ctrl, 15.0, math.radians(-30.0))
@@ -124,8 +124,8 @@ def part_solvers(p, plant):
         ("rti+hpipm (chosen)", dict(solver="rti", qp_solver="hpipm")),
         ("rti+qrqp", dict(solver="rti", qp_solver="qrqp")),
         ("rti+osqp", dict(solver="rti", qp_solver="osqp")),
-        ("sqpmethod+qrqp", dict(solver="sqp", qp_solver="qrqp", max_iter=20)),
         ("fatrop", dict(solver="fatrop", max_iter=100)),
+        *([("sqpmethod+qrqp", dict(solver="sqp", qp_solver="qrqp", max_iter=20))] if with_sqp else []),
         ("ipopt", dict(solver="ipopt", max_iter=100)),
     ]
     results = {}
@@ -254,13 +254,14 @@ def main():
     ap.add_argument("--part", default="solvers,tracking", help="comma list of solvers, tracking, sweep")
     ap.add_argument("--vehicle", default="sports")
     ap.add_argument("--runs", type=int, default=20, help="runs of the sweep")
+    ap.add_argument("--with-sqp", action="store_true", help="also sqpmethod to convergence (~1 s per step)")
     a = ap.parse_args()
     p = load_vehicle(a.vehicle)
     plant = default_plant(p)
     settings = bench_settings("default")
     parts = [s.strip() for s in a.part.split(",")]
     if "solvers" in parts:
-        part_solvers(p, plant)
+        part_solvers(p, plant, a.with_sqp)
     if "tracking" in parts:
         part_tracking(p, plant, settings)
     if "sweep" in parts:
