@@ -106,6 +106,12 @@ def test_save_load_tires_round_trip(tmp_path):
 
     with pytest.raises(DriftError, match="no such tyre file"):
         load_tires(tmp_path / "missing")
+    (tmp_path / "bad.yaml").write_text("model: pacejka\nfront: {B_per_rad: 10, C: 1.5, D: 1.0, E: 0.0}\n")
+    with pytest.raises(DriftError, match="'rear' section"):
+        load_tires(tmp_path / "bad.yaml")
+    (tmp_path / "bad2.yaml").write_text("model: pacejka\nfront: {Bx: 1}\nrear: {Bx: 1}\n")
+    with pytest.raises(DriftError, match="unknown parameter 'Bx'"):
+        load_tires(tmp_path / "bad2.yaml")
 
 
 def _invoke(args):

@@ -72,6 +72,9 @@ def load_tires(path: str | Path) -> AxleTires:
     if name not in REGISTRY:
         raise DriftError(f"{p}: unknown tyre model {name!r}; known: {sorted(REGISTRY)}")
     cls = REGISTRY[name]
+    for axle in ("front", "rear"):
+        if not isinstance(d.get(axle), dict):
+            raise DriftError(f"{p}: needs a '{axle}' section with the {name} parameters of that axle")
     try:
         if "weights" in d:
             import torch
@@ -83,6 +86,6 @@ def load_tires(path: str | Path) -> AxleTires:
             return AxleTires(
                 cls.from_dict(d["front"], weights=w["front"]), cls.from_dict(d["rear"], weights=w["rear"])
             )
-        return AxleTires.from_dict({"model": name, "front": d.get("front"), "rear": d.get("rear")})
+        return AxleTires.from_dict({"model": name, "front": d["front"], "rear": d["rear"]})
     except (ValueError, KeyError, TypeError) as e:
         raise DriftError(f"{p}: {e}") from None
