@@ -68,7 +68,44 @@ def part1(log, models, cfg_kw, out: Path) -> dict:
             ratio = {c: m["multi_step_rmse"][c] / pj["multi_step_rmse"][c] for c in ("vx", "vy", "r")}
             line += "  ratio to pacejka (multi) " + " ".join(f"{c} {v:.3f}" for c, v in ratio.items())
         print(line)
+    if "neural_ode" in models:
+        _distilled(log, cfg, out, pj)
     return metrics
+
+
+def _distilled(log, cfg, out: Path, pj) -> None:
+    """ExpTanh distilled from the fitted neural_ode (with its sensor terms), on the same held-out data."""
+    import dataclasses
+
+    from drift.vehicle import load_vehicle
+    from tire_models.distill import distill_axles
+    from tire_models.fit.evaluate import model_metrics
+    from tire_models.fit.forces import fit_longitudinal_map
+    from tire_models.fit.pipeline import prepare
+    from tire_models.fit.run import _load_result
+
+    p = load_vehicle(cfg.vehicle)
+    train_log, test_log = log.split(cfg.minutes, cfg.min_speed_mps)
+    lon = fit_longitudinal_map(
+        {k: np.asarray(train_log[k]) for k in train_log.data},
+        np.asarray(train_log.segment),
+        train_log.dt,
+        p,
+        source=str(log.source),
+    )
+    test = prepare(test_log, lon)
+    res = _load_result(out / "baselines" / "neural_ode")
+    t0 = time.perf_counter()
+    tires, errs = distill_axles(res.tires, p.m * p.g * p.lr / p.L, p.m * p.g * p.lf / p.L)
+    dist_s = time.perf_counter() - t0
+    m = model_metrics(dataclasses.replace(res, model="exptanh", tires=tires), p, test, cfg.eval_horizon_s)
+    one, multi = _fmt(m["one_step_rmse"]), _fmt(m["multi_step_rmse"])
+    line = f"{'distilled':12s} +{dist_s:6.1f} s  one-step [{one}]  multi-step [{multi}]"
+    if pj is not None:
+        ratio = {c: m["multi_step_rmse"][c] / pj["multi_step_rmse"][c] for c in ("vx", "vy", "r")}
+        line += "  ratio to pacejka (multi) " + " ".join(f"{c} {v:.3f}" for c, v in ratio.items())
+    gap = max(errs["front_max_err_mu"], errs["rear_max_err_mu"])
+    print(line + f"   (exptanh distilled from neural_ode; max curve gap {gap:.3f} mu Fz)")
 
 
 def _subset_log(log, keep: np.ndarray):
@@ -145,10 +182,10 @@ def part2(log, models, cfg_kw, dt_hist: int = 15) -> dict:
                 starts = te_last[te_last + H < T]
                 pred = predictions(res, p, full, starts, H)
                 res_case[f"{name} H={H}"] = {**_rmse(pred - targets(full, starts, H)), "fit_s": fit_s}
-        print(f"-- {case}: train rows {int(keep.sum())}, test windows {len(te_last)}")
+        print(f"-- {case}: train rows {int(keep.sum())}, test windows {len(te_last)}", flush=True)
         for k, v in res_case.items():
             extra = f"  fit {v['fit_s']:.1f} s" if "fit_s" in v else ""
-            print(f"   {k:22s} {_fmt(v)}{extra}")
+            print(f"   {k:22s} {_fmt(v)}{extra}", flush=True)
         out[case] = res_case
     print("-- Deep Dynamics (issue 3, 400 epochs, 27 min on 2 cores):")
     for k, v in DD.items():
@@ -169,6 +206,12 @@ def main():
     ap.add_argument("--skip-dd", action="store_true", help="only part 1")
     ap.add_argument("--skip-heldout", action="store_true", help="only part 2")
     ap.add_argument("--out", default=None, help="folder for the part-1 run and benchmark.json")
+    ap.add_argument("--models", default="exptanh,neural_ode,linear,fiala,pacejka", help="models of part 1")
+    ap.add_argument("--epochs", type=int, default=None, help="stage-2 epochs (default: the pipeline's)")
+    ap.add_argument("--dd-models", default="exptanh,neural_ode,pacejka", help="models of part 2 (comma list)")
+    ap.add_argument(
+        "--dd-epochs", type=int, default=None, help="stage-2 epochs in part 2 (default: as part 1)"
+    )
     args = ap.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "2")
     torch.set_num_threads(2)
@@ -178,14 +221,17 @@ def main():
     cfg_kw = {"vehicle": "iac", "minutes": args.minutes}
     if args.quick:
         cfg_kw.update(epochs=1, stage1_iters=20)
+    if args.epochs is not None:
+        cfg_kw["epochs"] = args.epochs
     out = Path(args.out or tempfile.mkdtemp(prefix="bench-fit-learned-"))
     print(f"log {log.source}; run folder {out}")
     result = {}
     if not args.skip_heldout:
-        m = part1(log, ["exptanh", "neural_ode", "linear", "fiala", "pacejka"], cfg_kw, out)
+        m = part1(log, args.models.split(","), cfg_kw, out)
         result["heldout"] = m["baselines"]
     if not args.skip_dd:
-        result["deep_dynamics_protocol"] = part2(log, ["exptanh", "neural_ode", "pacejka"], cfg_kw)
+        kw = dict(cfg_kw, **({"epochs": args.dd_epochs} if args.dd_epochs is not None else {}))
+        result["deep_dynamics_protocol"] = part2(log, args.dd_models.split(","), kw)
     (out / "benchmark.json").write_text(json.dumps(result, indent=1, default=float))
     print(f"\nwritten {out / 'benchmark.json'}")
 

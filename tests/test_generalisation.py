@@ -49,8 +49,12 @@ def _fit(name: str, minutes: float, epochs: int, seed: int = 0, **kw):
 
 
 def _curve_errors(p, plant, tires) -> dict[str, float]:
+    """Max curve error over +-0.3 rad / (mu Fz) per axle; also checks the fitted curves' constraints."""
+    from test_learned_tires import check_constraints
+
     out = {}
     for axle, Fz in (("front", p.m * p.g * p.lr / p.L), ("rear", p.m * p.g * p.lf / p.L)):
+        check_constraints(getattr(tires, axle), Fz=Fz)
         true = getattr(plant, axle)
         err = np.abs(getattr(tires, axle).lateral_force(ALPHA, Fz) - true.lateral_force(ALPHA, Fz))
         out[axle] = float(err.max() / (float(true.peak_mu) * Fz))
