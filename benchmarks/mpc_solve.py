@@ -180,8 +180,14 @@ def part_solvers(p, plant, with_sqp=False):
     return results
 
 
-def part_tracking(p, plant, settings):
-    exptanh, src = fitted_tires(p.name, settings)
+def _learned(p, settings, spec):
+    if spec == "fit":
+        return fitted_tires(p.name, settings)
+    return resolve_tires(spec, p, settings)
+
+
+def part_tracking(p, plant, settings, spec="fit"):
+    exptanh, src = _learned(p, settings, spec)
     print(f"\nexptanh controller model: {src}")
     models = {
         "fiala (nominal)": nominal_tires("fiala", p, settings),
@@ -214,8 +220,8 @@ def part_tracking(p, plant, settings):
     return rows
 
 
-def part_sweep(p, plant, settings, runs=20, seed=0):
-    exptanh, _ = fitted_tires(p.name, settings)
+def part_sweep(p, plant, settings, runs=20, seed=0, spec="fit"):
+    exptanh, _ = _learned(p, settings, spec)
     rng = np.random.default_rng(seed)
     rows = []
     for i in range(runs):
@@ -254,6 +260,9 @@ def main():
     ap.add_argument("--part", default="solvers,tracking", help="comma list of solvers, tracking, sweep")
     ap.add_argument("--vehicle", default="sports")
     ap.add_argument("--runs", type=int, default=20, help="runs of the sweep")
+    ap.add_argument(
+        "--tires", default="fit", help="learned controller model: 'fit' (cached fit) or a run folder"
+    )
     ap.add_argument("--with-sqp", action="store_true", help="also sqpmethod to convergence (~1 s per step)")
     a = ap.parse_args()
     p = load_vehicle(a.vehicle)
@@ -263,9 +272,9 @@ def main():
     if "solvers" in parts:
         part_solvers(p, plant, a.with_sqp)
     if "tracking" in parts:
-        part_tracking(p, plant, settings)
+        part_tracking(p, plant, settings, a.tires)
     if "sweep" in parts:
-        part_sweep(p, plant, settings, a.runs)
+        part_sweep(p, plant, settings, a.runs, spec=a.tires)
 
 
 if __name__ == "__main__":
