@@ -32,6 +32,7 @@ from controllers.mpc.scenarios import (
     bench_settings,
     fitted_tires,
     nominal_tires,
+    resolve_tires,
     run_scenario,
     scenario_config,
 )
