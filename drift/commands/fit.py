@@ -40,6 +40,11 @@ def command(
     mu_prior: float = typer.Option(
         0.05, "--mu-prior", help="weight of the prior pulling each axle's peak friction to the vehicle's mu"
     ),
+    loss_norm: str = typer.Option(
+        "channel",
+        "--loss-norm",
+        help="stage-2 error scale: 'channel' (per channel) or 'step' (per channel and step)",
+    ),
     seed: int = typer.Option(0, "--seed", help="seed: the same seed gives the same fit"),
     resume: Path = typer.Option(None, "--resume", help="continue an interrupted fit in this run folder"),  # noqa: B008
     out: Path = typer.Option(None, "--out", help="run folder (default runs/fit-<timestamp>)"),  # noqa: B008
@@ -83,6 +88,7 @@ def command(
         stage1_iters=stage1_iters,
         seed=seed,
         mu_prior_weight=mu_prior,
+        loss_norm=loss_norm,
         sensor_terms=terms,
     )
     log_obj = load_fit_log(log, column_map)

@@ -66,6 +66,9 @@ class FitConfig:
             prior toward the vehicle file's friction, which a few minutes of moderate driving
             cannot identify (without it the peak drops to what the training data reached and the
             model under-predicts the faster held-out driving).
+        loss_norm: stage-2 error normalisation by persistence's RMSE on the training windows:
+            ``channel`` (one scale per channel over the whole horizon) or ``step`` (one per channel
+            and horizon step, which weights the first steps as much as the last).
     """
 
     model: str = "pacejka"
@@ -84,6 +87,7 @@ class FitConfig:
     sensor_terms: tuple[str, ...] = SENSOR_NAMES
     substeps: int = 1
     mu_prior_weight: float = 0.05
+    loss_norm: str = "channel"
 
     def __post_init__(self):
         for name in (self.model, *self.baselines):
@@ -96,6 +100,8 @@ class FitConfig:
             raise DriftError("--batch and --substeps must be >= 1, --epochs and stage-1 iterations >= 0")
         if not self.mu_prior_weight >= 0:
             raise DriftError(f"--mu-prior must be >= 0, got {self.mu_prior_weight}")
+        if self.loss_norm not in ("channel", "step"):
+            raise DriftError(f"loss_norm must be 'channel' or 'step', got {self.loss_norm!r}")
         if self.lr_schedule not in ("cosine", "step", "constant"):
             raise DriftError(f"--lr-schedule must be cosine, step or constant, got {self.lr_schedule!r}")
         bad = set(self.sensor_terms) - set(SENSOR_NAMES)
@@ -524,9 +530,8 @@ def fit_one(
     # stage 2: rollout loss, normalised per channel by persistence's error on the training windows
     meas = train.meas()
     tg_all = targets(train, starts, H)
-    scale = (
-        (tg_all - meas[torch.as_tensor(starts)][:, None, :]).pow(2).mean(dim=(0, 1)).sqrt().clamp_min(1e-6)
-    )
+    dims = (0, 1) if cfg.loss_norm == "channel" else (0,)
+    scale = (tg_all - meas[torch.as_tensor(starts)][:, None, :]).pow(2).mean(dim=dims).sqrt().clamp_min(1e-6)
     for epoch in range(epoch0, cfg.epochs):
         g = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
         perm = torch.randperm(len(starts), generator=g).numpy()
