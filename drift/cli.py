@@ -24,6 +24,11 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+
+@app.callback()
+def _root() -> None:
+    """drift: physics-informed vehicle control."""
+
 for _name in COMMANDS:
     try:
         _mod = importlib.import_module(f"drift.commands.{_name}")
