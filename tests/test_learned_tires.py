@@ -244,7 +244,7 @@ def test_neural_ode_fits_pacejka_with_gradients():
         loss = ((mod.model().lateral_force(a, FZ) / FZ - target) ** 2).mean()
         loss.backward()
         opt.step()
-        first = first if first is not None else float(loss)
+        first = first if first is not None else float(loss.detach())
     fitted = mod.freeze()
     err = np.abs(fitted.lateral_force(a.numpy(), FZ) / FZ - target.numpy()).max()
     assert float(loss) < 0.5 * first and err < 0.05
