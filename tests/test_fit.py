@@ -200,7 +200,9 @@ def test_drift_fit_end_to_end_on_rosbag(tmp_path):
     from drift.logs.rosbag import write_rosbag
 
     log = simulate(seconds=60.0, dt=0.04)
-    bag = write_rosbag(log, tmp_path / "bag", storage="mcap", drive="multiarray")
+    # the ROS convention: AckermannDriveStamped carries acceleration = Fx / m; drift fit needs the
+    # vehicle's mass (from --vehicle) to get Fx back
+    bag = write_rosbag(log, tmp_path / "bag", storage="mcap", drive="ackermann", mass_kg=load_vehicle("iac").m)
     _invoke(
         [
             "--log",
@@ -233,6 +235,10 @@ def test_bad_inputs_give_clear_errors(tmp_path):
         FitConfig(model="nope")
     with pytest.raises(DriftError, match="--horizon-s must be positive"):
         FitConfig(horizon_s=0.0)
+    with pytest.raises(DriftError, match="--batch must be >= 1, got 0"):
+        FitConfig(batch=0)
+    with pytest.raises(DriftError, match="--min-speed must be >= 0"):
+        FitConfig(min_speed_mps=-1.0)
     log = simulate(seconds=20.0, dt=0.04)
     no_vy = DrivingLog.from_arrays(log.t, {k: v for k, v in log.data.items() if k != "vy"}, source="nov.npz")
     with pytest.raises(DriftError, match="vy"):

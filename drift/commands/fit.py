@@ -52,6 +52,7 @@ def command(
     """Fit tyre models and sensor terms from a driving log; compare with persistence on held-out data."""
     from drift.errors import DriftError
     from drift.runs import make_run_dir
+    from drift.vehicle import load_vehicle
     from tire_models.fit.pipeline import FitConfig, load_config
     from tire_models.fit.run import load_fit_log, run_fit
     from tire_models.fit.sensor import SENSOR_NAMES
@@ -70,7 +71,7 @@ def command(
         cfg, saved = load_config(resume)
         run_dir = make_run_dir("fit", resume)
         # the log recorded in fit_config.json unless --log overrides it
-        log_obj = load_fit_log(log or saved.get("log"), column_map)
+        log_obj = load_fit_log(log or saved.get("log"), column_map, mass_kg=load_vehicle(cfg.vehicle).m)
         run_fit(log_obj, cfg, run_dir, resume=True)
         return
     cfg = FitConfig(
@@ -91,7 +92,9 @@ def command(
         loss_norm=loss_norm,
         sensor_terms=terms,
     )
-    log_obj = load_fit_log(log, column_map)
+    # the vehicle's mass turns an Ackermann bag's acceleration command into Fx (N); a bad --vehicle
+    # fails here, before a run folder exists
+    log_obj = load_fit_log(log, column_map, mass_kg=load_vehicle(cfg.vehicle).m)
     if log is None:
         print(
             "data: shipped excerpt (first 300 s) of the Indy Autonomous Challenge log Putnam_park2023_run4_2 "

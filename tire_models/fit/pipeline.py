@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from drift.errors import DriftError
-from drift.vehicle import body_derivatives, rollout
+from drift.vehicle import axle_loads, body_derivatives, rollout
 from drift.vehicle.params import VehicleParams
 from tire_models.base import REGISTRY, AxleTires
 from tire_models.fit.forces import (
@@ -96,8 +96,11 @@ class FitConfig:
         for k in ("minutes", "horizon_s", "eval_horizon_s", "lr"):
             if not getattr(self, k) > 0:
                 raise DriftError(f"--{k.replace('_', '-')} must be positive, got {getattr(self, k)}")
-        if self.batch < 1 or self.epochs < 0 or self.stage1_iters < 0 or self.substeps < 1:
-            raise DriftError("--batch and --substeps must be >= 1, --epochs and stage-1 iterations >= 0")
+        for k, lo in (("batch", 1), ("substeps", 1), ("epochs", 0), ("stage1_iters", 0)):
+            if getattr(self, k) < lo:
+                raise DriftError(f"--{k.replace('_', '-')} must be >= {lo}, got {getattr(self, k)}")
+        if not self.min_speed_mps >= 0:
+            raise DriftError(f"--min-speed must be >= 0 m/s, got {self.min_speed_mps}")
         if not self.mu_prior_weight >= 0:
             raise DriftError(f"--mu-prior must be >= 0, got {self.mu_prior_weight}")
         if self.loss_norm not in ("channel", "step"):
@@ -243,8 +246,7 @@ def targets(a: LogArrays, starts: np.ndarray, H: int) -> torch.Tensor:
 def initial_tires(name: str, p: VehicleParams, C_per_rad: float, seed: int) -> AxleTires:
     """Starting tyres from ``cls.initial_guess`` at the static axle loads."""
     cls = REGISTRY[name]
-    Fzf = p.m * p.g * p.lr / p.L
-    Fzr = p.m * p.g * p.lf / p.L
+    Fzf, Fzr = axle_loads(0.0, 0.0, p)  # static loads: standstill, no force demand
     return AxleTires(
         cls.initial_guess(Fzf, mu=p.mu, C_per_rad=C_per_rad, seed=seed),
         cls.initial_guess(Fzr, mu=p.mu, C_per_rad=C_per_rad, seed=seed + 1),

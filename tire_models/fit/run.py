@@ -282,8 +282,18 @@ def _report(metrics: dict, results: dict[str, FitResult], cfg: FitConfig, echo) 
     )
 
 
-def load_fit_log(path, column_map=None):
-    """Load the log for ``drift fit`` (``None``: the shipped IAC excerpt)."""
+def load_fit_log(path, column_map=None, mass_kg: float | None = None):
+    """Load the log for ``drift fit`` (``None``: the shipped IAC excerpt).
+
+    Args:
+        path: log file or bag directory (see :func:`drift.logs.load_log`), or ``None``.
+        column_map: YAML column map for a generic CSV.
+        mass_kg: vehicle mass (kg); turns the ``acceleration`` of Ackermann drive commands in a rosbag2
+            recording into ``Fx = mass_kg * acceleration`` (N). Ignored by the other readers.
+    Raises:
+        LogError: see :func:`drift.logs.load_log`.
+    """
     from drift.logs import load_log
 
-    return load_log(path, column_map=column_map)
+    kw = {"mass_kg": mass_kg} if mass_kg is not None else {}
+    return load_log(path, column_map=column_map, **kw)
