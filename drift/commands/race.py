@@ -29,7 +29,7 @@ def sim(
     tires: str = typer.Option(None, help="Fitted tyre run folder or model.yaml (default: preset Pacejka)."),
     physics_hz: float = typer.Option(100.0, help="Physics substep rate (Hz)."),
     integrator: str = typer.Option("rk4", help="rk4 or euler."),
-    gif_frames: int = typer.Option(60, help="Camera frames in camera.gif (0 = no GIF)."),
+    gif_frames: int = typer.Option(60, min=0, help="Camera frames in camera.gif (0 = no GIF)."),
     out: Path = typer.Option(None, help="Run folder (default runs/race-<timestamp>)."),  # noqa: B008
 ) -> None:
     """Drive a baseline driver around a track; write lap times, trajectory plot and camera GIF."""
@@ -45,6 +45,10 @@ def sim(
 
     cfg = load_config(preset, camera=gif_frames > 0, physics_hz=physics_hz, integrator=integrator)
     tr = scaled_track(track, cfg.track_scale)  # bad names or files fail before a run folder exists
+    if tires is not None:  # so does a bad tyre file
+        from tire_models.io import load_tires
+
+        tires = load_tires(tires)
     run_dir = make_run_dir("race", out)
     drv = PurePursuit()
     frame_every = 3 if gif_frames > 0 else 0

@@ -165,17 +165,17 @@ def default_tires(vehicle: VehicleParams) -> AxleTires:
 
 def resolve_tires(tires: AxleTires | str | Path | None, vehicle: VehicleParams) -> AxleTires:
     """An :class:`AxleTires` from an instance, a fitted run folder / model.yaml (``tire_models.io``), or
-    None (the preset's default Pacejka tyres)."""
+    None (the preset's default Pacejka tyres).
+
+    Raises:
+        DriftError: a missing or invalid tyre file (:func:`tire_models.io.load_tires`).
+    """
     if tires is None:
         return default_tires(vehicle)
     if isinstance(tires, AxleTires):
         return tires
-    try:
-        from tire_models.io import load_tires
-    except ImportError:  # pragma: no cover - io lands with the fit pipeline
-        p = Path(tires)
-        p = p / "model.yaml" if p.is_dir() else p
-        return AxleTires.from_dict(yaml.safe_load(p.read_text()))
+    from tire_models.io import load_tires
+
     return load_tires(tires)
 
 
