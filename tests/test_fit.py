@@ -202,7 +202,8 @@ def test_drift_fit_end_to_end_on_rosbag(tmp_path):
     log = simulate(seconds=60.0, dt=0.04)
     # the ROS convention: AckermannDriveStamped carries acceleration = Fx / m; drift fit needs the
     # vehicle's mass (from --vehicle) to get Fx back
-    bag = write_rosbag(log, tmp_path / "bag", storage="mcap", drive="ackermann", mass_kg=load_vehicle("iac").m)
+    m_kg = load_vehicle("iac").m
+    bag = write_rosbag(log, tmp_path / "bag", storage="mcap", drive="ackermann", mass_kg=m_kg)
     _invoke(
         [
             "--log",
