@@ -24,6 +24,7 @@ import numpy as np
 
 from drift.errors import DriftError
 from drift.racing.track import ClosedPath, make_path
+from drift.vehicle import driving_resistance
 from drift.vehicle.params import VehicleParams
 
 __all__ = ["speed_profile", "critical_speed", "PurePursuit"]
@@ -101,7 +102,7 @@ def speed_profile(
             drive = min(p.Fx_drive_max, p.P_max / max(vi, 1.0), a_max(vi) * m)
             if drive_force is not None:
                 drive = min(drive, float(drive_force(vi)))
-            a = (drive * scale(vi, kk[i]) - p.c_drag * vi * vi) / m - p.c_roll * g
+            a = (drive * scale(vi, kk[i]) - driving_resistance(vi, p)) / m
             v[j] = min(v[j], np.sqrt(max(vi * vi + 2.0 * max(a, 0.0) * dd[i], 0.0)), vl[j])
         for i in range(n - 1, -1, -1):  # backward: braking
             j = (i + 1) % n
@@ -109,7 +110,7 @@ def speed_profile(
             brake = min(p.Fx_brake_max, a_max(vj) * m)
             if brake_force is not None:
                 brake = min(brake, float(brake_force(vj)))
-            a = (brake * scale(vj, kk[j]) + p.c_drag * vj * vj) / m + p.c_roll * g
+            a = (brake * scale(vj, kk[j]) + driving_resistance(vj, p)) / m
             v[i] = min(v[i], np.sqrt(vj * vj + 2.0 * a * dd[i]))
     out = np.empty(n)
     out[order] = v

@@ -62,7 +62,7 @@ from drift.config import config_dir
 from drift.errors import ConfigError, DriftError
 from drift.racing.reward import RewardWeights, load_reward_weights, reward_terms
 from drift.racing.track import Track, load_track, make_track
-from drift.vehicle import axle_loads, f, load_vehicle, slip_angles
+from drift.vehicle import axle_loads, f, kinematic_velocities, load_vehicle, slip_angles
 from drift.vehicle.params import VehicleParams
 from tire_models import AxleTires, Pacejka
 
@@ -364,7 +364,7 @@ class RacingSim:
         """
         p, u = self.p, self.cfg.friction_use
         Fzf, Fzr = axle_loads(vx, 0.0, p)
-        hl = p.h_cg / p.L
+        hl = float(axle_loads(0.0, 1.0, p)[1] - axle_loads(0.0, 0.0, p)[1])  # transfer dFzr/dFx = h / L
         drive = np.minimum(p.Fx_drive_max, p.P_max / np.maximum(vx, 1.0))
         drive = np.minimum(drive, u * self.mu_r * Fzr / (1.0 - min(u * self.mu_r * hl, 0.95)))
         bf, br = p.brake_front_share, 1.0 - p.brake_front_share
@@ -420,8 +420,8 @@ class RacingSim:
             slow = x[:, 3] < vkin
             if slow.any():  # kinematic bicycle at walking pace; no reversing
                 vx = np.maximum(x[slow, 3], 0.0)
-                r = vx * np.tan(delta[slow]) / p.L
-                x[slow, 3], x[slow, 4], x[slow, 5] = vx, p.lr * r, r
+                vy, r = kinematic_velocities(vx, delta[slow], p)
+                x[slow, 3], x[slow, 4], x[slow, 5] = vx, vy, r
             xy_sub[j + 1] = x[:, :2]
         # body accelerations from the last derivative: a = v_dot + omega x v
         self.acc = np.stack([dx[:, 3] - x[:, 4] * x[:, 5], dx[:, 4] + x[:, 3] * x[:, 5]], 1)

@@ -9,7 +9,9 @@ from drift.vehicle.dynamics import (
     axle_forces,
     axle_loads,
     body_derivatives,
+    driving_resistance,
     f,
+    kinematic_velocities,
     longitudinal_split,
     slip_angles,
 )
@@ -18,6 +20,6 @@ from drift.vehicle.params import VehicleParams, load_vehicle, preset_names
 
 __all__ = [
     "INPUT_NAMES", "NU", "NX", "STATE_NAMES", "AxleForces", "axle_forces", "axle_loads", "body_derivatives",
-    "f", "longitudinal_split", "slip_angles", "odeint_zoh", "rk4_step", "rollout", "VehicleParams",
-    "load_vehicle", "preset_names",
+    "driving_resistance", "f", "kinematic_velocities", "longitudinal_split", "slip_angles", "odeint_zoh",
+    "rk4_step", "rollout", "VehicleParams", "load_vehicle", "preset_names",
 ]

@@ -57,6 +57,28 @@ def axle_loads(vx, Fx, p: VehicleParams):
     return Fzf, Fzr
 
 
+def driving_resistance(vx, p: VehicleParams):
+    """Resistance force (N) opposing forward motion at speed ``vx`` (m/s), any shape.
+
+    Aerodynamic drag ``c_drag vx^2`` plus rolling resistance ``c_roll m g tanh(vx / 0.5)`` (the tanh
+    smooths the sign change at standstill). Source: Rajamani, Ch. 4 (longitudinal vehicle dynamics).
+    """
+    m = namespace(vx)
+    return p.c_drag * vx * vx + p.c_roll * p.m * p.g * m.tanh(vx / 0.5)
+
+
+def kinematic_velocities(vx, delta, p: VehicleParams):
+    """Body velocities ``(vy, r)`` (m/s, rad/s) of the kinematic single-track model at the CG.
+
+    No tyre slip: ``r = vx tan(delta) / L`` and ``vy = lr r`` (the rear axle moves along the body
+    axis). Valid at walking pace, where the dynamic model's slip angles are ill-conditioned.
+    Source: Rajamani, Sec. 2.2 (kinematic bicycle model).
+    """
+    m = namespace(vx, delta)
+    r = vx * m.tan(delta) / p.L
+    return p.lr * r, r
+
+
 def longitudinal_split(Fx, p: VehicleParams, eps: float = 1.0):
     """Split the force demand ``Fx`` (N) into ``(Fxf, Fxr)``: drive at the rear, brakes shared."""
     brake = -smooth_relu(-Fx, eps)  # min(Fx, 0), smooth
@@ -88,7 +110,7 @@ def body_derivatives(v, u, p: VehicleParams, tires: AxleTires, forces: AxleForce
     delta = m.unstack(u)[0]
     f = forces if forces is not None else axle_forces(v, u, p, tires)
     cd, sd = m.cos(delta), m.sin(delta)
-    resist = p.c_drag * vx * vx + p.c_roll * p.m * p.g * m.tanh(vx / 0.5)
+    resist = driving_resistance(vx, p)
     vx_dot = (f.Fxr + f.Fxf * cd - f.Fyf * sd - resist) / p.m + vy * r
     vy_dot = (f.Fyr + f.Fyf * cd + f.Fxf * sd) / p.m - vx * r
     r_dot = (p.lf * (f.Fyf * cd + f.Fxf * sd) - p.lr * f.Fyr) / p.Iz
