@@ -38,6 +38,11 @@ class MPCConfig:
         back to the path; lookahead_m in m, None = plain ``dpsi + beta``), tol_ddelta_rad / tol_dFx_N
         (change per interval), tol_delta_ref_rad / tol_Fx_ref_N (input minus equilibrium input),
         terminal_factor (terminal state residuals multiplied by this).
+        beta_limit_rad / tol_beta_limit_rad: a soft limit on ``|beta|`` (a spin guard): the residual
+        ``max(|beta| - limit, 0) / tol`` (None: off).
+        yaw_ref: ``"equilibrium"`` tracks the reference's ``r``; ``"kinematic"`` tracks ``kappa V``, the
+        yaw rate of a steady drift on the path at the current speed (with a loose ``tol_vx_mps`` the
+        controller then finds the speed the real car can hold).
     Bounds:
         delta_max_rad: steering bound (None: vehicle ``delta_max``). delta_rate_max_radps:
         steering rate (None: vehicle ``delta_rate_max``). Fx_min_N / Fx_max_N: force bounds (None for
@@ -60,12 +65,15 @@ class MPCConfig:
     init_iterations: int = 20
     time_budget_ms: float = 15.0
     jit: bool = False
-    tol_beta_rad: float = 0.05
+    tol_beta_rad: float = 0.1
     tol_r_radps: float = 0.3
     tol_vx_mps: float = 1.0
     tol_e_m: float = 0.5
     tol_course_rad: float = 0.1
     lookahead_m: float | None = None
+    yaw_ref: str = "equilibrium"
+    beta_limit_rad: float | None = 0.7
+    tol_beta_limit_rad: float = 0.02
     tol_ddelta_rad: float = 0.01
     tol_dFx_N: float = 300.0
     tol_delta_ref_rad: float = 0.5
@@ -85,6 +93,10 @@ class MPCConfig:
             raise ConfigError(f"mpc config: solver must be one of {SOLVERS}, got {self.solver!r}")
         if self.qp_solver not in QP_SOLVERS:
             raise ConfigError(f"mpc config: qp_solver must be one of {QP_SOLVERS}, got {self.qp_solver!r}")
+        if self.yaw_ref not in ("equilibrium", "kinematic"):
+            raise ConfigError(
+                f"mpc config: yaw_ref must be 'equilibrium' or 'kinematic', got {self.yaw_ref!r}"
+            )
         if self.N < 2 or self.dt_s <= 0:
             raise ConfigError(f"mpc config: need N >= 2 and dt_s > 0, got N={self.N}, dt_s={self.dt_s}")
         for f in dataclasses.fields(self):

@@ -229,7 +229,16 @@ class DriftMPC:
             wp = ref[6]
             # course error against a line-of-sight course back to the path: (dpsi + beta) + atan(e / L)
             course = x[4] + beta + (ca.atan(x[3] / c.lookahead_m) if c.lookahead_m else 0)
-            return ca.vertcat(beta - ref[1], x[2] - ref[2], x[0] - ref[3], wp * x[3], wp * course) * tb
+            if c.yaw_ref == "kinematic":  # steady drift on the path: r = kappa V, whatever the speed
+                r_ref = ref[0] * ca.sqrt(x[0] * x[0] + x[1] * x[1])
+            else:
+                r_ref = ref[2]
+            res = ca.vertcat(beta - ref[1], x[2] - r_ref, x[0] - ref[3], wp * x[3], wp * course) * tb
+            if c.beta_limit_rad is None:
+                return res
+            # soft limit on |beta| (a spin guard): smooth max(|beta| - limit, 0) / tolerance
+            over = ca.sqrt(beta * beta + 1e-6) - c.beta_limit_rad
+            return ca.vertcat(res, 0.5 * (over + ca.sqrt(over * over + 1e-6)) / c.tol_beta_limit_rad)
 
         for k in range(N):
             x = Xs[k] * xs

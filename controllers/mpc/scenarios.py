@@ -46,7 +46,8 @@ class ScenarioConfig:
         name: one of :data:`SCENARIOS`. duration_s: simulated time (s). settle_s: metrics start (s).
         radius_m: circle radius (m). beta_deg: drift sideslip (deg; negative = left-hand drift).
         grip_beta_deg: sideslip of the normal-cornering equilibrium (``transition``), deg.
-        v0_mps: initial straight-line speed (m/s; None: the drift equilibrium's speed).
+        v0_mps: initial straight-line speed (m/s; None: ``v0_factor`` times the drift equilibrium's
+            speed; entering slower than the drift is gentler and measured more robust).
         entry_s: time over which the reference blends from straight driving into the drift (s).
         noise: scale of the default sensor noise (0 = perfect measurements).
         mass_factor, mu_factor: plant perturbations (mass and inertia; tyre peak friction).
@@ -72,6 +73,7 @@ class ScenarioConfig:
     seed: int = 0
     spin_beta_deg: float = 75.0
     flip_m: float = 12.0
+    v0_factor: float = 0.8
 
     def replace(self, **kw) -> ScenarioConfig:
         return dataclasses.replace(self, **kw)
@@ -157,7 +159,7 @@ def build_scenario(sc: ScenarioConfig, vehicle: VehicleParams, ctrl_tires: AxleT
         x0 = np.array([0.0, 0.0, -grip.beta, grip.vx, grip.vy, grip.r])
         x0[2] = -grip.beta  # velocity along the path tangent
         return path, ref, eq, x0, {"grip": grip}
-    v0 = sc.v0_mps if sc.v0_mps is not None else eq.V
+    v0 = sc.v0_mps if sc.v0_mps is not None else sc.v0_factor * eq.V
     ref = BlendReference(
         path,
         straight_values(vehicle, v0),
