@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
-
 from drift.errors import ConfigError
 from drift.vehicle import VehicleParams, load_vehicle
 from tire_models import AxleTires, Pacejka
@@ -30,24 +28,12 @@ def tires_from_param(value: str, vehicle: VehicleParams) -> AxleTires:
     """
     if not value:
         return default_tires(vehicle)
-    p = Path(value)
+    from tire_models.io import load_tires  # the fit pipeline's loader (handles network weights)
+
     try:
-        from tire_models.io import load_tires  # the fit pipeline's loader (handles network weights)
-    except ImportError:
-        load_tires = None
-    if load_tires is not None:
-        try:
-            return load_tires(p)
-        except Exception as e:  # noqa: BLE001 -> re-raised with the parameter name
-            raise ConfigError(f"parameter tires = {value!r}: cannot load a tyre model ({e})") from None
-    if p.is_dir():
-        p = p / "model.yaml"
-    if not p.exists():
+        return load_tires(Path(value))
+    except Exception as e:  # noqa: BLE001 -> re-raised with the parameter name
         raise ConfigError(
-            f"parameter tires = {value!r}: no such file; give a tyre model.yaml from drift fit "
-            "or leave it empty for the default Pacejka tyres"
-        )
-    try:
-        return AxleTires.from_dict(yaml.safe_load(p.read_text()))
-    except (ValueError, AttributeError, yaml.YAMLError) as e:
-        raise ConfigError(f"parameter tires = {value!r}: not a tyre model file ({e})") from None
+            f"parameter tires = {value!r}: cannot load a tyre model ({e}); give a drift fit run folder "
+            "or its model.yaml, or leave it empty for the default Pacejka tyres"
+        ) from None
