@@ -72,6 +72,15 @@ def test_drift_ros_up_rejects_bad_arguments(tmp_path):
         app, ["ros", "up", "sim_drift", "--set", "bridge.rate_hz=5", "--out", str(tmp_path / "b")]
     )
     assert isinstance(r.exception, ConfigError) and "NODE.PARAM:=VALUE" in str(r.exception)
+    # a parameter file the nodes could not parse is rejected before any node starts
+    bad = tmp_path / "bad.yaml"
+    cases = (("x: [\n", "cannot read it as YAML"), ("sim_bridge:\n  rate_hz: 3\n", "ros__parameters"))
+    for text, msg in cases:
+        bad.write_text(text)
+        args = ["ros", "up", "sim_drift", "--params-file", str(bad), "--out", str(tmp_path / "c")]
+        r = CliRunner().invoke(app, args)
+        assert isinstance(r.exception, ConfigError) and msg in str(r.exception), r.output
+        assert not (tmp_path / "c").exists()
 
 
 def test_launch_files_and_ros_up_start_the_same_stacks():

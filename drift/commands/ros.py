@@ -75,6 +75,27 @@ def node_command(executable: str, name: str, params_file: Path, overrides: list[
     return cmd
 
 
+def check_params_file(path: Path) -> None:
+    """Check that ``path`` is a ROS 2 parameter file: ``NODE: {ros__parameters: {NAME: VALUE}}``.
+
+    Raises:
+        ConfigError: unreadable or invalid YAML, or a section without a ``ros__parameters`` mapping
+            (the nodes would otherwise die with rcl's parse error).
+    """
+    import yaml
+
+    try:
+        d = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as e:
+        raise ConfigError(f"--params-file {str(path)!r}: cannot read it as YAML ({e})") from None
+    fix = "expected 'NODE:' sections each holding 'ros__parameters: {name: value}' (see config/*.yaml)"
+    if not isinstance(d, dict) or not d:
+        raise ConfigError(f"--params-file {str(path)!r}: {fix}")
+    for node, sec in d.items():
+        if not isinstance(sec, dict) or not isinstance(sec.get("ros__parameters"), dict):
+            raise ConfigError(f"--params-file {str(path)!r}: section {node!r}: {fix}")
+
+
 def _parse_sets(sets: list[str], names: set[str]) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {n: [] for n in names}
     for s in sets:
@@ -140,6 +161,9 @@ def up(
     pf = params_file or stacks.config_dir() / st.params_file
     if not Path(pf).exists():
         raise ConfigError(f"--params-file {str(pf)!r}: no such file")
+    check_params_file(Path(pf))
+    if not stop_timeout_s > 0:
+        raise ConfigError(f"--stop-timeout-s {stop_timeout_s}: must be > 0")
     nodes = [n for n in st.nodes if record or n.executable != "log_recorder_node"]
     overrides = _parse_sets(sets, {n.name for n in nodes})
     run_dir = make_run_dir("ros", out)
