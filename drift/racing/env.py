@@ -699,6 +699,8 @@ class RacingEnv(_GymEnv):
         self.render_mode = render_mode
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
+        """Gymnasium reset; ``options`` are keyword arguments of :meth:`RacingSim.reset` (``s_m``, ``n_m``,
+        ``speed_mps``, ``heading_err_rad``; random where absent). Returns ``(obs dict, {})``."""
         super().reset(seed=seed)
         self.sim.rng = self.np_random
         self.sim.reset(**(options or {}))
@@ -708,11 +710,14 @@ class RacingEnv(_GymEnv):
         return {k: v[0] for k, v in self.sim.observe().items()}
 
     def step(self, action):
+        """Gymnasium step with ``action`` (2,) in [-1, 1]: ``(obs, reward, terminated, truncated, info)``;
+        ``info`` holds every reward term (see :meth:`RacingSim.step`)."""
         rew, term, trunc, info = self.sim.step(np.asarray(action, dtype=float)[None])
         info = {k: (v[0].item() if isinstance(v, np.ndarray) else v) for k, v in info.items()}
         return self._obs(), float(rew[0]), bool(term[0]), bool(trunc[0]), info
 
     def render(self):
+        """The onboard camera image, (H, W, 3) uint8 RGB, or None when the camera is off."""
         if self.sim.camera is None:
             return None
         x = self.sim.x
@@ -748,6 +753,7 @@ class VecRacingEnv(_GymVecEnv):
         self.action_space = gym.vector.utils.batch_space(self.single_action_space, num_envs)
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
+        """Reset all cars (``options``: see :meth:`RacingEnv.reset`); returns ``(obs of (B, ...), {})``."""
         if seed is not None:
             self.sim.rng = np.random.default_rng(seed)
         self.sim.reset(**(options or {}))

@@ -570,10 +570,16 @@ class FitInterrupted(Exception):
 
 
 def save_config(cfg: FitConfig, run_dir: Path, extra: dict | None = None) -> None:
+    """Write ``run_dir/fit_config.json``: the options of ``cfg`` plus ``extra`` (e.g. the log path)."""
     (run_dir / "fit_config.json").write_text(json.dumps({**cfg.to_dict(), **(extra or {})}, indent=2) + "\n")
 
 
 def load_config(run_dir: Path) -> tuple[FitConfig, dict]:
+    """Read back :func:`save_config`: ``(FitConfig, the whole saved dict)``.
+
+    Raises:
+        DriftError: no ``fit_config.json`` in ``run_dir``.
+    """
     path = Path(run_dir) / "fit_config.json"
     if not path.exists():
         raise DriftError(

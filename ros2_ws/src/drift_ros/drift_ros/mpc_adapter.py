@@ -34,6 +34,16 @@ class DriftMPCController:
 
 
 def build(DriftMPC, vehicle, tires, settings: dict) -> DriftMPCController:
+    """Set up ``DriftMPC`` for the node's ``settings`` (parameter name -> value).
+
+    Args:
+        DriftMPC: the controller class (:class:`controllers.mpc.DriftMPC`).
+        vehicle, tires: the controller's VehicleParams and AxleTires.
+        settings: ``mpc_config`` (YAML path or preset name, ``""``: default at ``1 / rate_hz``),
+            ``rate_hz`` (Hz), ``scenario``, ``radius_m`` (m, + = left), ``beta_ref_rad`` (rad).
+    Raises:
+        ConfigError: bad MPC settings or scenario values (:func:`drift_ros.scenarios.make_scenario`).
+    """
     from controllers.mpc.config import MPCConfig, load_mpc_config
     from controllers.mpc.drift_mpc import EquilibriumReference
 
