@@ -187,8 +187,3 @@ class SensorModule(torch.nn.Module):
         return AxleTires(
             ForceOffset(tires.front, s["Fyf_offset_N"]), ForceOffset(tires.rear, s["Fyr_offset_N"])
         )
-
-
-def apply_terms_numpy(terms: SensorTerms, vx, vy_meas, r):
-    """NumPy version of :meth:`SensorModule.to_cg` for a frozen :class:`SensorTerms`."""
-    return vy_meas - terms.x_s_m * r - terms.vy_offset_per_vx * vx - terms.vy_bias_mps

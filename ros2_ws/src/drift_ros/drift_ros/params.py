@@ -56,15 +56,13 @@ class Param:
 
 
 def positive(v) -> str | None:
+    """``Param.check``: ``None`` when ``v > 0``, else the rejection text."""
     return None if v > 0 else "must be > 0"
 
 
 def non_negative(v) -> str | None:
+    """``Param.check``: ``None`` when ``v >= 0``, else the rejection text."""
     return None if v >= 0 else "must be >= 0"
-
-
-def in_range(lo: float, hi: float) -> Callable[[object], str | None]:
-    return lambda v: None if lo <= v <= hi else f"must lie in [{lo}, {hi}]"
 
 
 def _message(node_name: str, p: Param, value, err: str) -> str:
