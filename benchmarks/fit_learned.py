@@ -17,6 +17,14 @@ logged inputs (zero-order hold), so the history is not used. Cases:
 
 Deep Dynamics' own figures (from the issue, trained 27 min on 2 cores) are printed alongside.
 
+Steering delay (``--steer-delay N``): the IAC log's steering command leads the measured yaw
+response. With an ExpTanh fitted on the first 3 minutes WITHOUT delay, the 1 s open-loop RMSE of
+``r`` on those TRAINING minutes is 0.0152 / 0.0083 / 0.0069 / 0.0099 rad/s for a delay of
+0 / 3 / 5 / 7 samples (0.04 s each), so 5 samples (0.2 s) is chosen on training data only and
+applied to every model alike (the comparison stays fair). ``--steer-delay auto`` instead picks
+the delay by the equation error of ``dr/dt`` (it prefers 1 sample on this log: the smoothed
+derivative is a weaker criterion than the rollouts the targets are measured on).
+
 Run: ``python benchmarks/fit_learned.py [--log PATH] [--quick]`` (``--quick``: fewer epochs, a
 smoke run; the figures in the report come from the default).
 """
@@ -193,6 +201,94 @@ def part2(log, models, cfg_kw, dt_hist: int = 15) -> dict:
     return out
 
 
+def delay_steering(log, k: int):
+    """The log with ``delta`` delayed by ``k`` samples inside each segment (first value held)."""
+    from drift.logs import DrivingLog
+
+    d = {n: np.asarray(log[n]).copy() for n in log.data}
+    seg = np.asarray(log.segment)
+    src = np.arange(len(seg)) - k
+    for s_id in np.unique(seg):
+        idx = np.flatnonzero(seg == s_id)
+        src[idx] = np.maximum(src[idx], idx[0])
+    d["delta"] = np.asarray(log["delta"])[src]
+    return DrivingLog.from_arrays(log.t, d, source=log.source, segment=seg, zero_time=False)
+
+
+def estimate_steering_delay(log, vehicle: str, minutes: float, max_samples: int = 10) -> int:
+    """Steering delay (samples) that best explains the yaw acceleration on the TRAINING part only.
+
+    For each delay ``k`` the measured ``dr/dt`` (Savitzky-Golay) is regressed on the linear-tyre
+    yaw-moment features ``[Fzf alpha_f(delta delayed by k), Fzr alpha_r, 1]``; the ``k`` with the
+    highest ``R^2`` wins. (Rajamani Sec. 2.3; the features are those of a linear single-track model.)
+    """
+    from drift.vehicle import load_vehicle
+    from drift.vehicle.dynamics import axle_loads, slip_angles
+    from tire_models.fit.forces import smooth_derivative
+
+    p = load_vehicle(vehicle)
+    train, _ = log.split(minutes, 5.0)
+    seg = np.asarray(train.segment)
+    r_dot = smooth_derivative(np.asarray(train["r"]), train.dt, seg)
+    best, best_k = -np.inf, 0
+    for k in range(max_samples + 1):
+        tk = delay_steering(train, k)
+        af, ar = slip_angles(tk["vx"], tk["vy"], tk["r"], tk["delta"], p)
+        Fzf, Fzr = axle_loads(tk["vx"], 0.0, p)
+        X = np.stack([Fzf * af, Fzr * ar, np.ones_like(af)], -1)
+        coef, *_ = np.linalg.lstsq(X, r_dot, rcond=None)
+        r2 = 1 - np.var(r_dot - X @ coef) / np.var(r_dot)
+        print(f"   steering delay {k} samples ({k * train.dt:.2f} s): R^2 of dr/dt {r2:.4f}")
+        if r2 > best:
+            best, best_k = r2, k
+    return best_k
+
+
+def part2_from_part1(log, out: Path, models, dt_hist: int = 15) -> dict:
+    """Deep Dynamics chronological test windows scored with the part-1 models (trained on 3 min)."""
+    from drift.vehicle import load_vehicle
+    from tire_models.fit.evaluate import predictions
+    from tire_models.fit.forces import fit_longitudinal_map
+    from tire_models.fit.pipeline import FitConfig, load_config, prepare, targets
+    from tire_models.fit.run import _load_result
+
+    cfg, _ = load_config(out)
+    assert isinstance(cfg, FitConfig)
+    p = load_vehicle(cfg.vehicle)
+    train_log, _ = log.split(cfg.minutes, cfg.min_speed_mps)
+    lon = fit_longitudinal_map(
+        {k: np.asarray(train_log[k]) for k in train_log.data},
+        np.asarray(train_log.segment),
+        train_log.dt,
+        p,
+        source=str(log.source),
+    )
+    stretch = log.select(min_speed_mps=5.0).segments()[0]
+    T = len(stretch.t)
+    last = np.arange(dt_hist - 1, T - 1)
+    te_last = last[int(0.8 * len(last)) :]
+    full = prepare(stretch, lon)
+    meas = full.meas()
+    res_case = {}
+    print(
+        f"\n== Deep Dynamics chronological test windows ({len(te_last)}, last 20 % of the first stretch), "
+        f"models trained on the first {cfg.minutes} min =="
+    )
+    for H in (1, 15):
+        starts = te_last[te_last + H < T]
+        tg = targets(full, starts, H)
+        res_case[f"persistence H={H}"] = _rmse(tg - meas[torch.as_tensor(starts)][:, None, :])
+        for name in models:
+            res = _load_result(out / "baselines" / name)
+            res_case[f"{name} H={H}"] = _rmse(predictions(res, p, full, starts, H) - tg)
+    for k, v in res_case.items():
+        print(f"   {k:22s} {_fmt(v)}", flush=True)
+    print("-- Deep Dynamics (issue 3, 400 epochs, 27 min on 2 cores):")
+    for k, v in DD.items():
+        print(f"   {k:22s} vx {v[0]:.4f}  vy {v[1]:.4f}  r {v[2]:.4f}")
+    return res_case
+
+
 def _rmse(err: torch.Tensor) -> dict:
     r = err.pow(2).mean(dim=(0, 1)).sqrt()
     return {c: float(v) for c, v in zip(("vx", "vy", "r"), r, strict=True)}
@@ -212,6 +308,17 @@ def main():
     ap.add_argument(
         "--dd-epochs", type=int, default=None, help="stage-2 epochs in part 2 (default: as part 1)"
     )
+    ap.add_argument(
+        "--steer-delay",
+        default="0",
+        help="delay delta by N samples, or 'auto' (estimated on "
+        "the training minutes only); applied to every model alike",
+    )
+    ap.add_argument(
+        "--dd-from-heldout",
+        action="store_true",
+        help="part 2 only as the chrono-3min case, scored with the part-1 models (no extra fits)",
+    )
     args = ap.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "2")
     torch.set_num_threads(2)
@@ -226,10 +333,21 @@ def main():
     out = Path(args.out or tempfile.mkdtemp(prefix="bench-fit-learned-"))
     print(f"log {log.source}; run folder {out}")
     result = {}
+    k = (
+        estimate_steering_delay(log, "iac", args.minutes)
+        if args.steer_delay == "auto"
+        else int(args.steer_delay)
+    )
+    if k:
+        print(f"steering input delayed by {k} samples ({k * log.dt:.2f} s) for every model")
+        log = delay_steering(log, k)
+    result["steer_delay_samples"] = k
     if not args.skip_heldout:
         m = part1(log, args.models.split(","), cfg_kw, out)
         result["heldout"] = m["baselines"]
-    if not args.skip_dd:
+    if args.dd_from_heldout:
+        result["deep_dynamics_chrono_3min"] = part2_from_part1(log, out, args.models.split(","))
+    elif not args.skip_dd:
         kw = dict(cfg_kw, **({"epochs": args.dd_epochs} if args.dd_epochs is not None else {}))
         result["deep_dynamics_protocol"] = part2(log, args.dd_models.split(","), kw)
     (out / "benchmark.json").write_text(json.dumps(result, indent=1, default=float))
