@@ -249,3 +249,20 @@ def test_neural_ode_fits_pacejka_with_gradients():
     err = np.abs(fitted.lateral_force(a.numpy(), FZ) / FZ - target.numpy()).max()
     assert float(loss) < 0.5 * first and err < 0.05
     check_constraints(fitted)
+
+
+@pytest.mark.parametrize("name", ["exptanh", "neural_ode"])
+def test_save_and_load_through_tire_models_io(tmp_path, name):
+    from tire_models.io import load_tires, save_tires
+
+    cls = REGISTRY[name]
+    tires = AxleTires(
+        cls.initial_guess(FZ, mu=1.05, C_per_rad=11.0, seed=1),
+        cls.initial_guess(FZ, mu=0.95, C_per_rad=13.0, seed=2),
+    )
+    save_tires(tires, tmp_path)
+    back = load_tires(tmp_path)
+    for axle in ("front", "rear"):
+        np.testing.assert_array_equal(
+            getattr(back, axle).lateral_force(ALPHA, FZ), getattr(tires, axle).lateral_force(ALPHA, FZ)
+        )
