@@ -119,8 +119,11 @@ def test_npz_round_trip(tmp_path):
     with pytest.raises(LogError, match=r"no_t\.npz: the \.npz has no 't'"):
         load_log(tmp_path / "no_t.npz")
     (tmp_path / "bad.npz").write_bytes(b"not a zip")
-    with pytest.raises(LogError, match=r"bad\.npz.*cannot read"):
+    with pytest.raises(LogError, match=r"bad\.npz: not an \.npz archive"):
         load_log(tmp_path / "bad.npz")
+    (tmp_path / "empty.npz").write_bytes(b"")
+    with pytest.raises(LogError, match=r"empty\.npz: not an \.npz archive"):
+        load_log(tmp_path / "empty.npz")
 
 
 # ----------------------------------------------------------------------------- IAC CSV

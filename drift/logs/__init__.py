@@ -44,6 +44,9 @@ def load_npz(path: str | Path) -> DrivingLog:
     import numpy as np
 
     path = Path(path)
+    with open(path, "rb") as fh:
+        if fh.read(4) != b"PK\x03\x04":  # np.load would report anything else as "pickled data"
+            raise LogError(f"{path}: not an .npz archive (no zip header). Save logs with DrivingLog.to_npz.")
     try:
         with np.load(path, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
