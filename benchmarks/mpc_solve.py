@@ -196,28 +196,32 @@ def part_tracking(p, plant, settings, spec="fit"):
         "pacejka (= plant)": plant,
     }
     rows = {}
-    for scen in ("donut", "circle"):
-        for name, tires in models.items():
-            out = run_scenario(scenario_config(scen), p, plant, tires, MPCConfig(time_budget_ms=1e4))
-            rows[(scen, name)] = out["metrics"]
-    print("\n== tracking after convergence (Pacejka plant, sensor noise 1x) ==")
-    print(
-        f"{'scenario':9s} {'controller model':20s} {'beta RMSE deg':>14s} {'r RMSE rad/s':>13s}"
-        f" {'path RMSE m':>12s}"
-        f" {'spun':>5s}"
-    )
-    for (scen, name), m in rows.items():
+    # with the offset-free disturbance estimate (the default) and without it (model quality alone)
+    for dist in (0.05, 0.0):
+        for scen in ("donut", "circle"):
+            for name, tires in models.items():
+                cfg = MPCConfig(time_budget_ms=1e4, disturbance_gain=dist)
+                out = run_scenario(scenario_config(scen), p, plant, tires, cfg)
+                rows[(dist, scen, name)] = out["metrics"]
+    for dist in (0.05, 0.0):
+        print(f"\n== tracking after convergence (Pacejka plant, sensor noise 1x), disturbance_gain {dist} ==")
         print(
-            f"{scen:9s} {name:20s} {m['beta_rmse_deg']:14.3f} {m['r_rmse_radps']:13.4f}"
-            f" {m['path_rmse_m']:12.3f}"
-            f" {m['spun_out']!s:>5s}"
+            f"{'scenario':9s} {'controller model':20s} {'beta RMSE deg':>14s} {'r RMSE rad/s':>13s}"
+            f" {'path RMSE m':>12s} {'spun':>5s}"
         )
-    for scen in ("donut", "circle"):
-        a, b = rows[(scen, "fiala (nominal)")], rows[(scen, "exptanh (fitted)")]
-        print(
-            f"{scen}: Fiala / ExpTanh ratio: beta RMSE x{a['beta_rmse_deg'] / b['beta_rmse_deg']:.2f}, "
-            f"path RMSE x{a['path_rmse_m'] / b['path_rmse_m']:.2f}"
-        )
+        for (d, scen, name), m in rows.items():
+            if d != dist:
+                continue
+            print(
+                f"{scen:9s} {name:20s} {m['beta_rmse_deg']:14.3f} {m['r_rmse_radps']:13.4f}"
+                f" {m['path_rmse_m']:12.3f} {m['spun_out']!s:>5s}"
+            )
+        for scen in ("donut", "circle"):
+            a, b = rows[(dist, scen, "fiala (nominal)")], rows[(dist, scen, "exptanh (fitted)")]
+            print(
+                f"{scen}: Fiala / ExpTanh ratio: beta RMSE x{a['beta_rmse_deg'] / b['beta_rmse_deg']:.2f}, "
+                f"path RMSE x{a['path_rmse_m'] / b['path_rmse_m']:.2f}"
+            )
     return rows
 
 
