@@ -115,3 +115,17 @@ def test_learned_tyres_recover_the_true_tyre_from_three_minutes(name):
     dist, _ = distill_axles(res.tires, Fzf, Fzr)
     err_d = _curve_errors(p, plant, dist)
     assert err_d["front"] < 0.05 and err_d["rear"] < 0.05, err_d
+
+
+@pytest.mark.slow
+def test_neural_ode_fit_is_deterministic_for_a_seed(monkeypatch):
+    """The same seed gives the same fitted network (initial weights, window order, optimiser)."""
+    from tire_models.neural_ode import NeuralODE
+
+    orig = NeuralODE.initial_guess.__func__
+    small = classmethod(lambda cls, *a, **k: orig(cls, *a, **k, hidden=4))
+    monkeypatch.setattr(NeuralODE, "initial_guess", small)
+    fits = [_fit("neural_ode", minutes=0.3, epochs=1, stage1_iters=3, seed=s)[2] for s in (5, 5, 6)]
+    w = [f.tires.rear.weights() for f in fits]
+    assert all(torch.equal(w[0][k], w[1][k]) for k in w[0])
+    assert not all(torch.equal(w[0][k], w[2][k]) for k in w[0])
