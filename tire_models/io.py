@@ -46,7 +46,11 @@ def save_tires(
 
 
 def read_model_yaml(path: str | Path) -> tuple[dict, Path]:
-    """The parsed ``model.yaml`` of a run folder or YAML path, and the file's path."""
+    """The parsed ``model.yaml`` of a run folder or YAML path, and the file's path.
+
+    Raises:
+        DriftError: missing file, invalid YAML, or not a mapping.
+    """
     p = Path(path)
     if p.is_dir():
         p = p / "model.yaml"

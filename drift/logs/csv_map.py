@@ -132,7 +132,11 @@ def load_column_map(path: str | Path) -> ColumnMap:
 
 
 def read_header(path: Path, delimiter: str = ",") -> list[str]:
-    """The CSV header (first non-empty line, an optional leading '# ' stripped) as column names."""
+    """The CSV header (first non-empty line, an optional leading '# ' stripped) as column names.
+
+    Raises:
+        LogError: the file has no non-empty line.
+    """
     with _open_text(path) as f:
         for line in f:
             if line.strip():

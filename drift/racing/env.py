@@ -139,7 +139,11 @@ class RacingConfig:
 
 def load_config(preset: str = "iac", path: str | Path | None = None, **overrides) -> RacingConfig:
     """Config of a preset (``iac`` or ``f1tenth``) from ``configs/racing/env.yaml`` (or ``path``),
-    with the reward weights of ``configs/racing/reward.yaml`` and keyword ``overrides``."""
+    with the reward weights of ``configs/racing/reward.yaml`` and keyword ``overrides``.
+
+    Raises:
+        ConfigError: unreadable YAML, unknown preset or keys, invalid values.
+    """
     p = Path(path) if path is not None else config_dir() / "racing" / "env.yaml"
     try:
         d = yaml.safe_load(p.read_text())

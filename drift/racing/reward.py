@@ -69,7 +69,11 @@ class RewardWeights:
 
 
 def load_reward_weights(path: str | Path | None = None) -> RewardWeights:
-    """Load weights from a YAML file (default ``configs/racing/reward.yaml``)."""
+    """Load weights from a YAML file (default ``configs/racing/reward.yaml``).
+
+    Raises:
+        ConfigError: missing file, invalid YAML, not a mapping of ``w_<term>`` keys, bad values.
+    """
     p = Path(path) if path is not None else config_dir() / "racing" / "reward.yaml"
     if not p.is_file():
         raise ConfigError(f"reward config {p} does not exist")

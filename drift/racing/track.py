@@ -294,6 +294,9 @@ class ClosedPath:
             n (...): signed lateral offset (m, positive = left of the driving direction).
         The nearest path point comes from a KD-tree; the two segments around it are tested and the
         closer foot point is kept.
+
+        Raises:
+            TrackError: ``xy`` is not of shape (..., 2).
         """
         xy = np.asarray(xy, dtype=float)
         if xy.shape[-1] != 2:
@@ -403,7 +406,11 @@ class Track(ClosedPath):
         return wl - n, wr + n, s, n
 
     def raceline_track_s(self) -> np.ndarray:
-        """(M,) centre-line arc length (m) of each race-line point (its projection); needs a race line."""
+        """(M,) centre-line arc length (m) of each race-line point (its projection).
+
+        Raises:
+            TrackError: the track has no race line.
+        """
         if self.raceline is None:
             raise TrackError(f"track {self.name!r} has no race line; pass raceline=PATH to load_track")
         return self.project(self.raceline.xy)[0]
