@@ -22,6 +22,12 @@ def command(
     qp_solver: str = typer.Option(
         None, "--qp-solver", help="override the config: hpipm, qrqp, osqp, qpoases"
     ),
+    time_budget_ms: float = typer.Option(
+        None,
+        "--time-budget-ms",
+        help="override the config's solve budget (ms); on a loaded machine a slow "
+        "solve falls back, raise it to study tracking apart from timing",
+    ),
     noise: float = typer.Option(1.0, "--noise", help="sensor noise scale (0 = perfect measurements)"),
     duration_s: float = typer.Option(None, "--duration-s", help="simulated time (s); default per scenario"),
     mass_factor: float = typer.Option(1.0, "--mass-factor", help="plant mass (and inertia) factor"),
@@ -48,6 +54,8 @@ def command(
         ctrl_cfg["solver"] = solver
     if qp_solver:
         ctrl_cfg["qp_solver"] = qp_solver
+    if time_budget_ms is not None:
+        ctrl_cfg["time_budget_ms"] = time_budget_ms
     cfg = MPCConfig.from_dict(ctrl_cfg, source=str(config))
     over = {"noise": noise, "mass_factor": mass_factor, "mu_factor": mu_factor, "seed": seed}
     if duration_s is not None:
@@ -68,6 +76,7 @@ def command(
         controller_tires_source=tires_src,
         plant_tires="pacejka",
         solver=cfg.solver,
+        time_budget_ms=cfg.time_budget_ms,
         qp_solver=cfg.qp_solver,
         horizon_N=cfg.N,
         dt_s=cfg.dt_s,
