@@ -31,22 +31,32 @@ __all__ = ["speed_profile", "critical_speed", "PurePursuit"]
 
 
 def critical_speed(vehicle: VehicleParams, tires, v_max_mps: float = 150.0) -> float:
-    """Critical speed (m/s) of an oversteering car, ``v^2 = L / -K`` with the understeer gradient
-    ``K = m / L (lr / Cf - lf / Cr)`` (s^2/m; Rajamani 2012, Sec. 3.3; Milliken & Milliken 1995).
+    """Lowest speed (m/s) at which straight-line driving is unstable, or ``inf`` below ``v_max_mps``.
 
-    Cornering stiffnesses ``C = dFy/dalpha`` at zero slip come from the tyre models at the axle loads of
-    each speed (downforce included). Returns ``inf`` when the car understeers up to ``v_max_mps``.
+    Linearises :func:`drift.vehicle.body_derivatives` about straight driving (``vy = r = 0``,
+    ``delta = 0``, ``Fx = 0``) by central differences on a grid of 300 speeds in ``[1, v_max_mps]``
+    m/s, so the tyre models' cornering stiffness at the axle loads of each speed (downforce
+    included) enters through the one vehicle model. Straight driving is unstable where the 2x2
+    lateral Jacobian ``d(vy_dot, r_dot) / d(vy, r)`` has a negative determinant or a positive trace.
+    With linear tyres this is the classical critical speed ``v^2 = L / -K`` of an oversteering car,
+    ``K = m / L (lr / Cf - lf / Cr)`` (Rajamani 2012, Sec. 3.3; Milliken & Milliken 1995).
     """
-    from drift.vehicle import axle_loads
+    from drift.vehicle import body_derivatives
 
     p = vehicle
     v = np.linspace(1.0, v_max_mps, 300)
-    Fzf, Fzr = axle_loads(v, 0.0, p)
-    da = 1e-4
-    Cf = np.asarray(tires.front.lateral_force(da, Fzf), dtype=float) / da
-    Cr = np.asarray(tires.rear.lateral_force(da, Fzr), dtype=float) / da
-    K = p.m / p.L * (p.lr / Cf - p.lf / Cr)
-    unstable = (K < 0) & (v * v > p.L / np.maximum(-K, 1e-12))
+    zero = np.zeros_like(v)
+    u = np.stack([zero, zero], -1)
+    h = 1e-5  # m/s and rad/s
+
+    def lateral(dvy, dr):
+        return body_derivatives(np.stack([v, zero + dvy, zero + dr], -1), u, p, tires)[:, 1:]
+
+    J = np.stack(
+        [(lateral(h, 0.0) - lateral(-h, 0.0)) / (2 * h), (lateral(0.0, h) - lateral(0.0, -h)) / (2 * h)], -1
+    )
+    det = J[:, 0, 0] * J[:, 1, 1] - J[:, 0, 1] * J[:, 1, 0]
+    unstable = (det < 0) | (J[:, 0, 0] + J[:, 1, 1] > 0)
     return float(v[np.argmax(unstable)]) if unstable.any() else float("inf")
 
 
