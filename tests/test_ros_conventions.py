@@ -19,7 +19,7 @@ from drift_ros import conventions as conv  # noqa: E402
 from drift_ros.params import Param, positive  # noqa: E402
 from std_msgs.msg import Float64MultiArray, MultiArrayDimension  # noqa: E402
 
-from drift.errors import ConfigError  # noqa: E402
+from drift.errors import ConfigError, DriftError  # noqa: E402
 
 
 @pytest.mark.parametrize("psi", [0.0, 0.3, -2.9, math.pi - 1e-9, 3 * math.pi / 2])
@@ -81,6 +81,20 @@ def test_drift_ros_up_rejects_bad_arguments(tmp_path):
         r = CliRunner().invoke(app, args)
         assert isinstance(r.exception, ConfigError) and msg in str(r.exception), r.output
         assert not (tmp_path / "c").exists()
+
+
+def test_drift_ros_up_without_rclpy_says_how_to_install(tmp_path, monkeypatch):
+    import importlib.util
+
+    from typer.testing import CliRunner
+
+    from drift.cli import app
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda n, *a: None if n == "rclpy" else real(n, *a))
+    r = CliRunner().invoke(app, ["ros", "up", "sim_drift", "--out", str(tmp_path / "a")])
+    assert isinstance(r.exception, DriftError) and "pip install 'drift[ros]'" in str(r.exception)
+    assert not (tmp_path / "a").exists()
 
 
 def test_launch_files_and_ros_up_start_the_same_stacks():

@@ -75,6 +75,17 @@ def node_command(executable: str, name: str, params_file: Path, overrides: list[
     return cmd
 
 
+def _require_rclpy() -> None:
+    """Fail with install instructions (not with each node's traceback) when rclpy is missing."""
+    import importlib.util
+
+    if importlib.util.find_spec("rclpy") is None:
+        raise DriftError(
+            "drift ros needs ROS 2 (rclpy): install the ROS 2 wheels with `pip install 'drift[ros]'`, "
+            "or source a ROS 2 Jazzy install (`source /opt/ros/jazzy/setup.bash`)"
+        )
+
+
 def check_params_file(path: Path) -> None:
     """Check that ``path`` is a ROS 2 parameter file: ``NODE: {ros__parameters: {NAME: VALUE}}``.
 
@@ -164,6 +175,7 @@ def up(
     check_params_file(Path(pf))
     if not stop_timeout_s > 0:
         raise ConfigError(f"--stop-timeout-s {stop_timeout_s}: must be > 0")
+    _require_rclpy()
     nodes = [n for n in st.nodes if record or n.executable != "log_recorder_node"]
     overrides = _parse_sets(sets, {n.name for n in nodes})
     run_dir = make_run_dir("ros", out)
