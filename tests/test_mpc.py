@@ -233,5 +233,5 @@ def test_cli_mpc_writes_run_folder(tmp_path):
     ):
         assert key in m
     assert m["spun_out"] is False and m["solve_ms_median"] > 0
-    for f in ("trajectory.png", "timeseries.png", "animation.gif", "log.npz"):
-        assert (out / f).stat().st_size > 1000
+    for fname in ("trajectory.png", "timeseries.png", "animation.gif", "log.npz"):
+        assert (out / fname).stat().st_size > 1000
