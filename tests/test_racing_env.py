@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
 
+from drift.errors import ConfigError
 from drift.racing.env import RacingConfig, RacingEnv, RacingSim, VecRacingEnv, load_config
 from drift.racing.reward import TERMS, RewardWeights, load_reward_weights
 from drift.racing.track import make_track
@@ -196,6 +197,16 @@ def test_presets_load():
     c = load_config("f1tenth", camera=False)
     assert c.track_scale == 0.1 and c.vehicle == "f1tenth"
     assert load_config("iac").steering == "absolute"
+
+
+@pytest.mark.parametrize("preset", ["iac", "f1tenth"])
+def test_walls_lie_beyond_off_course(preset):
+    """A car must be off course before its side reaches a wall, in every preset."""
+    c = load_config(preset, camera=False)
+    p = load_vehicle(c.vehicle)
+    assert c.wall_margin_m * c.track_scale > p.width
+    with pytest.raises(ConfigError, match="wall_margin_m"):
+        RacingSim(c.replace(wall_margin_m=0.9 * p.width / c.track_scale), 1)
 
 
 def test_rate_steering_limits_change(track):

@@ -229,6 +229,12 @@ class RacingSim:
         self.k_scale = c.track_scale
         self.wall = c.wall_margin_m * c.track_scale
         self.half_w = 0.5 * self.p.width
+        if not self.wall > self.p.width:
+            raise ConfigError(
+                f"wall_margin_m * track_scale = {self.wall:.3g} m is not more than the car's width "
+                f"{self.p.width:.3g} m: a car would touch the wall before it is off course (off-course time "
+                "and lap validity could never register); raise wall_margin_m in the racing config"
+            )
         #: generous bound on any car's speed (m/s), for plausibility checks of the track position
         self.speed_bound = max(c.v_ref_mps, c.reset_speed_max_mps) * 2.0
         self.t_ahead = np.linspace(c.horizon_min_s, c.horizon_max_s, c.n_ahead)
