@@ -47,8 +47,18 @@ from pathlib import Path
 import numpy as np
 
 from drift.errors import DriftError
-from drift.vehicle import VehicleParams, axle_forces, body_derivatives, f, rk4_step
-from tire_models import AxleTires, Pacejka
+from drift.vehicle import (
+    AxleForces,
+    VehicleParams,
+    axle_forces,
+    axle_loads,
+    body_derivatives,
+    f,
+    longitudinal_split,
+    rk4_step,
+    slip_angles,
+)
+from tire_models import AxleTires
 
 #: names of the collocation states and inputs, in NLP order
 OCP_STATES = ("vx", "vy", "r", "n", "xi")
@@ -99,8 +109,8 @@ class LapTimeConfig:
         slip_limit: bound ``|alpha| <= slip_limit * alpha_peak`` on each axle's slip angle, with
             ``alpha_peak`` the slip of the tyre model's force peak (stable, trackable driving at the
             limit); None disables it.
-        beta_max_rad: bound on the body sideslip, ``|vy| <= tan(beta_max) vx`` (rad); None disables
-            it. Without it, a car whose brakes (``Fx_brake_max``) are weaker than its grip can shed
+        beta_limit: bound on the body sideslip, ``|vy| <= tan(beta_limit * alpha_peak_rear) vx``
+            (dimensionless multiple of the rear tyre's peak slip); None disables it. Without it, a car whose brakes (``Fx_brake_max``) are weaker than its grip can shed
             speed by sliding sideways on the brakes (a scrubbing slalom), which the model allows but
             no driver would do.
         max_iter: IPOPT iteration limit.
@@ -109,6 +119,8 @@ class LapTimeConfig:
         print_level: IPOPT verbosity (0 silent, 5 full log).
         coarse_grid_m: first solve on this coarser grid (m) and start the fine solve from its
             interpolated solution (with ``mu_init = warm_mu_init``); None solves the fine grid only.
+        split_eps_N: smoothing (N) of the drive/brake split in the optimiser's copy of the model
+            (see :func:`_axle_forces_smooth`).
         mu_strategy: IPOPT barrier update (``adaptive`` or ``monotone``).
     """
 
@@ -120,12 +132,13 @@ class LapTimeConfig:
     yaw_acc_ref_radps2: float = 2.0
     force_rise_s: float = 0.1
     slip_limit: float | None = 1.0
-    beta_max_rad: float | None = 0.1
+    beta_limit: float | None = 1.25
     max_iter: int = 1500
     tol: float = 1e-6
     max_wall_s: float = 600.0
     print_level: int = 0
-    coarse_grid_m: float | None = 10.0
+    coarse_grid_m: float | None = None
+    split_eps_N: float = 200.0
     warm_mu_init: float = 1e-4
     mu_strategy: str = "adaptive"
 
@@ -217,14 +230,28 @@ class LapTimeResult:
 
 
 def default_tires(vehicle: VehicleParams) -> AxleTires:
-    """Pacejka tyres for a vehicle without a fitted model: peak ``mu = vehicle.mu``.
+    """The simulator's tyres for a vehicle without a fitted model.
 
-    ``B = 16 /rad, C = 1.5, E = 0.3`` give a cornering stiffness ``B C D`` of about 34 per unit
-    load at mu 1.4 and a force peak at ``alpha = 2 / B`` = 0.125 rad (7 deg), the order of a racing
-    slick (Pacejka, *Tire and Vehicle Dynamics*, 3rd ed., Ch. 4); the rear is a little softer
-    (B = 15). A fitted model (``--tires``) replaces these.
+    The racing simulator's default (:func:`drift.racing.env.default_tires`: Pacejka with
+    ``D = vehicle.mu``) so that the optimum and the simulator check use the same car; a fitted model
+    (``--tires``) replaces them in both.
     """
-    return AxleTires(Pacejka(B=16.0, C=1.5, D=vehicle.mu, E=0.3), Pacejka(B=15.0, C=1.5, D=vehicle.mu, E=0.3))
+    from drift.racing.env import default_tires as sim_default
+
+    return sim_default(vehicle)
+
+
+def resolve_tires(tires, vehicle: VehicleParams) -> AxleTires:
+    """Tyres from an :class:`AxleTires`, a fit run folder / model.yaml, or None (the simulator's default).
+
+    Raises:
+        DriftError: a missing or invalid tyre file (:func:`tire_models.io.load_tires`).
+    """
+    if tires is None:
+        return default_tires(vehicle)
+    from drift.racing.env import resolve_tires as sim_resolve
+
+    return sim_resolve(tires, vehicle)
 
 
 def peak_slip(tire, Fz_N: float, alpha_max_rad: float = 0.6) -> float:
@@ -495,6 +522,13 @@ def _solve_on_grid(
     half = 0.5 * p.width + cfg.wall_margin_m
     n_hi = grid.w_left - half
     n_lo = -(grid.w_right - half)
+    if np.any(n_lo > n_hi):
+        k = int(np.argmax(n_lo - n_hi))
+        raise LapTimeError(
+            f"the track is narrower than the car at s = {grid.s[k]:.0f} m: width "
+            f"{grid.w_left[k] + grid.w_right[k]:.2f} m < car width {p.width:.2f} m + 2 x wall margin "
+            f"{cfg.wall_margin_m:.2f} m; use a narrower car (width_m) or a smaller LapTimeConfig.wall_margin_m"
+        )
     Z0, U0 = _initial_guess(track, grid, p, min(mu_f, mu_r), n_lo, n_hi) if guess is None else guess
     Z0, U0 = np.array(Z0, float), np.array(U0, float)
 
@@ -509,7 +543,7 @@ def _solve_on_grid(
     zs, us, kap = ca.SX.sym("z", 5), ca.SX.sym("u", 2), ca.SX.sym("kappa")
     vx, vy, r, n, xi = (zs[i] for i in range(5))
     vel = ca.vertcat(vx, vy, r)
-    frc = axle_forces(vel, us, p, tires)
+    frc = _axle_forces_smooth(vel, us, p, tires, cfg.split_eps_N)
     dv = body_derivatives(vel, us, p, tires, forces=frc)
     v_along = vx * ca.cos(xi) - vy * ca.sin(xi)
     dtds = (1 - n * kap) / v_along
@@ -573,8 +607,8 @@ def _solve_on_grid(
         a_r = cfg.slip_limit * peak_slip(tires.rear, float(p.m * p.g * p.lf / p.L))
         groups["slip_front"] = (PATH[4, :] / a_f, -1.0, 1.0)
         groups["slip_rear"] = (PATH[5, :] / a_r, -1.0, 1.0)
-    if cfg.beta_max_rad is not None:
-        tb = math.tan(cfg.beta_max_rad)
+    if cfg.beta_limit is not None:
+        tb = math.tan(cfg.beta_limit * peak_slip(tires.rear, float(p.m * p.g * p.lf / p.L)))
         groups["sideslip"] = ((Z[1, :] - tb * Z[0, :]) / v_ref, -ca.inf, 0.0)
         groups["sideslip_neg"] = ((-Z[1, :] - tb * Z[0, :]) / v_ref, -ca.inf, 0.0)
     g_list, lbg, ubg, sizes = [], [], [], {}
@@ -645,6 +679,28 @@ def _solve_on_grid(
         "active": active,
         "violation": violation,
     }
+
+
+def _axle_forces_smooth(v, u, p: VehicleParams, tires: AxleTires, eps_N: float) -> AxleForces:
+    """:func:`drift.vehicle.axle_forces`, composed from the same public functions, with the brake/drive
+    split smoothed over ``eps_N`` newtons instead of the simulator's 1 N.
+
+    The simulator's split ``min(Fx, 0)`` is smoothed over 1 N, which in the scaled NLP (forces of
+    order 1e4 N) is a near-kink whose curvature stalls IPOPT wherever ``Fx`` changes sign. The
+    difference between the two is at most ``eps_N / 2`` newtons at ``Fx = 0`` and vanishes within a
+    few ``eps_N`` of it.
+    """
+    from drift.backend import namespace
+
+    m = namespace(v, u)
+    vx, vy, r = m.unstack(v)[:3]
+    delta, Fx = m.unstack(u)[:2]
+    alpha_f, alpha_r = slip_angles(vx, vy, r, delta, p)
+    Fzf, Fzr = axle_loads(vx, Fx, p)
+    Fxf, Fxr = longitudinal_split(Fx, p, eps=eps_N)
+    Fyf = tires.front.combined_force(alpha_f, Fzf, Fxf)
+    Fyr = tires.rear.combined_force(alpha_r, Fzr, Fxr)
+    return AxleForces(alpha_f, alpha_r, Fzf, Fzr, Fxf, Fxr, Fyf, Fyr)
 
 
 def _active_constraints(gval, lbg, ubg, sizes, w, lbw, ubw, N):

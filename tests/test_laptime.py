@@ -1,0 +1,183 @@
+"""Minimum-lap-time OCP: invariants on real tracks, an analytic circle, failure reporting, the CLI."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from controllers.laptime import (
+    LapTimeConfig,
+    LapTimeError,
+    default_tires,
+    min_lap_time,
+    simulate_tracking,
+    speed_profile,
+)
+from drift.racing.track import load_track, make_track, track_names
+from drift.vehicle import load_vehicle
+
+IAC = load_vehicle("iac")
+COARSE = LapTimeConfig(grid_m=12.0, coarse_grid_m=None)
+
+
+def circle_track(radius_m=60.0, half_width_m=2.5, step_m=5.0, name="circle"):
+    n = int(round(2 * math.pi * radius_m / step_m))
+    a = np.linspace(0.0, 2 * math.pi, n, endpoint=False)
+    xy = radius_m * np.column_stack([np.cos(a), np.sin(a)])  # counter-clockwise: a left turn
+    w = np.full(n, half_width_m)
+    return make_track(xy, w_right=w, w_left=w, name=name)
+
+
+def _check_invariants(res, p, cfg):
+    half = 0.5 * p.width + cfg.wall_margin_m
+    tol = 1e-4
+    assert res.converged and np.isfinite(res.lap_time_s)
+    assert np.all(res.n <= res.w_left - half + tol) and np.all(res.n >= -(res.w_right - half) - tol)
+    assert np.all(np.abs(res.delta) <= p.delta_max + tol)
+    assert np.all(res.Fx <= p.Fx_drive_max + 1e-3) and np.all(res.Fx >= -p.Fx_brake_max - 1e-3)
+    assert np.all(res.Fx * res.vx <= p.P_max * (1 + 1e-4))
+    # the tyre model's friction circle: combined grip never exceeds 1
+    assert max(res.grip_front.max(), res.grip_rear.max()) <= 1.0 + 1e-3
+    # time stamps increase and add up to the lap time
+    assert np.all(np.diff(res.t) > 0)
+    assert res.t[-1] < res.lap_time_s < res.t[-1] + 2 * res.grid_m / res.speed.min()
+
+
+@pytest.mark.parametrize("name", ["Norisring", "BrandsHatch"])
+def test_real_tracks_coarse_grid(name):
+    tr = load_track(name)
+    res = min_lap_time(tr, IAC, config=COARSE)
+    _check_invariants(res, IAC, COARSE)
+    # faster than the quasi-steady point-mass lap on the race line at 85 % grip (the initial guess)
+    seg = np.full(len(res.s), res.grid_m)
+    v_guess = speed_profile(
+        seg, tr.interp(tr.raceline.kappa, tr.raceline.project(tr.position(res.s))[0]), IAC, 0.85 * IAC.mu
+    )
+    assert res.lap_time_s < np.sum(seg / v_guess)
+    # the car uses the grip: somewhere at the friction limit, the power limit binds on straights
+    assert max(res.grip_front.max(), res.grip_rear.max()) > 0.95
+    assert res.active["power"] > 0
+    # plausible for a 370 kW, 790 kg car with mu 1.4: mean speed between 40 and 75 m/s
+    assert 40.0 < tr.length_m / res.lap_time_s < 75.0
+
+
+def _axle_limited_speed(p, mu_f, mu_r, R):
+    """Largest steady speed (m/s) on radius ``R`` (m) that each axle's friction allows.
+
+    Steady cornering with the yaw moment balanced shares the lateral force ``m v^2 / R`` between the
+    axles as ``lr / L`` (front) and ``lf / L`` (rear); each share must stay below ``mu Fz`` with the
+    axle loads of the same model (static split plus downforce, :func:`drift.vehicle.axle_loads`).
+    """
+    from drift.vehicle import axle_loads
+
+    lo, hi = 1.0, 150.0
+    for _ in range(80):
+        v = 0.5 * (lo + hi)
+        Fzf, Fzr = axle_loads(v, 0.0, p)
+        need = p.m * v * v / R
+        ok = need * p.lr / p.L <= mu_f * Fzf and need * p.lf / p.L <= mu_r * Fzr
+        lo, hi = (v, hi) if ok else (lo, v)
+    return lo
+
+
+def test_circle_speed_approaches_the_steady_state_limit():
+    """On a circle the optimum is steady cornering on the inner edge, at the axle friction limit.
+
+    Bound from the same model (:func:`_axle_limited_speed`); the drive force that holds the speed
+    against drag and rolling resistance takes a little of the rear tyre's friction circle and the
+    steering angle tilts the front force, so the optimum lies just below the bound.
+    """
+    tr = circle_track(60.0, 2.5)
+    cfg = LapTimeConfig(grid_m=6.0, coarse_grid_m=None)
+    res = min_lap_time(tr, IAC, config=cfg)
+    _check_invariants(res, IAC, cfg)
+    half = 0.5 * IAC.width + cfg.wall_margin_m
+    assert np.allclose(res.n, 2.5 - half, atol=0.05)  # hugs the inner (left) edge
+    R = 1.0 / np.mean(tr.kappa) - res.n.mean()
+    tires = default_tires(IAC)
+    v_bound = _axle_limited_speed(IAC, tires.front.peak_mu, tires.rear.peak_mu, R)
+    v = res.speed
+    assert np.std(v) / np.mean(v) < 0.01  # steady
+    assert np.all(v <= v_bound * 1.001)
+    assert np.mean(v) > 0.97 * v_bound
+    assert res.lap_time_s == pytest.approx(2 * math.pi * R / np.mean(v), rel=0.01)
+
+
+def test_simulator_replays_the_optimum():
+    tr = circle_track(60.0, 2.5)
+    cfg = LapTimeConfig(grid_m=4.0, coarse_grid_m=None)
+    res = min_lap_time(tr, IAC, config=cfg)
+    sim = simulate_tracking(res, IAC, default_tires(IAC))
+    assert sim.completed, sim.reason
+    assert sim.lap_time_s == pytest.approx(res.lap_time_s, rel=0.02)
+
+
+def test_infeasible_problem_is_reported_with_its_reason():
+    # an impossible constraint: at least 60 m/s on a 60 m circle needs 6 g of lateral grip
+    tr = circle_track(60.0, 2.5)
+    with pytest.raises(LapTimeError) as ei:
+        min_lap_time(
+            tr, IAC, config=LapTimeConfig(grid_m=10.0, coarse_grid_m=None, v_min_mps=60.0, max_iter=300)
+        )
+    res = ei.value.result
+    assert not res.converged and math.isnan(res.lap_time_s)
+    assert res.status in ("Infeasible_Problem_Detected", "Restoration_Failed")
+    assert res.reason and res.reason in str(ei.value)
+    assert "active constraints" in str(ei.value) and "violated" in str(ei.value)
+    assert max(res.violation.values()) > 1e-3  # what is violated is reported, with its size
+
+
+def test_car_wider_than_the_track_is_a_clear_error():
+    tr = circle_track(60.0, 2.5)
+    with pytest.raises(LapTimeError, match="narrower than the car"):
+        min_lap_time(tr, IAC.replace(width=6.0), config=LapTimeConfig(grid_m=10.0, coarse_grid_m=None))
+
+
+def test_iteration_limit_is_reported_not_returned():
+    tr = circle_track(60.0, 2.5)
+    res = min_lap_time(
+        tr, IAC, config=LapTimeConfig(grid_m=10.0, coarse_grid_m=None, max_iter=2), raise_on_failure=False
+    )
+    assert not res.converged
+    assert res.status == "Maximum_Iterations_Exceeded" and res.reason == "iteration limit reached"
+    assert math.isnan(res.lap_time_s) and np.isfinite(res.last_lap_time_s)
+    assert "NOT converged" in res.summary()
+
+
+def test_cli_writes_run_folder(tmp_path):
+    from typer.testing import CliRunner
+
+    from drift.cli import app
+
+    tr = circle_track(60.0, 2.5)
+    csv = tmp_path / "tracks" / "Circle.csv"
+    csv.parent.mkdir()
+    np.savetxt(
+        csv,
+        np.column_stack([tr.xy[::5], tr.w_right[::5], tr.w_left[::5]]),
+        delimiter=",",
+        header="x_m,y_m,w_tr_right_m,w_tr_left_m",
+        comments="# ",
+    )
+    out = tmp_path / "run"
+    r = CliRunner().invoke(
+        app, ["laptime", "--track", str(csv), "--grid-m", "6", "--no-baseline", "--out", str(out)]
+    )
+    assert r.exit_code == 0, r.output
+    m = json.loads((out / "metrics.json").read_text())
+    for key in ("lap_time_s", "solve_s", "iterations", "grid_m", "converged", "sim_lap_time_s"):
+        assert key in m
+    assert m["converged"] is True and m["lap_time_s"] > 0
+    assert abs(m["sim_lap_time_s"] / m["lap_time_s"] - 1) < 0.02
+    for f in ("optimal_line.png", "speed.png", "optimal_lap.csv"):
+        assert (out / f).stat().st_size > 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", track_names())
+def test_all_tracks_converge_on_a_3m_grid(name):
+    tr = load_track(name)
+    cfg = LapTimeConfig(grid_m=3.0)
+    res = min_lap_time(tr, IAC, config=cfg)
+    _check_invariants(res, IAC, cfg)
