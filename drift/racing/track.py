@@ -494,11 +494,11 @@ def make_track(
         raceline=rl,
         source=source,
     )
-    _check_simple(tr, xy, w)
+    _check_simple(tr, xy)
     return tr
 
 
-def _check_simple(tr: Track, raw_xy: np.ndarray, raw_w: np.ndarray) -> None:
+def _check_simple(tr: Track, raw_xy: np.ndarray) -> None:
     """Raise TrackSelfIntersectionError if the centre line or a boundary crosses itself or the other."""
     # check at about the raw spacing (cheap) on the smoothed geometry
     step = max(

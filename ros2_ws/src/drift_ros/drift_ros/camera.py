@@ -13,7 +13,7 @@ from sensor_msgs.msg import Image  # noqa: E402
 from drift.errors import ConfigError  # noqa: E402
 
 
-def make_camera(track_name: str, vehicle, scale: float = 1.0):
+def make_camera(track_name: str, scale: float = 1.0):
     """Return ``render(x (6,), stamp) -> sensor_msgs/Image`` (rgb8, frame ``camera``) on ``track_name``.
 
     ``scale`` multiplies the camera geometry (1 = full-size car; 0.1 for a 1:10 car).

@@ -221,7 +221,7 @@ class SimBridgeNode(Node):
             raise ConfigError(
                 f"parameter track = {v['track']!r}: the camera renderer is not available ({e})"
             ) from None
-        return make_camera(v["track"], self.vehicle, v["camera_scale"])
+        return make_camera(v["track"], v["camera_scale"])
 
     def _params_changed(self, params) -> None:
         for p in params:
