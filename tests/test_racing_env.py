@@ -294,6 +294,24 @@ def test_cli_race_sim_on_track_file(tmp_path):
     assert (out / "trajectory.png").stat().st_size > 0 and (out / "camera.gif").stat().st_size > 0
 
 
+def test_cli_race_sim_bad_inputs_fail_before_a_run_folder(tmp_path):
+    from typer.testing import CliRunner
+
+    from drift.cli import app
+    from drift.errors import DriftError
+
+    out = tmp_path / "run"
+    for args, msg in (
+        (["--track", "Atlantis"], "unknown track 'Atlantis'"),
+        (["--tires", str(tmp_path / "none")], "no such tyre file"),
+        (["--driver", "ghost"], "unknown driver 'ghost'"),
+        (["--integrator", "leapfrog"], "integrator must be"),
+    ):
+        res = CliRunner().invoke(app, ["race", "sim", *args, "--out", str(out)])
+        assert isinstance(res.exception, DriftError) and msg in str(res.exception), (args, res.output)
+        assert not out.exists(), args
+
+
 def test_privileged_course_points_in_car_frame(track):
     c = cfg()
     env = RacingEnv(c, track=track)
