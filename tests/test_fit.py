@@ -249,6 +249,16 @@ def test_bad_inputs_give_clear_errors(tmp_path):
         run_fit(no_fx, _small_cfg(minutes=0.1), tmp_path / "y", show_progress=False, echo=lambda *a: None)
     with pytest.raises(DriftError, match="fit_config.json"):
         run_fit(log, _small_cfg(), tmp_path / "empty", resume=True, show_progress=False, echo=lambda *a: None)
+    # on the command line, a bad vehicle or log fails before a run folder exists
+    from typer.testing import CliRunner
+
+    from drift.cli import app
+
+    cases = ((["--vehicle", "zeppelin"], "vehicle 'zeppelin'"), (["--log", "/nonexistent"], "no such file"))
+    for args, msg in cases:
+        res = CliRunner().invoke(app, ["fit", *args, "--out", str(tmp_path / "cli")])
+        assert isinstance(res.exception, DriftError) and msg in str(res.exception), res.output
+        assert not (tmp_path / "cli").exists()
 
 
 def test_sensor_terms_recovered_from_a_displaced_misaligned_sensor():
