@@ -24,10 +24,10 @@ import numpy as np
 
 from drift.errors import DriftError
 from drift.racing.track import ClosedPath, make_path
-from drift.vehicle import driving_resistance
+from drift.vehicle import axle_loads, driving_resistance
 from drift.vehicle.params import VehicleParams
 
-__all__ = ["speed_profile", "critical_speed", "PurePursuit"]
+__all__ = ["speed_profile", "critical_speed", "grip_acceleration", "PurePursuit"]
 
 
 def critical_speed(vehicle: VehicleParams, tires, v_max_mps: float = 150.0) -> float:
@@ -58,6 +58,16 @@ def critical_speed(vehicle: VehicleParams, tires, v_max_mps: float = 150.0) -> f
     det = J[:, 0, 0] * J[:, 1, 1] - J[:, 0, 1] * J[:, 1, 0]
     unstable = (det < 0) | (J[:, 0, 0] + J[:, 1, 1] > 0)
     return float(v[np.argmax(unstable)]) if unstable.any() else float("inf")
+
+
+def grip_acceleration(v, vehicle: VehicleParams, mu: float):
+    """Largest horizontal acceleration (m/s^2) friction allows at speed ``v`` (m/s, any shape).
+
+    ``mu (Fzf + Fzr) / m`` with the axle loads of :func:`drift.vehicle.axle_loads` (weight plus
+    downforce ``c_down v^2``) at zero force demand: the point-mass friction circle of the speed profile.
+    """
+    Fzf, Fzr = axle_loads(v, 0.0, vehicle)
+    return mu * (Fzf + Fzr) / vehicle.m
 
 
 def speed_profile(
@@ -98,7 +108,7 @@ def speed_profile(
     vl, kk, dd = v_lim[order], k[order], ds[order]
 
     def a_max(v):
-        return mu * (g + p.c_down * v * v / m)
+        return grip_acceleration(v, p, mu)
 
     def scale(v, kap):
         alat = v * v * kap
@@ -241,7 +251,7 @@ class PurePursuit:
         thr = np.clip((self.target_speed(x) - v) / band, -1.0, 1.0)
         # traction control: leave the rear tyres the lateral force the corner needs (friction circle)
         p = self.vehicle
-        a_max = self.mu * (p.g + p.c_down * v * v / p.m)
+        a_max = grip_acceleration(v, p, self.mu)
         a_lat = np.abs(v * x[:, 5])
         thr = np.minimum(thr, self.throttle_max * np.sqrt(np.clip(1.0 - (a_lat / a_max) ** 2, 0.0, 1.0)))
         if self.steering_mode == "absolute":
