@@ -254,7 +254,11 @@ def test_bad_inputs_give_clear_errors(tmp_path):
 
     from drift.cli import app
 
-    cases = ((["--vehicle", "zeppelin"], "vehicle 'zeppelin'"), (["--log", "/nonexistent"], "no such file"))
+    cases = (
+        (["--vehicle", "zeppelin"], "vehicle 'zeppelin'"),
+        (["--log", "/nonexistent"], "no such file"),
+        (["--minutes", "100"], "asked for 100.0 min"),
+    )
     for args, msg in cases:
         res = CliRunner().invoke(app, ["fit", *args, "--out", str(tmp_path / "cli")])
         assert isinstance(res.exception, DriftError) and msg in str(res.exception), res.output

@@ -95,6 +95,7 @@ def command(
     # the vehicle's mass turns an Ackermann bag's acceleration command into Fx (N); a bad --vehicle
     # fails here, before a run folder exists
     log_obj = load_fit_log(log, column_map, mass_kg=load_vehicle(cfg.vehicle).m)
+    log_obj.split(cfg.minutes, cfg.min_speed_mps)  # so does a log too short for --minutes
     if log is None:
         print(
             "data: shipped excerpt (first 300 s) of the Indy Autonomous Challenge log Putnam_park2023_run4_2 "
