@@ -112,6 +112,14 @@ def test_save_load_tires_round_trip(tmp_path):
     (tmp_path / "bad2.yaml").write_text("model: pacejka\nfront: {Bx: 1}\nrear: {Bx: 1}\n")
     with pytest.raises(DriftError, match="unknown parameter 'Bx'"):
         load_tires(tmp_path / "bad2.yaml")
+    d = yaml.safe_load((tmp_path / "model.yaml").read_text())
+    (tmp_path / "w").mkdir()
+    (tmp_path / "w" / "model.yaml").write_text(yaml.safe_dump({**d, "weights": "weights.pt"}))
+    with pytest.raises(DriftError, match="weights.pt is missing"):
+        load_tires(tmp_path / "w")
+    (tmp_path / "w" / "weights.pt").write_bytes(b"truncated")
+    with pytest.raises(DriftError, match="weights.pt: not a readable weights file"):
+        load_tires(tmp_path / "w")
 
 
 def _invoke(args):

@@ -86,7 +86,15 @@ def load_tires(path: str | Path) -> AxleTires:
             wp = p.parent / d["weights"]
             if not wp.exists():
                 raise DriftError(f"{p}: names weights file {d['weights']!r} but {wp} is missing")
-            w = torch.load(wp, weights_only=True)
+            try:
+                w = torch.load(wp, weights_only=True)
+            except Exception as e:  # noqa: BLE001 - torch.load raises many types for a damaged file
+                raise DriftError(
+                    f"{wp}: not a readable weights file ({type(e).__name__}: corrupt or truncated); "
+                    "re-run drift fit to write it again"
+                ) from None
+            if not (isinstance(w, dict) and "front" in w and "rear" in w):
+                raise DriftError(f"{wp}: expected a dict with 'front' and 'rear' weights; re-run drift fit")
             return AxleTires(
                 cls.from_dict(d["front"], weights=w["front"]), cls.from_dict(d["rear"], weights=w["rear"])
             )
