@@ -277,6 +277,8 @@ def test_cli_race_sim_on_track_file(tmp_path):
             "1",
             "--integrator",
             "euler",
+            "--physics-hz",
+            "95",  # rounded up to whole substeps: 10 per 0.1 s control step
             "--gif-frames",
             "4",
             "--out",
@@ -289,6 +291,7 @@ def test_cli_race_sim_on_track_file(tmp_path):
     m = json.loads((out / "metrics.json").read_text())
     assert m["track"] == "Oval" and len(m["lap_times_s"]) == 1 and m["lap_valid"] == [True]
     assert m["off_course_s"] == 0.0 and m["max_slip_deg"] > 0.0
+    assert m["physics_hz"] == pytest.approx(100.0) and m["control_hz"] == pytest.approx(10.0)
     # the lap takes at least the length over the top speed reached
     assert m["lap_times_s"][0] > m["track_length_m"] / m["max_speed_mps"]
     assert (out / "trajectory.png").stat().st_size > 0 and (out / "camera.gif").stat().st_size > 0

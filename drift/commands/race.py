@@ -84,7 +84,7 @@ def sim(
         "max_slip_deg": res.max_slip_deg,
         "max_speed_mps": float(traj["speed_mps"].max()),
         "mean_speed_mps": float(traj["speed_mps"].mean()),
-        "physics_hz": cfg.physics_hz,
+        "physics_hz": cfg.substeps / cfg.dt_s,  # as run: a whole number of substeps per control step
         "control_hz": 1.0 / cfg.dt_s,
         "integrator": cfg.integrator,
     }
