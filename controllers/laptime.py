@@ -69,7 +69,7 @@ _CONVERGED = ("Solve_Succeeded", "Solved_To_Acceptable_Level")
 
 #: IPOPT return status -> plain-words reason
 _REASONS = {
-    "Infeasible_Problem_Detected": "infeasible (IPOPT converged to a point of locally minimal constraint violation)",
+    "Infeasible_Problem_Detected": "infeasible (IPOPT stopped at a local minimum of the constraint violation)",
     "Maximum_Iterations_Exceeded": "iteration limit reached",
     "Maximum_CpuTime_Exceeded": "time limit reached",
     "Maximum_WallTime_Exceeded": "time limit reached",
@@ -110,8 +110,9 @@ class LapTimeConfig:
             ``alpha_peak`` the slip of the tyre model's force peak (stable, trackable driving at the
             limit); None disables it.
         beta_limit: bound on the body sideslip, ``|vy| <= tan(beta_limit * alpha_peak_rear) vx``
-            (dimensionless multiple of the rear tyre's peak slip); None disables it. Without it, a car whose brakes (``Fx_brake_max``) are weaker than its grip can shed
-            speed by sliding sideways on the brakes (a scrubbing slalom), which the model allows but
+            (dimensionless multiple of the rear tyre's peak slip); None disables it. It guards, with
+            the yaw regulariser, against a car whose brakes (``Fx_brake_max``) are weaker than its
+            grip shedding speed by sliding sideways on the brakes, which the model allows but
             no driver would do.
         max_iter: IPOPT iteration limit.
         tol: IPOPT convergence tolerance (scaled NLP).
@@ -527,7 +528,7 @@ def _solve_on_grid(
         raise LapTimeError(
             f"the track is narrower than the car at s = {grid.s[k]:.0f} m: width "
             f"{grid.w_left[k] + grid.w_right[k]:.2f} m < car width {p.width:.2f} m + 2 x wall margin "
-            f"{cfg.wall_margin_m:.2f} m; use a narrower car (width_m) or a smaller LapTimeConfig.wall_margin_m"
+            f"{cfg.wall_margin_m:.2f} m; use a narrower car (width_m) or a smaller wall_margin_m"
         )
     Z0, U0 = _initial_guess(track, grid, p, min(mu_f, mu_r), n_lo, n_hi) if guess is None else guess
     Z0, U0 = np.array(Z0, float), np.array(U0, float)
@@ -814,6 +815,8 @@ def simulate_tracking(
     omega_n: float = 2.0,
     zeta: float = 0.9,
     k_v: float = 0.5,
+    k_r: float = 0.1,
+    k_vy: float = 0.0,
     max_time_factor: float = 1.5,
 ) -> TrackingLap:
     """Drive the optimal lap in the simulator: optimal inputs fed forward plus feedback.
@@ -824,7 +827,9 @@ def simulate_tracking(
     (local search along it) and commands
 
     ``delta = delta* - (L / v^2) (omega_n^2 e_n + 2 zeta omega_n v e_psi)`` (rate- and angle-limited
-    like the car) and ``Fx = Fx* + k_v m (vx* - vx)`` (clipped to the drive, brake and power limits),
+    like the car; ``delta*, Fx*`` held over each interval as in the OCP), minus yaw-rate feedback
+    ``k_r (r - r*) + k_vy (vy - vy*) / v``, and ``Fx = Fx* + k_v m (vx* - vx)`` (clipped to the
+    drive, brake and power limits),
 
     with ``e_n`` the lateral error (m, + left of the line), ``e_psi`` the yaw error (rad) and ``L``
     the wheelbase: on the kinematic model (``e_n' = v e_psi``, ``e_psi' = v (delta - delta*) / L``)
@@ -877,7 +882,7 @@ def simulate_tracking(
             break
         s_prev_total = s_total
 
-        def lerp(a, ang=False):
+        def lerp(a, ang=False, k=k, k1=k1, lam=lam):
             if ang:
                 return a[k] + lam * _wrap(a[k1] - a[k])
             return (1 - lam) * a[k] + lam * a[k1]
@@ -891,12 +896,13 @@ def simulate_tracking(
             reason = f"left the track at s = {s_total:.0f} m (t = {t:.1f} s)"
             break
         v = max(x[3], 5.0)
-        delta = lerp(R["delta"]) - p.L / v**2 * (omega_n**2 * e_n + 2 * zeta * omega_n * v * e_psi)
+        delta = R["delta"][k] - p.L / v**2 * (omega_n**2 * e_n + 2 * zeta * omega_n * v * e_psi)
+        delta -= k_r * (x[5] - lerp(R["r"])) + k_vy * (x[4] - lerp(R["vy"])) / v
         delta = float(
             np.clip(delta, delta_prev - p.delta_rate_max * dt_s, delta_prev + p.delta_rate_max * dt_s)
         )
         delta = float(np.clip(delta, -p.delta_max, p.delta_max))
-        Fx = lerp(R["Fx"]) + k_v * p.m * (vx_ref - x[3])
+        Fx = R["Fx"][k] + k_v * p.m * (vx_ref - x[3])
         Fx = float(np.clip(Fx, -p.Fx_brake_max, min(p.Fx_drive_max, p.P_max / max(x[3], 1.0))))
         u = np.array([delta, Fx])
         rows.append((t, *x, delta, Fx, s_total))
