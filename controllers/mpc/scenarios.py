@@ -85,7 +85,7 @@ def scenario_config(name: str, **overrides) -> ScenarioConfig:
         "donut": dict(duration_s=12.0, settle_s=6.0, radius_m=15.0, beta_deg=-30.0),
         "circle": dict(duration_s=14.0, settle_s=7.0, radius_m=20.0, beta_deg=-25.0),
         "figure8": dict(duration_s=24.0, settle_s=6.0, radius_m=15.0, beta_deg=-30.0),
-        "transition": dict(duration_s=16.0, settle_s=2.0, radius_m=15.0, beta_deg=-20.0),
+        "transition": dict(duration_s=16.0, settle_s=2.0, radius_m=15.0, beta_deg=-25.0),
     }
     if name not in base:
         raise DriftError(f"unknown scenario {name!r}; choose from {', '.join(SCENARIOS)}")
