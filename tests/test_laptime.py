@@ -181,3 +181,13 @@ def test_all_tracks_converge_on_a_3m_grid(name):
     cfg = LapTimeConfig(grid_m=3.0)
     res = min_lap_time(tr, IAC, config=cfg)
     _check_invariants(res, IAC, cfg)
+
+
+def test_hermite_simpson_agrees_with_trapezoidal_on_a_circle():
+    tr = circle_track(60.0, 2.5)
+    laps = {}
+    for scheme in ("trapezoidal", "hermite_simpson"):
+        res = min_lap_time(tr, IAC, config=LapTimeConfig(grid_m=6.0, scheme=scheme))
+        assert res.converged
+        laps[scheme] = res.lap_time_s
+    assert laps["hermite_simpson"] == pytest.approx(laps["trapezoidal"], rel=2e-3)
