@@ -69,7 +69,7 @@ _CONVERGED = ("Solve_Succeeded", "Solved_To_Acceptable_Level")
 
 #: IPOPT return status -> plain-words reason
 _REASONS = {
-    "Infeasible_Problem_Detected": "infeasible (IPOPT stopped at a local minimum of the constraint violation)",
+    "Infeasible_Problem_Detected": "infeasible (IPOPT stopped at a local minimum of constraint violation)",
     "Maximum_Iterations_Exceeded": "iteration limit reached",
     "Maximum_CpuTime_Exceeded": "time limit reached",
     "Maximum_WallTime_Exceeded": "time limit reached",
@@ -862,9 +862,10 @@ def simulate_tracking(
     for ``dt_s``. The controller looks up the reference at the nearest point of the optimal line
     (local search along it) and commands
 
-    ``delta = delta* - (L / v^2) (omega_n^2 e_n + 2 zeta omega_n v e_psi)`` (rate- and angle-limited
-    like the car; ``delta*, Fx*`` held over each interval as in the OCP), minus yaw-rate feedback
-    ``k_r (r - r*) + k_vy (vy - vy*) / v``, and ``Fx = Fx* + k_v m (vx* - vx)`` (clipped to the
+    ``delta = delta* - (L / v^2) (omega_n^2 e_n + 2 zeta omega_n v e_psi) - k_r (r - r*)
+    - k_vy (vy - vy*) / v`` (angle-limited; ``delta*, Fx*`` held over each interval as in the OCP,
+    whose constraints already bound the steering rate between intervals; ``rate_limit=True`` also
+    rate-limits the command), and ``Fx = Fx* + k_v m (vx* - vx)`` (clipped to the
     drive, brake and power limits),
 
     with ``e_n`` the lateral error (m, + left of the line), ``e_psi`` the yaw error (rad) and ``L``
