@@ -131,11 +131,9 @@ def _baseline_lap(tr, p, axle):
     tj = run.trajectory
     t_start = tj["t_s"][-1] - run.lap_times_s[-1]
     keep = tj["t_s"] >= t_start
-    return {
-        "lap_time_s": float(run.lap_times_s[-1]),
-        "s": np.asarray(tj["s_m"][keep]),
-        "speed": np.asarray(tj["speed_mps"][keep]),
-    }
+    s_m, speed = np.asarray(tj["s_m"][keep]), np.asarray(tj["speed_mps"][keep])
+    order = np.argsort(s_m)  # one lap, ordered by position (the lap starts and ends at the line)
+    return {"lap_time_s": float(run.lap_times_s[-1]), "s": s_m[order], "speed": speed[order]}
 
 
 def _plot_line(res, tr, path, plt):
