@@ -45,6 +45,15 @@ def command(
         "--loss-norm",
         help="stage-2 error scale: 'channel' (per channel) or 'step' (per channel and step)",
     ),
+    steer_delay: str = typer.Option(
+        "auto",
+        "--steer-delay",
+        help="delay of the logged steering in s, or 'auto': fitted on the training data by the "
+        "multi-step rollout error within 0..--max-steer-delay",
+    ),
+    max_steer_delay: float = typer.Option(
+        0.4, "--max-steer-delay", help="upper bound of the fitted steering delay (s)"
+    ),
     seed: int = typer.Option(0, "--seed", help="seed: the same seed gives the same fit"),
     resume: Path = typer.Option(None, "--resume", help="continue an interrupted fit in this run folder"),  # noqa: B008
     out: Path = typer.Option(None, "--out", help="run folder (default runs/fit-<timestamp>)"),  # noqa: B008
@@ -74,6 +83,13 @@ def command(
         log_obj = load_fit_log(log or saved.get("log"), column_map, mass_kg=load_vehicle(cfg.vehicle).m)
         run_fit(log_obj, cfg, run_dir, resume=True)
         return
+    if steer_delay.strip().lower() == "auto":
+        steer_delay_s = None
+    else:
+        try:
+            steer_delay_s = float(steer_delay)
+        except ValueError:
+            raise DriftError(f"--steer-delay must be 'auto' or seconds, got {steer_delay!r}") from None
     cfg = FitConfig(
         model=model,
         baselines=tuple(b.strip() for b in baselines.split(",") if b.strip()),
@@ -91,6 +107,8 @@ def command(
         mu_prior_weight=mu_prior,
         loss_norm=loss_norm,
         sensor_terms=terms,
+        steer_delay_s=steer_delay_s,
+        max_steer_delay_s=max_steer_delay,
     )
     # the vehicle's mass turns an Ackermann bag's acceleration command into Fx (N); a bad --vehicle
     # fails here, before a run folder exists

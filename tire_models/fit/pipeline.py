@@ -69,6 +69,11 @@ class FitConfig:
         loss_norm: stage-2 error normalisation by persistence's RMSE on the training windows:
             ``channel`` (one scale per channel over the whole horizon) or ``step`` (one per channel
             and horizon step, which weights the first steps as much as the last).
+        steer_delay_s: delay of the logged steering (s); None: fitted on the training data by the
+            multi-step rollout criterion within ``0..max_steer_delay_s``
+            (:mod:`tire_models.fit.delay`); 0 disables it. Applied to every model, baseline and
+            persistence alike, in training and in evaluation.
+        max_steer_delay_s: upper bound of the fitted steering delay (s).
     """
 
     model: str = "pacejka"
@@ -88,6 +93,8 @@ class FitConfig:
     substeps: int = 1
     mu_prior_weight: float = 0.05
     loss_norm: str = "channel"
+    steer_delay_s: float | None = None
+    max_steer_delay_s: float = 0.4
 
     def __post_init__(self):
         for name in (self.model, *self.baselines):
@@ -107,6 +114,10 @@ class FitConfig:
             raise DriftError(f"loss_norm must be 'channel' or 'step', got {self.loss_norm!r}")
         if self.lr_schedule not in ("cosine", "step", "constant"):
             raise DriftError(f"--lr-schedule must be cosine, step or constant, got {self.lr_schedule!r}")
+        if self.steer_delay_s is not None and not 0 <= self.steer_delay_s <= 2.0:
+            raise DriftError(f"--steer-delay must be 'auto' or 0..2 s, got {self.steer_delay_s}")
+        if not 0 <= self.max_steer_delay_s <= 2.0:
+            raise DriftError(f"max_steer_delay_s must be in 0..2 s, got {self.max_steer_delay_s}")
         bad = set(self.sensor_terms) - set(SENSOR_NAMES)
         if bad:
             raise DriftError(f"unknown sensor terms {sorted(bad)}; known: {list(SENSOR_NAMES)}")

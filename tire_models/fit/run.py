@@ -13,6 +13,7 @@ from drift.errors import DriftError
 from drift.runs import write_metrics
 from drift.vehicle import load_vehicle
 from drift.vehicle.params import VehicleParams
+from tire_models.fit.delay import choose_steer_delay, delay_steering
 from tire_models.fit.evaluate import model_metrics, persistence_metrics, predictions
 from tire_models.fit.forces import LongitudinalMap, fit_longitudinal_map
 from tire_models.fit.pipeline import (
@@ -41,11 +42,14 @@ SENSOR_UNITS = {
 }
 
 
-def _extra(res: FitResult, p: VehicleParams, lon: LongitudinalMap, source: str) -> dict[str, Any]:
+def _extra(
+    res: FitResult, p: VehicleParams, lon: LongitudinalMap, source: str, delay: dict[str, Any]
+) -> dict[str, Any]:
     b = default_bounds(p)
     return {
         "vehicle": p.name,
         "log": source,
+        **delay,
         "sensor": {k: float(v) for k, v in res.sensor.to_dict().items()},
         "sensor_bounds": {k: [float(lo), float(hi)] for k, (lo, hi) in b.items()},
         "bounds_hit": list(res.at_bounds),
@@ -113,6 +117,28 @@ def run_fit(
     if lon.kind != "logged":
         echo(f"longitudinal map throttle/brake -> Fx: R^2 {lon.r2:.2f}, delay {lon.delay_s:.2f} s")
     train, test = prepare(train_log, lon), prepare(test_log, lon)
+    # steering delay: chosen on the training data only, then applied to every model and persistence
+    if cfg.steer_delay_s is None:
+        delay_s, scores = choose_steer_delay(
+            train, p, cfg.sensor_terms, cfg.max_steer_delay_s, cfg.eval_horizon_s
+        )
+        k = int(round(delay_s / train.dt))
+        echo(
+            f"steering delay {delay_s:.2f} s ({k} samples; fitted on the training data by the "
+            f"{cfg.eval_horizon_s:g} s rollout error, box 0..{cfg.max_steer_delay_s:g} s)"
+        )
+    else:
+        k, scores = int(round(cfg.steer_delay_s / train.dt)), {}
+    delay = {
+        "steer_delay_s": k * train.dt,
+        "steer_delay_samples": k,
+        "steer_delay_fitted": cfg.steer_delay_s is None,
+        "steer_delay_bounds_s": [0.0, float(cfg.max_steer_delay_s)],
+        "steer_delay_scores": scores,
+    }
+    if cfg.steer_delay_s is None and k >= int(round(cfg.max_steer_delay_s / train.dt)) > 0:
+        echo(f"note: the fitted steering delay is at its bound {cfg.max_steer_delay_s:g} s")
+    train, test = delay_steering(train, k), delay_steering(test, k)
     if len(test.window_starts(1)) == 0:
         raise DriftError(
             f"{log.source}: no held-out data after the first {cfg.minutes} min; use fewer --minutes"
@@ -147,7 +173,7 @@ def run_fit(
                 progress=bar.update,
                 stop_after_epoch=stop_after_epoch,
             )
-            save_tires(res.tires, folder, _extra(res, p, lon, str(log.source)))
+            save_tires(res.tires, folder, _extra(res, p, lon, str(log.source), delay))
             results[name] = res
     except KeyboardInterrupt:
         bar.close()
@@ -160,7 +186,7 @@ def run_fit(
     bar.close()
 
     main = results[cfg.model]
-    save_tires(main.tires, run_dir, _extra(main, p, lon, str(log.source)))
+    save_tires(main.tires, run_dir, _extra(main, p, lon, str(log.source), delay))
 
     # ---- evaluation --------------------------------------------------------------------
     baselines: dict[str, Any] = {"persistence": persistence_metrics(test, cfg.eval_horizon_s)}
@@ -183,6 +209,7 @@ def run_fit(
         "sensor": main.sensor.to_dict(),
         "bounds_hit": list(main.at_bounds),
         "longitudinal_map": lon.to_dict(),
+        **delay,
         "train_samples": len(train),
         "heldout_samples": len(test),
         "log": str(log.source),
