@@ -3,13 +3,13 @@
 import numpy as np
 import pytest
 import yaml
+from test_fit import simulate
 
 from drift.logs import DrivingLog
 from drift.vehicle import load_vehicle
 from tire_models.fit import FitConfig, prepare, run_fit
 from tire_models.fit.delay import choose_steer_delay, delay_steering
 from tire_models.fit.forces import LongitudinalMap
-from test_fit import simulate
 
 
 def _leading_log(seconds: float, dt: float, k: int) -> DrivingLog:
