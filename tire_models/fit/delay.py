@@ -9,9 +9,9 @@ Choice of ``k`` (:func:`choose_steer_delay`), training data only: for every ``k`
 ``0..round(max_delay_s / dt)`` a *probe* model (Fiala tyres plus the fitted sensor terms; the
 same stages as every model, :func:`tire_models.fit.pipeline.fit_one`, with one rollout epoch) is
 fitted on the delayed steering, then scored by the open-loop RMSE of ``vy`` and ``r`` over the
-evaluation horizon (normalised by persistence's RMSE over the same windows). The lowest sum wins. The criterion is
-the one the models are judged on (multi-step rollouts), not the equation error of the smoothed
-``dr/dt``, which on the IAC log prefers a too-short delay (1 sample instead of 5). The chosen
+evaluation horizon (normalised by persistence's RMSE over the same windows). The lowest sum wins.
+The criterion is the one the models are judged on (multi-step rollouts), not the equation error
+of the smoothed ``dr/dt``, which on the IAC log prefers a too-short delay (1 sample instead of 5). The chosen
 delay is then applied identically to the training and held-out data of every model, baseline
 and persistence, and reported as ``steer_delay_s`` in ``model.yaml`` and ``metrics.json``.
 """
