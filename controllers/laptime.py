@@ -48,13 +48,10 @@ import numpy as np
 
 from drift.errors import DriftError
 from drift.vehicle import (
-    AxleForces,
     VehicleParams,
     axle_forces,
-    axle_loads,
     body_derivatives,
     f,
-    longitudinal_split,
     rk4_step,
     slip_angles,
 )
@@ -109,6 +106,8 @@ class LapTimeConfig:
         slip_limit: bound ``|alpha| <= slip_limit * alpha_peak`` on each axle's slip angle, with
             ``alpha_peak`` the slip of the tyre model's force peak (stable, trackable driving at the
             limit); None disables it.
+        grip_limit: bound on each axle's combined grip usage ``sqrt(Fx^2 + Fy^2) / (mu Fz)``
+            (dimensionless, < 1 keeps a stability reserve for a tracking controller); None disables it.
         beta_limit: bound on the body sideslip, ``|vy| <= tan(beta_limit * alpha_peak_rear) vx``
             (dimensionless multiple of the rear tyre's peak slip); None disables it. It guards, with
             the yaw regulariser, against a car whose brakes (``Fx_brake_max``) are weaker than its
@@ -121,7 +120,8 @@ class LapTimeConfig:
         coarse_grid_m: first solve on this coarser grid (m) and start the fine solve from its
             interpolated solution (with ``mu_init = warm_mu_init``); None solves the fine grid only.
         split_eps_N: smoothing (N) of the drive/brake split in the optimiser's copy of the model
-            (see :func:`_axle_forces_smooth`).
+            (``eps_split`` of :func:`drift.vehicle.axle_forces`; the simulator's is 1 N, which in the
+            scaled NLP is a near-kink that stalls IPOPT wherever ``Fx`` changes sign).
         scheme: ``trapezoidal`` (default) or ``hermite_simpson`` (midpoint states, fourth order; about
             twice the variables and several times the solve time).
         mu_strategy: IPOPT barrier update (``adaptive`` or ``monotone``).
@@ -134,8 +134,9 @@ class LapTimeConfig:
     w_smooth: float = 1e-2
     yaw_acc_ref_radps2: float = 2.0
     force_rise_s: float = 0.1
-    slip_limit: float | None = 1.0
-    beta_limit: float | None = 1.25
+    slip_limit: float | None = 0.8
+    grip_limit: float | None = 0.95
+    beta_limit: float | None = 0.5
     max_iter: int = 1500
     tol: float = 1e-6
     max_wall_s: float = 600.0
@@ -552,7 +553,7 @@ def _solve_on_grid(
     zs, us, kap = ca.SX.sym("z", 5), ca.SX.sym("u", 2), ca.SX.sym("kappa")
     vx, vy, r, n, xi = (zs[i] for i in range(5))
     vel = ca.vertcat(vx, vy, r)
-    frc = _axle_forces_smooth(vel, us, p, tires, cfg.split_eps_N)
+    frc = axle_forces(vel, us, p, tires, eps_split=cfg.split_eps_N)
     dv = body_derivatives(vel, us, p, tires, forces=frc)
     v_along = vx * ca.cos(xi) - vy * ca.sin(xi)
     dtds = (1 - n * kap) / v_along
@@ -562,7 +563,20 @@ def _solve_on_grid(
     node = ca.Function(
         "node",
         [zs, us, kap],
-        [dz, dtds, ca.vertcat(fric_f, fric_r, us[1] * vx, v_along, frc.alpha_f, frc.alpha_r)],
+        [
+            dz,
+            dtds,
+            ca.vertcat(
+                fric_f,
+                fric_r,
+                us[1] * vx,
+                v_along,
+                frc.alpha_f,
+                frc.alpha_r,
+                (frc.Fxf**2 + frc.Fyf**2) / (mu_f * frc.Fzf) ** 2,
+                (frc.Fxr**2 + frc.Fyr**2) / (mu_r * frc.Fzr) ** 2,
+            ),
+        ],
     )
     node_map = node.map(N)
 
@@ -627,6 +641,9 @@ def _solve_on_grid(
         "power": (PATH[2, :] / P_scale, -ca.inf, 1.0),
         "forward_speed": (PATH[3, :] / v_ref, cfg.v_min_mps / v_ref, ca.inf),
     }
+    if cfg.grip_limit is not None:
+        groups["grip_front"] = (PATH[6, :], -ca.inf, cfg.grip_limit**2)
+        groups["grip_rear"] = (PATH[7, :], -ca.inf, cfg.grip_limit**2)
     if cfg.slip_limit is not None:
         a_f = cfg.slip_limit * peak_slip(tires.front, float(p.m * p.g * p.lr / p.L))
         a_r = cfg.slip_limit * peak_slip(tires.rear, float(p.m * p.g * p.lf / p.L))
@@ -716,28 +733,6 @@ def _solve_on_grid(
         "violation": violation,
         "dt": dt_val,
     }
-
-
-def _axle_forces_smooth(v, u, p: VehicleParams, tires: AxleTires, eps_N: float) -> AxleForces:
-    """:func:`drift.vehicle.axle_forces`, composed from the same public functions, with the brake/drive
-    split smoothed over ``eps_N`` newtons instead of the simulator's 1 N.
-
-    The simulator's split ``min(Fx, 0)`` is smoothed over 1 N, which in the scaled NLP (forces of
-    order 1e4 N) is a near-kink whose curvature stalls IPOPT wherever ``Fx`` changes sign. The
-    difference between the two is at most ``eps_N / 2`` newtons at ``Fx = 0`` and vanishes within a
-    few ``eps_N`` of it.
-    """
-    from drift.backend import namespace
-
-    m = namespace(v, u)
-    vx, vy, r = m.unstack(v)[:3]
-    delta, Fx = m.unstack(u)[:2]
-    alpha_f, alpha_r = slip_angles(vx, vy, r, delta, p)
-    Fzf, Fzr = axle_loads(vx, Fx, p)
-    Fxf, Fxr = longitudinal_split(Fx, p, eps=eps_N)
-    Fyf = tires.front.combined_force(alpha_f, Fzf, Fxf)
-    Fyr = tires.rear.combined_force(alpha_r, Fzr, Fxr)
-    return AxleForces(alpha_f, alpha_r, Fzf, Fzr, Fxf, Fxr, Fyf, Fyr)
 
 
 def _active_constraints(gval, lbg, ubg, sizes, w, lbw, ubw, N):
@@ -851,9 +846,11 @@ def simulate_tracking(
     omega_n: float = 2.0,
     zeta: float = 0.9,
     k_v: float = 0.5,
-    k_r: float = 0.1,
+    k_r: float = 0.6,
     k_vy: float = 0.0,
     max_time_factor: float = 1.5,
+    speed_scale: float = 1.0,
+    traction_slip: float | None = None,
 ) -> TrackingLap:
     """Drive the optimal lap in the simulator: optimal inputs fed forward plus feedback.
 
@@ -876,6 +873,7 @@ def simulate_tracking(
     """
     R = result.traj
     p = vehicle
+    alpha_peak_r = peak_slip(tires.rear, float(p.m * p.g * p.lf / p.L))
     N = len(R["s"])
     L = float(R["s"][1] * N)
     px, py, psi_ref = R["x"], R["y"], R["psi"]
@@ -925,7 +923,7 @@ def simulate_tracking(
             return (1 - lam) * a[k] + lam * a[k1]
 
         e_psi = _wrap(x[2] - lerp(psi_ref, ang=True))
-        vx_ref = lerp(R["vx"])
+        vx_ref = speed_scale * lerp(R["vx"])
         max_e = max(max_e, abs(e_n))
         max_ev = max(max_ev, abs(vx_ref - x[3]))
         n_here = lerp(R["n"]) + e_n
@@ -940,6 +938,12 @@ def simulate_tracking(
         )
         delta = float(np.clip(delta, -p.delta_max, p.delta_max))
         Fx = R["Fx"][k] + k_v * p.m * (vx_ref - x[3])
+        if traction_slip is not None and Fx > 0:
+            # traction control: no drive force beyond the reference's while the rear slides more
+            # than ``traction_slip`` x its peak slip angle (the rear is RWD; drive eats its grip)
+            a_r = abs(float(slip_angles(max(x[3], 1.0), x[4], x[5], 0.0, p)[1]))
+            excess = (a_r - traction_slip * alpha_peak_r) / (0.2 * alpha_peak_r)
+            Fx = min(Fx, float(R["Fx"][k]) * float(np.clip(1.0 - excess, 0.0, 1.0)))
         Fx = float(np.clip(Fx, -p.Fx_brake_max, min(p.Fx_drive_max, p.P_max / max(x[3], 1.0))))
         u = np.array([delta, Fx])
         rows.append((t, *x, delta, Fx, s_total))

@@ -37,8 +37,9 @@ def _check_invariants(res, p, cfg):
     assert np.all(np.abs(res.delta) <= p.delta_max + tol)
     assert np.all(res.Fx <= p.Fx_drive_max + 1e-3) and np.all(res.Fx >= -p.Fx_brake_max - 1e-3)
     assert np.all(res.Fx * res.vx <= p.P_max * (1 + 1e-4))
-    # the tyre model's friction circle: combined grip never exceeds 1
-    assert max(res.grip_front.max(), res.grip_rear.max()) <= 1.0 + 1e-3
+    # combined grip stays within the planning reserve (and so within the tyre's friction circle)
+    g_max = 1.0 if cfg.grip_limit is None else cfg.grip_limit
+    assert max(res.grip_front.max(), res.grip_rear.max()) <= g_max + 1e-3
     # time stamps increase and add up to the lap time
     assert np.all(np.diff(res.t) > 0)
     assert res.t[-1] < res.lap_time_s < res.t[-1] + 2 * res.grid_m / res.speed.min()
@@ -56,7 +57,7 @@ def test_real_tracks_coarse_grid(name):
     )
     assert res.lap_time_s < np.sum(seg / v_guess)
     # the car uses the grip: somewhere at the friction limit, the power limit binds on straights
-    assert max(res.grip_front.max(), res.grip_rear.max()) > 0.95
+    assert max(res.grip_front.max(), res.grip_rear.max()) > COARSE.grip_limit - 0.01
     assert res.active["power"] > 0
     # plausible for a 370 kW, 790 kg car with mu 1.4: mean speed between 40 and 75 m/s
     assert 40.0 < tr.length_m / res.lap_time_s < 75.0
@@ -96,7 +97,8 @@ def test_circle_speed_approaches_the_steady_state_limit():
     assert np.allclose(res.n, 2.5 - half, atol=0.05)  # hugs the inner (left) edge
     R = 1.0 / np.mean(tr.kappa) - res.n.mean()
     tires = default_tires(IAC)
-    v_bound = _axle_limited_speed(IAC, tires.front.peak_mu, tires.rear.peak_mu, R)
+    g = cfg.grip_limit  # the planner keeps this share of each axle's friction circle
+    v_bound = _axle_limited_speed(IAC, g * tires.front.peak_mu, g * tires.rear.peak_mu, R)
     v = res.speed
     assert np.std(v) / np.mean(v) < 0.01  # steady
     assert np.all(v <= v_bound * 1.001)
@@ -111,6 +113,23 @@ def test_simulator_replays_the_optimum():
     sim = simulate_tracking(res, IAC, default_tires(IAC))
     assert sim.completed, sim.reason
     assert sim.lap_time_s == pytest.approx(res.lap_time_s, rel=0.02)
+
+
+def test_axle_forces_split_smoothing_only_near_zero_force():
+    """``eps_split`` of :func:`drift.vehicle.axle_forces` (used by the OCP at 200 N) keeps the
+    simulator's default (1 N) bit for bit and changes the split by at most ``eps / 2`` at Fx = 0."""
+    from drift.vehicle import axle_forces
+
+    tires = default_tires(IAC)
+    v = np.array([[30.0, 0.5, 0.2]] * 5)
+    u = np.column_stack([np.full(5, 0.05), np.array([-5000.0, -100.0, 0.0, 100.0, 5000.0])])
+    ref, same = axle_forces(v, u, IAC, tires), axle_forces(v, u, IAC, tires, eps_split=1.0)
+    assert np.array_equal(ref.Fxf, same.Fxf) and np.array_equal(ref.Fyr, same.Fyr)
+    wide = axle_forces(v, u, IAC, tires, eps_split=200.0)
+    assert np.all(np.abs(wide.Fxf - ref.Fxf) <= 100.0 + 1e-9)
+    assert abs(wide.Fxf[2] - ref.Fxf[2]) > 10.0  # the kink is smoothed
+    # far from 0 the split is the same up to eps^2 / (4 |Fx|) = 2 N
+    assert np.allclose(wide.Fxf[[0, 4]], ref.Fxf[[0, 4]], atol=2.0 + 1e-6)
 
 
 def test_infeasible_problem_is_reported_with_its_reason():

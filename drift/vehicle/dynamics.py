@@ -86,21 +86,29 @@ def longitudinal_split(Fx, p: VehicleParams, eps: float = 1.0):
     return Fxf, Fx - Fxf
 
 
-def axle_forces(v, u, p: VehicleParams, tires: AxleTires) -> AxleForces:
-    """Tyre forces for body velocities ``v = [vx, vy, r]`` and inputs ``u = [delta, Fx]``."""
+def axle_forces(v, u, p: VehicleParams, tires: AxleTires, eps_split: float = 1.0) -> AxleForces:
+    """Tyre forces for body velocities ``v = [vx, vy, r]`` and inputs ``u = [delta, Fx]``.
+
+    ``eps_split`` (N): smoothing width of the drive/brake split (:func:`longitudinal_split`); the
+    default 1 N is the simulator's, an optimiser may pass a wider one (e.g. 200 N) to soften the kink.
+    """
     m = namespace(v, u)
     vx, vy, r = m.unstack(v)[:3]
     delta, Fx = m.unstack(u)[:2]
     alpha_f, alpha_r = slip_angles(vx, vy, r, delta, p)
     Fzf, Fzr = axle_loads(vx, Fx, p)
-    Fxf, Fxr = longitudinal_split(Fx, p)
+    Fxf, Fxr = longitudinal_split(Fx, p, eps=eps_split)
     Fyf = tires.front.combined_force(alpha_f, Fzf, Fxf)
     Fyr = tires.rear.combined_force(alpha_r, Fzr, Fxr)
     return AxleForces(alpha_f, alpha_r, Fzf, Fzr, Fxf, Fxr, Fyf, Fyr)
 
 
-def body_derivatives(v, u, p: VehicleParams, tires: AxleTires, forces: AxleForces | None = None):
+def body_derivatives(
+    v, u, p: VehicleParams, tires: AxleTires, forces: AxleForces | None = None, eps_split: float = 1.0
+):
     """Time derivative of the body velocities ``v = [vx, vy, r]`` -> ``[vx_dot, vy_dot, r_dot]``.
+
+    ``eps_split`` (N) is passed to :func:`axle_forces` when ``forces`` is None.
 
     Shapes: ``(..., 3)`` and ``(..., 2)`` -> ``(..., 3)`` (CasADi: ``(3, 1)``).
     Units: m/s^2, m/s^2, rad/s^2.
@@ -108,7 +116,7 @@ def body_derivatives(v, u, p: VehicleParams, tires: AxleTires, forces: AxleForce
     m = namespace(v, u)
     vx, vy, r = m.unstack(v)[:3]
     delta = m.unstack(u)[0]
-    f = forces if forces is not None else axle_forces(v, u, p, tires)
+    f = forces if forces is not None else axle_forces(v, u, p, tires, eps_split=eps_split)
     cd, sd = m.cos(delta), m.sin(delta)
     resist = driving_resistance(vx, p)
     vx_dot = (f.Fxr + f.Fxf * cd - f.Fyf * sd - resist) / p.m + vy * r
