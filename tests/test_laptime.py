@@ -202,6 +202,17 @@ def test_all_tracks_converge_on_a_3m_grid(name):
     _check_invariants(res, IAC, cfg)
 
 
+@pytest.mark.slow
+def test_simulator_check_on_a_road_course():
+    """Tight hairpins under braking: the tracked optimum stays within 2 % of the OCP lap time
+    (the planner's 5 % grip reserve and the tracker's yaw-rate damping keep the car stable)."""
+    tr = load_track("Norisring")
+    res = min_lap_time(tr, IAC, config=LapTimeConfig(grid_m=3.0))
+    sim = simulate_tracking(res, IAC, default_tires(IAC))
+    assert sim.completed, sim.reason
+    assert sim.lap_time_s == pytest.approx(res.lap_time_s, rel=0.02)
+
+
 def test_hermite_simpson_agrees_with_trapezoidal_on_a_circle():
     tr = circle_track(60.0, 2.5)
     laps = {}
