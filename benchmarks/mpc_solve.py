@@ -197,13 +197,13 @@ def part_tracking(p, plant, settings, spec="fit"):
     }
     rows = {}
     # with the offset-free disturbance estimate (the default) and without it (model quality alone)
-    for dist in (0.05, 0.0):
+    for dist in (MPCConfig().disturbance_gain, 0.0):
         for scen in ("donut", "circle"):
             for name, tires in models.items():
                 cfg = MPCConfig(time_budget_ms=1e4, disturbance_gain=dist)
                 out = run_scenario(scenario_config(scen), p, plant, tires, cfg)
                 rows[(dist, scen, name)] = out["metrics"]
-    for dist in (0.05, 0.0):
+    for dist in (MPCConfig().disturbance_gain, 0.0):
         print(f"\n== tracking after convergence (Pacejka plant, sensor noise 1x), disturbance_gain {dist} ==")
         print(
             f"{'scenario':9s} {'controller model':20s} {'beta RMSE deg':>14s} {'r RMSE rad/s':>13s}"

@@ -85,7 +85,7 @@ class MPCConfig:
     Fx_max_N: float | None = None
     Fx_rate_max_Nps: float = 40000.0
     max_shifted_steps: int = 10
-    disturbance_gain: float = 0.05
+    disturbance_gain: float = 0.01
     disturbance_max: tuple = (2.0, 3.0, 3.0)
 
     def __post_init__(self):

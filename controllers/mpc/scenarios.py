@@ -82,7 +82,7 @@ class ScenarioConfig:
 def scenario_config(name: str, **overrides) -> ScenarioConfig:
     """Defaults of a named scenario, with ``overrides``. Raises DriftError for an unknown name."""
     base = {
-        "donut": dict(duration_s=12.0, settle_s=6.0, radius_m=15.0, beta_deg=-30.0),
+        "donut": dict(duration_s=12.0, settle_s=6.0, radius_m=15.0, beta_deg=-30.0, entry_s=3.0),
         "circle": dict(duration_s=14.0, settle_s=7.0, radius_m=20.0, beta_deg=-25.0),
         "figure8": dict(duration_s=24.0, settle_s=6.0, radius_m=15.0, beta_deg=-30.0),
         "transition": dict(duration_s=16.0, settle_s=2.0, radius_m=15.0, beta_deg=-25.0),
