@@ -234,3 +234,35 @@ def test_cli_mpc_writes_run_folder(tmp_path):
     assert m["spun_out"] is False and m["solve_ms_median"] > 0
     for fname in ("trajectory.png", "timeseries.png", "animation.gif", "log.npz"):
         assert (out / fname).stat().st_size > 1000
+
+
+def test_fitted_tires_uses_shipped_fit_only_when_all_settings_match(tmp_path):
+    """The shipped fit (configs/tires/mpc) is used for the default settings; any changed setting
+    (here epochs) moves to another cache folder, which is used when it holds a model."""
+    import shutil
+
+    from controllers.mpc.scenarios import bench_settings, fit_settings, fitted_tires, shipped_tires_dir
+
+    settings = bench_settings("default")
+    fit = fit_settings("sports", settings)
+    assert fit["sensor_terms"] == []  # the simulated log has no sensor errors
+    tires, src = fitted_tires("sports", settings, cache_dir=tmp_path)
+    assert src == str(shipped_tires_dir() / "sports-exptanh")
+    assert tires.front.name == "exptanh" and not any(tmp_path.iterdir())
+    # the shipped model agrees with the plant: equilibrium countersteer within 0.02 rad
+    ctrl = equilibrium_on_circle(P, tires, 15.0, math.radians(-30.0))
+    plant = equilibrium_on_circle(P, PLANT, 15.0, math.radians(-30.0))
+    assert abs(ctrl.delta - plant.delta) < 0.02, (ctrl.delta, plant.delta)
+
+    other = {**settings, "fit": {**settings["fit"], "epochs": 2}}
+    assert fit_settings("sports", other) != fit
+    # pre-populate the cache folder of the changed settings; fitted_tires must pick it up, not the shipped one
+    from controllers.mpc.scenarios import _settings_key
+
+    key = _settings_key(fit_settings("sports", other))
+    assert key != _settings_key(fit)
+    folder = tmp_path / "mpc_tires" / f"sports-exptanh-3min-seed0-{key}"
+    folder.mkdir(parents=True)
+    shutil.copy(shipped_tires_dir() / "sports-exptanh" / "model.yaml", folder / "model.yaml")
+    _, src2 = fitted_tires("sports", other, cache_dir=tmp_path)
+    assert src2 == str(folder)
