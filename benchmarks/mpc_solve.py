@@ -266,7 +266,7 @@ def main():
     ap.add_argument("--vehicle", default="sports")
     ap.add_argument("--runs", type=int, default=20, help="runs of the sweep")
     ap.add_argument(
-        "--tires", default="fit", help="learned controller model: 'fit' (cached fit) or a run folder"
+        "--tires", default="fit", help="learned controller model: 'fit' (shipped or cached) or a run folder"
     )
     ap.add_argument("--with-sqp", action="store_true", help="also sqpmethod to convergence (~1 s per step)")
     a = ap.parse_args()

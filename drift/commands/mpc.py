@@ -13,9 +13,9 @@ def command(
     tires: str = typer.Option(
         "fit",
         "--tires",
-        help="controller tyre model: 'fit' (exptanh fitted on 3 min of simulated drifting, cached), "
-        "a fit run "
-        "folder, or a model name at nominal parameters (fiala, pacejka = the plant itself, ...)",
+        help="controller tyre model: 'fit' (exptanh fitted on 3 min of simulated drifting; shipped in "
+        "configs/tires/mpc for the default settings, else fitted once and cached), a fit run folder, "
+        "or a model name at nominal parameters (fiala, pacejka = the plant itself, ...)",
     ),
     config: str = typer.Option("default", "--config", help="configs/mpc/<name>.yaml or a YAML path"),
     solver: str = typer.Option(None, "--solver", help="override the config: rti, sqp, ipopt or fatrop"),
