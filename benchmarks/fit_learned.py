@@ -101,7 +101,7 @@ def _distilled(log, cfg, out: Path, pj) -> None:
         p,
         source=str(log.source),
     )
-    test = prepare(test_log, lon)
+    test = _pipeline_delay(prepare(test_log, lon), out)
     res = _load_result(out / "baselines" / "neural_ode")
     t0 = time.perf_counter()
     tires, errs = distill_axles(res.tires, p.m * p.g * p.lr / p.L, p.m * p.g * p.lf / p.L)
@@ -172,7 +172,7 @@ def part2(log, models, cfg_kw, dt_hist: int = 15) -> dict:
             source=str(log.source),
         )
         train = prepare(train_log, lon)
-        full = prepare(stretch, lon)
+        full = _pipeline_delay(prepare(stretch, lon), out)
         cfg = FitConfig(model=models[0], baselines=(), **cfg_kw)
         meas = full.meas()
         res_case = {}
@@ -267,7 +267,7 @@ def part2_from_part1(log, out: Path, models, dt_hist: int = 15) -> dict:
     T = len(stretch.t)
     last = np.arange(dt_hist - 1, T - 1)
     te_last = last[int(0.8 * len(last)) :]
-    full = prepare(stretch, lon)
+    full = _pipeline_delay(prepare(stretch, lon), out)
     meas = full.meas()
     res_case = {}
     print(
@@ -287,6 +287,15 @@ def part2_from_part1(log, out: Path, models, dt_hist: int = 15) -> dict:
     for k, v in DD.items():
         print(f"   {k:22s} vx {v[0]:.4f}  vy {v[1]:.4f}  r {v[2]:.4f}")
     return res_case
+
+
+def _pipeline_delay(a, out: Path):
+    """``a`` with the steering delay the part-1 pipeline fitted (``model.yaml``) applied."""
+    from tire_models.fit.delay import delay_steering
+    from tire_models.io import read_model_yaml
+
+    d, _ = read_model_yaml(out)
+    return delay_steering(a, int(d.get("steer_delay_samples", 0)))
 
 
 def _rmse(err: torch.Tensor) -> dict:

@@ -118,6 +118,7 @@ def run_fit(
         echo(f"longitudinal map throttle/brake -> Fx: R^2 {lon.r2:.2f}, delay {lon.delay_s:.2f} s")
     train, test = prepare(train_log, lon), prepare(test_log, lon)
     # steering delay: chosen on the training data only, then applied to every model and persistence
+    t_delay = time.perf_counter()
     if cfg.steer_delay_s is None:
         delay_s, scores = choose_steer_delay(
             train, p, cfg.sensor_terms, cfg.max_steer_delay_s, cfg.eval_horizon_s
@@ -135,6 +136,7 @@ def run_fit(
         "steer_delay_fitted": cfg.steer_delay_s is None,
         "steer_delay_bounds_s": [0.0, float(cfg.max_steer_delay_s)],
         "steer_delay_scores": scores,
+        "steer_delay_fit_s": time.perf_counter() - t_delay,
     }
     if cfg.steer_delay_s is None and k >= int(round(cfg.max_steer_delay_s / train.dt)) > 0:
         echo(f"note: the fitted steering delay is at its bound {cfg.max_steer_delay_s:g} s")
