@@ -17,7 +17,10 @@ logged inputs (zero-order hold), so the history is not used. Cases:
 
 Deep Dynamics' own figures (from the issue, trained 27 min on 2 cores) are printed alongside.
 
-Steering delay (``--steer-delay N``): the IAC log's steering command leads the measured yaw
+Steering delay: the pipeline now FITS it (``FitConfig.steer_delay_s=None``, the default; see
+:mod:`tire_models.fit.delay`: 0.16 s on this log, chosen on the training minutes by the rollout
+error) and applies it to every model; ``--steer-delay N`` delays ``delta`` by N more samples on
+top of it (default 0). History: the IAC log's steering command leads the measured yaw
 response. With an ExpTanh fitted on the first 3 minutes WITHOUT delay, the 1 s open-loop RMSE of
 ``r`` on those TRAINING minutes is 0.0152 / 0.0083 / 0.0069 / 0.0099 rad/s for a delay of
 0 / 3 / 5 / 7 samples (0.04 s each), so 5 samples (0.2 s) is chosen on training data only and
@@ -320,8 +323,8 @@ def main():
     ap.add_argument(
         "--steer-delay",
         default="0",
-        help="delay delta by N samples, or 'auto' (estimated on "
-        "the training minutes only); applied to every model alike",
+        help="EXTRA delay of delta by N samples on top of the pipeline's fitted one, or 'auto' "
+        "(equation-error estimate on the training minutes only); applied to every model alike",
     )
     ap.add_argument(
         "--dd-from-heldout",
