@@ -67,7 +67,16 @@ def test_pacejka_recovery_from_simulated_log():
 
 
 def _small_cfg(**kw):
-    base = dict(model="linear", baselines=(), epochs=2, batch=64, stage1_iters=10, horizon_s=0.2, minutes=0.5)
+    base = dict(
+        model="linear",
+        baselines=(),
+        epochs=2,
+        batch=64,
+        stage1_iters=10,
+        horizon_s=0.2,
+        minutes=0.5,
+        steer_delay_s=0.0,  # the fitted delay has its own tests (test_fit_delay.py)
+    )
     return FitConfig(**{**base, **kw})
 
 
@@ -181,6 +190,10 @@ def test_drift_fit_end_to_end_on_real_log(tmp_path):
     )
     # physics beats "no change" on the 1 s yaw rate of the real log even after a very short fit
     assert m["heldout"]["multi_step_rmse"]["r"] < m["baselines"]["persistence"]["multi_step_rmse"]["r"]
+    # the steering command leads the yaw response on this log: the fitted delay is interior, 0.1-0.3 s
+    assert m["steer_delay_fitted"] and 0.1 <= m["steer_delay_s"] <= 0.3
+    y = yaml.safe_load((tmp_path / "run" / "model.yaml").read_text())
+    assert y["steer_delay_s"] == m["steer_delay_s"]
 
 
 def test_drift_fit_default_is_the_shipped_excerpt(tmp_path):
@@ -188,6 +201,8 @@ def test_drift_fit_default_is_the_shipped_excerpt(tmp_path):
         [
             "--baselines",
             "",
+            "--steer-delay",
+            "0",
             "--epochs",
             "1",
             "--stage1-iters",
@@ -222,6 +237,8 @@ def test_drift_fit_end_to_end_on_rosbag(tmp_path):
             "",
             "--minutes",
             "0.5",
+            "--steer-delay",
+            "0",
             "--epochs",
             "1",
             "--stage1-iters",
