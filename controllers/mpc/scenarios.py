@@ -337,7 +337,7 @@ def nominal_tires(name: str, vehicle: VehicleParams, settings: dict | None = Non
     )
 
 
-FIT_DEFAULTS = {"model": "exptanh", "minutes": 3.0, "seed": 0, "sensor_terms": [], "epochs": 6}
+FIT_DEFAULTS = {"model": "exptanh", "minutes": 3.0, "seed": 0, "sensor_terms": [], "epochs": 6, "steer_delay_s": 0.0}
 """Defaults of the bench YAML's ``fit`` section (:func:`fitted_tires`)."""
 
 
@@ -349,6 +349,7 @@ def fit_settings(vehicle_name: str, settings: dict | None = None) -> dict:
     fit["minutes"] = float(fit["minutes"])
     fit["seed"] = int(fit["seed"])
     fit["epochs"] = int(fit["epochs"])
+    fit["steer_delay_s"] = float(fit["steer_delay_s"])
     fit["sensor_terms"] = sorted(fit.get("sensor_terms") or [])
     return {"vehicle": vehicle_name, **dict(sorted(fit.items()))}
 
@@ -420,6 +421,7 @@ def fitted_tires(
         seed=fit["seed"],
         sensor_terms=tuple(fit["sensor_terms"]),
         epochs=fit["epochs"],
+        steer_delay_s=fit["steer_delay_s"],
     )
     echo(
         f"fitting the controller's {fit['model']} tyres on {fit['minutes']:g} min of simulated drifting "
