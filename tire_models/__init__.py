@@ -4,10 +4,13 @@ All models share :class:`TireModel`; :class:`AxleTires` holds a front and a rear
 """
 
 from tire_models.base import REGISTRY, AxleTires, TireModel, friction_circle_scale, register
-from tire_models.exptanh import ExpTanh  # noqa: F401  (learned models register themselves)
+from tire_models.exptanh import ExpTanh
 from tire_models.fiala import Fiala
 from tire_models.linear import Linear
-from tire_models.neural_ode import NeuralODE  # noqa: F401
+from tire_models.neural_ode import NeuralODE
 from tire_models.pacejka import Pacejka
 
-__all__ = ["REGISTRY", "AxleTires", "TireModel", "friction_circle_scale", "register", "Fiala", "Linear", "Pacejka"]
+__all__ = [
+    "REGISTRY", "AxleTires", "TireModel", "friction_circle_scale", "register",
+    "ExpTanh", "Fiala", "Linear", "NeuralODE", "Pacejka",
+]

@@ -41,7 +41,7 @@ class TireModel:
     bounds: ClassVar[dict[str, tuple[float, float]]] = {}
 
     def torch_module(self):
-        """A ``torch.nn.Module`` for fitting, starting from this model (see :mod:`tire_models.torch_params`)."""
+        """A ``torch.nn.Module`` for fitting, starting here (see :mod:`tire_models.torch_params`)."""
         from tire_models.torch_params import BoundedParams
 
         return BoundedParams(self)
@@ -83,9 +83,8 @@ class TireModel:
         for key, val in d.items():
             name = inv.get(key, key)
             if name not in known:
-                raise ValueError(
-                    f"{cls.name} tyre: unknown parameter {key!r}; expected {sorted(cls.units.get(k, k) for k in known)}"
-                )
+                expected = sorted(cls.units.get(k, k) for k in known)
+                raise ValueError(f"{cls.name} tyre: unknown parameter {key!r}; expected {expected}")
             kwargs[name] = val
         try:
             return cls(**kwargs)

@@ -337,7 +337,9 @@ def nominal_tires(name: str, vehicle: VehicleParams, settings: dict | None = Non
     )
 
 
-FIT_DEFAULTS = {"model": "exptanh", "minutes": 3.0, "seed": 0, "sensor_terms": [], "epochs": 6, "steer_delay_s": 0.0}
+FIT_DEFAULTS = {
+    "model": "exptanh", "minutes": 3.0, "seed": 0, "sensor_terms": [], "epochs": 6, "steer_delay_s": 0.0
+}
 """Defaults of the bench YAML's ``fit`` section (:func:`fitted_tires`)."""
 
 

@@ -137,7 +137,8 @@ def load_vehicle(name_or_path: str | Path) -> VehicleParams:
     """Load a vehicle preset by name (``iac``, ``f1tenth``, ...) or from a YAML path.
 
     Raises:
-        ConfigError (a ValueError): not a preset nor an existing file; unknown keys, non-numeric values, or non-positive mass, lengths or inertia.
+        ConfigError (a ValueError): not a preset nor an existing file; unknown keys, non-numeric
+            values, or non-positive mass, lengths or inertia.
     """
     p = Path(name_or_path)
     if not p.suffix:
