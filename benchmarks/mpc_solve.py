@@ -30,6 +30,7 @@ import numpy as np
 from controllers.mpc import DriftMPC, EquilibriumReference, MPCConfig, circle_path, equilibrium_on_circle
 from controllers.mpc.scenarios import (
     bench_settings,
+    donut_sweep,
     fitted_tires,
     nominal_tires,
     resolve_tires,
@@ -227,21 +228,8 @@ def part_tracking(p, plant, settings, spec="fit"):
 
 def part_sweep(p, plant, settings, runs=20, seed=0, spec="fit"):
     exptanh, _ = _learned(p, settings, spec)
-    rng = np.random.default_rng(seed)
     rows = []
-    for i in range(runs):
-        sc = scenario_config(
-            "donut",
-            seed=i,
-            mass_factor=float(rng.uniform(0.9, 1.1)),
-            mu_factor=float(rng.uniform(0.9, 1.1)),
-            offset=(
-                float(rng.uniform(-1, 1)),
-                float(rng.uniform(-1, 1)),
-                float(rng.uniform(-0.1, 0.1)),
-                float(rng.uniform(-1.5, 1.5)),
-            ),
-        )
+    for i, sc in enumerate(donut_sweep(runs, seed)):
         m = run_scenario(sc, p, plant, exptanh, MPCConfig(time_budget_ms=1e4))["metrics"]
         rows.append(m)
         print(

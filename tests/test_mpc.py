@@ -8,7 +8,7 @@ import pytest
 
 import tire_models
 from controllers.mpc import DriftMPC, EquilibriumReference, MPCConfig, circle_path, equilibrium_on_circle
-from controllers.mpc.scenarios import run_scenario, scenario_config
+from controllers.mpc.scenarios import donut_sweep, run_scenario, scenario_config
 from drift.errors import DriftError
 from drift.simulate import default_plant
 from drift.vehicle import f, load_vehicle, rk4_step
@@ -170,21 +170,8 @@ def test_donut_robustness_sweep_with_fitted_exptanh():
     from controllers.mpc.scenarios import bench_settings, fitted_tires
 
     tires, _ = fitted_tires("sports", bench_settings("default"))
-    rng = np.random.default_rng(0)
     brmse = []
-    for i in range(20):
-        sc = scenario_config(
-            "donut",
-            seed=i,
-            mass_factor=float(rng.uniform(0.9, 1.1)),
-            mu_factor=float(rng.uniform(0.9, 1.1)),
-            offset=(
-                float(rng.uniform(-1, 1)),
-                float(rng.uniform(-1, 1)),
-                float(rng.uniform(-0.1, 0.1)),
-                float(rng.uniform(-1.5, 1.5)),
-            ),
-        )
+    for i, sc in enumerate(donut_sweep(20, seed=0)):
         m = run_scenario(sc, P, PLANT, tires, MPCConfig(time_budget_ms=1e3))["metrics"]
         assert not m["spun_out"], (i, sc)
         assert m["beta_rmse_deg"] < 2.0 and m["path_rmse_m"] < 0.5, (i, sc, m)

@@ -92,6 +92,27 @@ def scenario_config(name: str, **overrides) -> ScenarioConfig:
     return ScenarioConfig(name=name, **{**base[name], **overrides})
 
 
+def donut_sweep(runs: int = 20, seed: int = 0) -> list[ScenarioConfig]:
+    """The randomised donut runs of issue 4's robustness target: plant mass and ``mu`` factors in
+    ``[0.9, 1.1]`` and a random entry offset (``(X m, Y m, psi rad, vx m/s)``), drawn from ``seed``."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(runs):
+        out.append(scenario_config(
+            "donut",
+            seed=i,
+            mass_factor=float(rng.uniform(0.9, 1.1)),
+            mu_factor=float(rng.uniform(0.9, 1.1)),
+            offset=(
+                float(rng.uniform(-1, 1)),
+                float(rng.uniform(-1, 1)),
+                float(rng.uniform(-0.1, 0.1)),
+                float(rng.uniform(-1.5, 1.5)),
+            ),
+        ))
+    return out
+
+
 def smoothstep(x):
     """``3x^2 - 2x^3`` on ``[0, 1]``, clipped outside."""
     x = np.clip(x, 0.0, 1.0)
