@@ -50,6 +50,7 @@ from drift.errors import DriftError
 from drift.vehicle import (
     VehicleParams,
     axle_forces,
+    axle_loads,
     body_derivatives,
     f,
     rk4_step,
@@ -119,6 +120,11 @@ class LapTimeConfig:
         print_level: IPOPT verbosity (0 silent, 5 full log).
         coarse_grid_m: first solve on this coarser grid (m) and start the fine solve from its
             interpolated solution (with ``mu_init = warm_mu_init``); None solves the fine grid only.
+            Default 12 m: cold-started on a 3 m grid, IPOPT's first iterations crawl (step sizes
+            1e-3, inertia corrections up to 1e17; 368 s on Oschersleben), while the 12 m solve
+            converges in tens of iterations (about a second) and the warm-started 3 m solve then
+            needs about 50-100 (Oschersleben 7 s in all). Ignored unless it is over 1.5 x the fine
+            grid; if the coarse solve fails, the fine grid is solved from the race line.
         split_eps_N: smoothing (N) of the drive/brake split in the optimiser's copy of the model
             (``eps_split`` of :func:`drift.vehicle.axle_forces`; the simulator's is 1 N, which in the
             scaled NLP is a near-kink that stalls IPOPT wherever ``Fx`` changes sign).
@@ -141,7 +147,7 @@ class LapTimeConfig:
     tol: float = 1e-6
     max_wall_s: float = 600.0
     print_level: int = 0
-    coarse_grid_m: float | None = None
+    coarse_grid_m: float | None = 12.0
     split_eps_N: float = 200.0
     warm_mu_init: float = 1e-4
     mu_strategy: str = "adaptive"
@@ -257,6 +263,12 @@ def resolve_tires(tires, vehicle: VehicleParams) -> AxleTires:
     from drift.racing.env import resolve_tires as sim_resolve
 
     return sim_resolve(tires, vehicle)
+
+
+def _static_axle_loads(p: VehicleParams) -> tuple[float, float]:
+    """Axle loads ``(Fzf, Fzr)`` (N) standing still with no force: :func:`drift.vehicle.axle_loads`."""
+    Fzf, Fzr = axle_loads(0.0, 0.0, p)
+    return float(Fzf), float(Fzr)
 
 
 def peak_slip(tire, Fz_N: float, alpha_max_rad: float = 0.6) -> float:
@@ -631,6 +643,7 @@ def _solve_on_grid(
 
     # constraint groups: name -> (expression (1, N) or (5, N), lower, upper)
     fmax = 1.0 - cfg.friction_margin
+    Fz_static = _static_axle_loads(p)
     P_scale = max(p.P_max, 1.0)
     groups = {
         "dynamics": (defect if defect_mid is None else ca.vertcat(defect, defect_mid), 0.0, 0.0),
@@ -645,12 +658,12 @@ def _solve_on_grid(
         groups["grip_front"] = (PATH[6, :], -ca.inf, cfg.grip_limit**2)
         groups["grip_rear"] = (PATH[7, :], -ca.inf, cfg.grip_limit**2)
     if cfg.slip_limit is not None:
-        a_f = cfg.slip_limit * peak_slip(tires.front, float(p.m * p.g * p.lr / p.L))
-        a_r = cfg.slip_limit * peak_slip(tires.rear, float(p.m * p.g * p.lf / p.L))
+        a_f = cfg.slip_limit * peak_slip(tires.front, Fz_static[0])
+        a_r = cfg.slip_limit * peak_slip(tires.rear, Fz_static[1])
         groups["slip_front"] = (PATH[4, :] / a_f, -1.0, 1.0)
         groups["slip_rear"] = (PATH[5, :] / a_r, -1.0, 1.0)
     if cfg.beta_limit is not None:
-        tb = math.tan(cfg.beta_limit * peak_slip(tires.rear, float(p.m * p.g * p.lf / p.L)))
+        tb = math.tan(cfg.beta_limit * peak_slip(tires.rear, Fz_static[1]))
         groups["sideslip"] = ((Z[1, :] - tb * Z[0, :]) / v_ref, -ca.inf, 0.0)
         groups["sideslip_neg"] = ((-Z[1, :] - tb * Z[0, :]) / v_ref, -ca.inf, 0.0)
     g_list, lbg, ubg, sizes = [], [], [], {}
@@ -847,6 +860,8 @@ def simulate_tracking(
     zeta: float = 0.9,
     k_v: float = 0.5,
     k_r: float = 0.6,
+    k_r_ref_mps: float | None = None,
+    cascade: bool = True,
     k_vy: float = 0.0,
     max_time_factor: float = 1.5,
     speed_scale: float = 1.0,
@@ -857,32 +872,46 @@ def simulate_tracking(
     The car starts on the optimal state at ``s = 0`` (a flying lap) and is integrated with
     :func:`drift.vehicle.f` and :func:`drift.vehicle.rk4_step` (the simulator's model), inputs held
     for ``dt_s``. The controller looks up the reference at the nearest point of the optimal line
-    (local search along it) and commands
+    (local search along it) and commands (a cascade: path loop outside, yaw-rate loop inside)
 
-    ``delta = delta* - (L / v^2) (omega_n^2 e_n + 2 zeta omega_n v e_psi) - k_r (r - r*)
-    - k_vy (vy - vy*) / v`` (angle-limited; ``delta*, Fx*`` held over each interval as in the OCP,
-    whose constraints already bound the steering rate between intervals; ``rate_limit=True`` also
-    rate-limits the command), and ``Fx = Fx* + k_v m (vx* - vx)`` (clipped to the
-    drive, brake and power limits),
+    ``delta = delta* + d_path - k_r (r - r_cmd) - k_vy (vy - vy*) / v`` with
+    ``d_path = -(L / v^2) (omega_n^2 e_n + 2 zeta omega_n v e_psi)`` and
+    ``r_cmd = r* + v d_path / L``,
 
-    with ``e_n`` the lateral error (m, + left of the line), ``e_psi`` the yaw error (rad) and ``L``
-    the wheelbase: on the kinematic model (``e_n' = v e_psi``, ``e_psi' = v (delta - delta*) / L``)
-    the errors decay as a second-order system of natural frequency ``omega_n`` (rad/s) and damping
-    ``zeta``. The yaw-rate term ``k_r`` (rad per rad/s) is the damping that keeps the car at
-    the limit: with ``k_r = 0.1`` it spins under trail braking into the hairpins of the road
-    courses even with grip in reserve; 0.3-1.0 tracks them (Norisring gap 0.00-0.03 %).
-    ``speed_scale`` (< 1: a slower reference speed) and ``traction_slip`` (no drive force beyond
-    the optimum's while the rear slip angle exceeds that multiple of the tyre's peak slip) are
-    optional safety margins, off by default. The lap time is the time at which the reference
-    point passes ``s = 0`` again (interpolated).
+    rate- and angle-limited (``delta*, Fx*`` held over each interval as in the OCP), and
+    ``Fx = Fx* + k_v m (vx* - vx)`` (clipped to the drive, brake and power limits), with ``e_n``
+    the lateral error (m, + left of the line), ``e_psi`` the yaw error (rad) and ``L`` the
+    wheelbase. On the kinematic model (``e_n' = v e_psi``, ``e_psi' = r - r*``) the path loop
+    makes the errors decay as a second-order system of natural frequency ``omega_n`` (rad/s) and
+    damping ``zeta``; the yaw-rate loop (gain ``k_r``, rad per rad/s) makes the car produce the yaw
+    rate ``r_cmd`` that this asks for even where the tyres are near their limit and the steering
+    has lost authority. Because it damps ``r - r_cmd`` and not ``r - r*``, the yaw damping does
+    not fight the path correction: with ``cascade=False`` (damping ``r - r*``, the earlier design)
+    a high-speed yaw-rate loop of gain ``k_r v / L`` cuts the path loop's gain by ``1 + k_r v / L``
+    (about 7 at 30 m/s with ``k_r = 0.6``), and on Catalunya the car drifts off the track in the
+    final chicane; with the cascade every shared track completes within 0.1 % for ``k_r`` from
+    0.3 to 1.0 (benchmarks/laptime.py). ``k_r`` too small (0.1) lets the car spin under trail
+    braking into the hairpins.
+
+    ``k_r_ref_mps`` (optional) schedules the yaw gain as ``k_r * k_r_ref_mps / v`` (a yaw loop
+    gain independent of speed). ``speed_scale`` (< 1: a slower reference speed) and
+    ``traction_slip`` (no drive force beyond the optimum's while the rear slip angle exceeds that
+    multiple of the tyre's peak slip) are optional safety margins, off by default. The lap time
+    is the time at which the reference point passes ``s = 0`` again (interpolated).
 
     Feasibility depends on the plan keeping a reserve: :class:`LapTimeConfig` ``grip_limit``
     (default 0.95) bounds each axle's combined grip usage; an optimum planned at 100 % of the
     friction circle (``grip_limit=None``) spins this tracker on the road courses.
+
+    Sources: feedforward from the planned inputs plus path and yaw-rate feedback, cf. Kritayakirana
+    & Gerdes, "Autonomous vehicle control at the limits of handling", IJVAS 10(4), 2012; the path
+    loop's gains from the kinematic bicycle model (Rajamani, *Vehicle Dynamics and Control*, 2012,
+    Sec. 2.2); the cascade (inner yaw-rate loop tracking the outer loop's command) is this
+    module's design.
     """
     R = result.traj
     p = vehicle
-    alpha_peak_r = peak_slip(tires.rear, float(p.m * p.g * p.lf / p.L))
+    alpha_peak_r = peak_slip(tires.rear, _static_axle_loads(p)[1])
     N = len(R["s"])
     L = float(R["s"][1] * N)
     px, py, psi_ref = R["x"], R["y"], R["psi"]
@@ -940,8 +969,10 @@ def simulate_tracking(
             reason = f"left the track at s = {s_total:.0f} m (t = {t:.1f} s)"
             break
         v = max(x[3], 5.0)
-        delta = R["delta"][k] - p.L / v**2 * (omega_n**2 * e_n + 2 * zeta * omega_n * v * e_psi)
-        delta -= k_r * (x[5] - lerp(R["r"])) + k_vy * (x[4] - lerp(R["vy"])) / v
+        d_path = -p.L / v**2 * (omega_n**2 * e_n + 2 * zeta * omega_n * v * e_psi)
+        r_cmd = lerp(R["r"]) + (v / p.L * d_path if cascade else 0.0)
+        kr = k_r if k_r_ref_mps is None else k_r * k_r_ref_mps / v
+        delta = R["delta"][k] + d_path - kr * (x[5] - r_cmd) - k_vy * (x[4] - lerp(R["vy"])) / v
         delta = float(
             np.clip(delta, delta_prev - p.delta_rate_max * dt_s, delta_prev + p.delta_rate_max * dt_s)
         )

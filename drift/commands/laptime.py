@@ -14,12 +14,17 @@ def command(
     vehicle: str = typer.Option("iac", "--vehicle", help="vehicle preset name or YAML path"),
     tires: Path = typer.Option(None, "--tires", help="fit run folder (or model.yaml) of a fitted tyre model"),  # noqa: B008
     grid_m: float = typer.Option(3.0, "--grid-m", help="collocation grid spacing along the centre line (m)"),
+    max_iter: int = typer.Option(1500, "--max-iter", min=1, help="IPOPT iteration limit per grid"),
     baseline: bool = typer.Option(
         True, "--baseline/--no-baseline", help="also drive the pure-pursuit baseline"
     ),
     out: Path = typer.Option(None, "--out", help="run folder (default runs/laptime-<timestamp>)"),  # noqa: B008
 ):
-    """Minimum-lap-time optimal control (CasADi + IPOPT), checked in the simulator against pure pursuit."""
+    """Minimum-lap-time optimal control (CasADi + IPOPT), checked in the simulator against pure pursuit.
+
+    A solve that does not converge still writes the run folder (``converged: false``, ``lap_time_s``
+    null, ``reason`` and the active constraints in metrics.json) and exits with status 1.
+    """
     import time
 
     import matplotlib
@@ -28,7 +33,7 @@ def command(
     import matplotlib.pyplot as plt
     import numpy as np
 
-    from controllers.laptime import min_lap_time, resolve_tires, simulate_tracking
+    from controllers.laptime import LapTimeConfig, min_lap_time, resolve_tires, simulate_tracking
     from drift.racing.track import load_track
     from drift.runs import make_run_dir, write_metrics
     from drift.vehicle import load_vehicle
@@ -44,7 +49,8 @@ def command(
     axle = resolve_tires(tires, p)
     run = make_run_dir("laptime", out)
     print(f"solving the minimum-time lap on {tr.name} ({tr.length_m:.0f} m, grid {grid_m} m) ...", flush=True)
-    res = min_lap_time(tr, p, axle, grid_m=grid_m, raise_on_failure=False)
+    cfg = LapTimeConfig(grid_m=grid_m, max_iter=max_iter)
+    res = min_lap_time(tr, p, axle, config=cfg, raise_on_failure=False)
     print(res.summary(), flush=True)
     metrics = {
         "track": tr.name,
@@ -104,6 +110,7 @@ def command(
         print(f"optimal lap {res.lap_time_s:.3f} s; results in {run}")
     else:
         print(f"NOT converged ({res.reason}); metrics.json marks converged=false; results in {run}")
+        raise typer.Exit(code=1)
 
 
 def resolve_baseline():  # pragma: no cover - thin import helper
