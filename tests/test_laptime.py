@@ -14,6 +14,7 @@ from controllers.laptime import (
     simulate_tracking,
     speed_profile,
 )
+from drift.errors import DriftError
 from drift.racing.track import load_track, make_track, track_names
 from drift.vehicle import load_vehicle
 
@@ -281,3 +282,16 @@ def test_cli_failed_solve_writes_the_reason_and_exits_nonzero(tmp_path):
     assert m["converged"] is False and m["lap_time_s"] is None and m["sim_lap_time_s"] is None
     assert m["reason"] == "iteration limit reached" and m["status"] == "Maximum_Iterations_Exceeded"
     assert isinstance(m["active_constraints"], dict)
+
+
+def test_mx_and_sx_graphs_give_the_same_iterates():
+    tr = circle_track(60.0, 2.5)
+    out = {
+        g: min_lap_time(tr, IAC, config=LapTimeConfig(grid_m=6.0, coarse_grid_m=None, graph=g))
+        for g in ("mx", "sx")
+    }
+    assert out["mx"].iterations == out["sx"].iterations
+    assert out["mx"].lap_time_s == pytest.approx(out["sx"].lap_time_s, rel=1e-9)
+    assert np.allclose(out["mx"].speed, out["sx"].speed, rtol=1e-7)
+    with pytest.raises(DriftError, match="graph"):
+        min_lap_time(tr, IAC, config=LapTimeConfig(grid_m=10.0, graph="xx"))
