@@ -189,6 +189,8 @@ def test_cli_writes_run_folder(tmp_path):
     for key in ("lap_time_s", "solve_s", "iterations", "grid_m", "converged", "sim_lap_time_s"):
         assert key in m
     assert m["converged"] is True and m["lap_time_s"] > 0
+    assert [st["status"] for st in m["stages"]] == ["Solve_Succeeded"] * len(m["stages"])
+    assert sum(st["iterations"] for st in m["stages"]) == m["iterations"]
     assert abs(m["sim_lap_time_s"] / m["lap_time_s"] - 1) < 0.02
     for f in ("optimal_line.png", "speed.png", "optimal_lap.csv"):
         assert (out / f).stat().st_size > 0

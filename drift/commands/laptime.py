@@ -66,6 +66,7 @@ def command(
         "solve_s": res.solve_s,
         "build_s": res.build_s,
         "iterations": res.iterations,
+        "stages": [{"grid_m": g, "status": st, "iterations": it} for g, st, it in res.stages],
         "active_constraints": res.active,
         "max_speed_mps": float(np.max(res.speed)),
         "min_speed_mps": float(np.min(res.speed)),
