@@ -97,7 +97,7 @@ def test_neural_ode_recovers_the_true_tyre_fast(monkeypatch):
     orig = NeuralODE.initial_guess.__func__
     small = classmethod(lambda cls, *a, **k: orig(cls, *a, **k, hidden=8))
     monkeypatch.setattr(NeuralODE, "initial_guess", small)
-    p, plant, res = _fit("neural_ode", minutes=1.0, epochs=1, stage1_iters=15)
+    p, plant, res = _fit("neural_ode", minutes=1.5, epochs=1, stage1_iters=15)
     err = _curve_errors(p, plant, res.tires)
     assert err["front"] < 0.05 and err["rear"] < 0.05, err
 

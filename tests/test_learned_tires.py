@@ -266,3 +266,88 @@ def test_save_and_load_through_tire_models_io(tmp_path, name):
         np.testing.assert_array_equal(
             getattr(back, axle).lateral_force(ALPHA, FZ), getattr(tires, axle).lateral_force(ALPHA, FZ)
         )
+
+
+# ---------------------------------------------------------------------------------------------
+# Load sensitivity (issue 3 diagnosis: both learned models carry a bounded one)
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("seed", range(6))
+def test_exptanh_load_sensitivity_keeps_every_constraint_and_its_bound(seed):
+    rng = np.random.default_rng(100 + seed)
+    b = ExpTanh.bounds
+    prm = {k: float(rng.uniform(*b[k])) for k in ("mu", "d", "k", "q", "w")}
+    prm["B"] = float(rng.uniform(3.0, 40.0))
+    t = ExpTanh(**prm, Fz0_N=3500.0)
+    C0 = t.cornering_stiffness  # per unit load at the reference load Fz0
+    h = 1e-7
+    for Fz in (800.0, 3500.0, 4200.0, 12000.0):
+        check_constraints(t, Fz=Fz)
+        C = t.lateral_force(h, Fz) / h / Fz
+        expect = C0 * np.exp(prm["q"] * np.tanh(prm["w"] * np.log(Fz / 3500.0)))
+        np.testing.assert_allclose(C, expect, rtol=1e-5)
+        # the stiffness per unit load stays within x/ exp(|q|) <= exp(0.3) of its reference value
+        assert abs(np.log(C / C0)) <= abs(prm["q"]) + 1e-6 <= b["q"][1] + 1e-6
+        # the peak is still mu Fz exactly (the load only rescales the slip axis)
+        x_star = peak_location(t.d, t.k) / (t.B * np.exp(prm["q"] * np.tanh(prm["w"] * np.log(Fz / 3500.0))))
+        np.testing.assert_allclose(t.lateral_force(x_star, Fz), t.mu * Fz, rtol=1e-9)
+
+
+def test_exptanh_load_sensitivity_on_every_backend_and_through_the_fit_module():
+    import casadi as ca
+
+    t = ExpTanh(mu=1.2, B=11.0, d=0.3, k=0.6, q=-0.2, w=4.0, Fz0_N=3000.0)
+    a = np.linspace(-0.5, 0.5, 201)
+    Fz = np.linspace(1500.0, 7000.0, 201)
+    F_np = t.lateral_force(a, Fz)
+    F_t = t.lateral_force(torch.tensor(a), torch.tensor(Fz)).numpy()
+    sa, sz = ca.SX.sym("a"), ca.SX.sym("Fz")
+    F_c = np.array(ca.Function("f", [sa, sz], [t.lateral_force(sa, sz)])(a[None, :], Fz[None, :])).ravel()
+    np.testing.assert_allclose(F_t, F_np, rtol=1e-10, atol=1e-9)
+    np.testing.assert_allclose(F_c, F_np, rtol=1e-10, atol=1e-9)
+    # degressive q < 0: stiffness per unit load falls with the load
+    assert t.lateral_force(0.01, 6000.0) / 6000.0 < t.lateral_force(0.01, 3000.0) / 3000.0
+    # the reference load is a fixed hyper-parameter: not a fitted parameter, kept by the module
+    mod = t.torch_module()
+    assert sorted(mod.raw.keys()) == ["B", "d", "k", "mu", "q", "w"]
+    back = mod.freeze()
+    assert back.Fz0_N == 3000.0
+    np.testing.assert_allclose(back.lateral_force(a, Fz), F_np, rtol=1e-9)
+    F_mod = mod.model().lateral_force(torch.tensor(a), torch.tensor(Fz))
+    F_mod.sum().backward()
+    assert mod.raw["q"].grad is not None and float(mod.raw["q"].grad) != 0.0
+    # saved and read back with its units; a file without the load terms means none (q = 0)
+    assert ExpTanh.from_dict(t.to_dict()) == t
+    old = ExpTanh.from_dict({"mu": 1.2, "B_per_rad": 11.0, "d": 0.3, "k": 0.6})
+    np.testing.assert_allclose(old.lateral_force(0.1, 2 * FZ), 2 * old.lateral_force(0.1, FZ), rtol=1e-14)
+    with pytest.raises(DriftError, match="Fz0_N"):
+        ExpTanh(Fz0_N=0.0)
+    with pytest.raises(DriftError, match="q"):
+        ExpTanh(q=0.9)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_neural_ode_load_correction_is_zero_at_nominal_load_and_bounded(seed):
+    from tire_models.neural_ode import LOAD_CLAMP
+
+    t = NeuralODE.initial_guess(FZ, mu=1.0, C_per_rad=12.0, seed=seed)
+    mod = t.torch_module()
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, prm in mod.named_parameters():
+            if name.startswith("head"):
+                prm.add_(5.0 * torch.randn(prm.shape, generator=g, dtype=prm.dtype))
+        mod.log_C.fill_(float(np.log(1.5)))
+    wild = mod.freeze()
+    loads = np.array([200.0, 0.5 * FZ, FZ, 1.3 * FZ, 5.0 * FZ])
+    C = wild.cornering_stiffness(loads)
+    # at the nominal load the network adds nothing: C = C0 exp(log_C) exactly
+    np.testing.assert_allclose(C[2], 12.0 * 1.5, rtol=1e-12)
+    assert np.all(np.abs(np.log(C / C[2])) <= LOAD_CLAMP + 1e-12)
+    assert np.ptp(C) > 0  # the wild head does make the stiffness load dependent
+
+
+def test_neural_ode_weights_saved_before_the_base_scalars_still_load():
+    t = NeuralODE.initial_guess(FZ, seed=2)
+    w = {k: v for k, v in t.weights().items() if k not in ("log_C", "log_alpha_i")}
+    back = NeuralODE.from_dict(t.to_dict(), weights=w)
+    np.testing.assert_array_equal(back.lateral_force(ALPHA, FZ), t.lateral_force(ALPHA, FZ))

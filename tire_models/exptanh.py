@@ -3,12 +3,13 @@
 The learned tyre family of Djeumou et al., "Autonomous Drifting with 3 Minutes of Data via
 Learned Tire Models" (ICRA 2023), approximated by tanh and exponential terms so that the drift
 NMPC can evaluate it symbolically. The exact formula below is derived here (it is not copied from
-the paper); it has four positive, box-constrained parameters per axle.
+the paper); it has four shape parameters and two load-sensitivity parameters per axle, all
+box-constrained.
 
 Derivation
 ----------
-Write ``x = B alpha`` (dimensionless slip, ``B > 0`` in 1/rad) and take the product of a rising,
-bounded odd term and a falling, bounded even term::
+Write ``x = B alpha`` (dimensionless slip, ``B > 0`` in 1/rad; ``B_eff`` with the load sensitivity
+below) and take the product of a rising, bounded odd term and a falling, bounded even term::
 
     y(x) = tanh(x) * h(x),      h(x) = 1 - d + d sech(k x),      0 < d < 1,  0 < k < 2.
 
@@ -20,7 +21,8 @@ peak ``y_pk(d, k) = max_x y(x)``::
 Why each constraint holds (for every admissible parameter value, not only fitted ones):
 
 * **odd, F(0) = 0**: ``tanh`` is odd and ``h`` is even, so ``y`` is odd and ``y(0) = 0``.
-* **scales with Fz**: ``Fy`` is ``Fz`` times a function of ``alpha`` only.
+* **scales with Fz**: ``Fy`` is ``Fz`` times a function of ``alpha`` and, through the load
+  sensitivity (paragraph below), of ``Fz / Fz0``.
 * **positive initial slope**: ``y'(0) = h(0) = 1``, so ``dFy/dalpha(0) = mu Fz B / y_pk > 0``
   (cornering stiffness per unit load ``mu B / y_pk``, see :attr:`ExpTanh.cornering_stiffness`).
 * **exactly one peak on each side**: for ``x > 0``, ``y' = sech^2(x) h - tanh(x) d k sech(kx) tanh(kx)``.
@@ -35,6 +37,21 @@ Why each constraint holds (for every admissible parameter value, not only fitted
 * **falls smoothly to a sliding value, never changes sign**: after ``x*`` the curve decreases
   monotonically to ``mu Fz (1 - d) / y_pk > 0`` (``tanh -> 1``, ``sech -> 0``); both factors are
   positive for ``x > 0``, so the sign never flips.
+
+Load sensitivity. The slip scale depends on the load through a bounded, saturating factor::
+
+    B_eff(Fz) = B exp(q tanh(w ln(Fz / Fz0))),      |q| <= 0.3,  0.5 <= w <= 50,
+
+with a fixed reference load ``Fz0`` (the static axle load in a fit) and ``q = 0`` for none. The
+cornering stiffness per unit load is ``mu B_eff / y_pk``: it equals its reference value at ``Fz0``,
+moves monotonically with ``ln Fz`` (down for ``q < 0``, the usual degressive tyre, Pacejka, *Tire
+and Vehicle Dynamics*, Sec. 4.3.2; up for ``q > 0``) and never leaves ``x/ e^|q|`` of it, however
+far the load goes, so a fit on a narrow load range cannot extrapolate wildly. ``B_eff > 0`` for
+every load, and every constraint above is a statement about the shape in ``x = B_eff alpha`` at a
+fixed load, so all of them hold for every admissible ``q, w``; the peak stays ``mu Fz`` exactly.
+Why it is there (issue 3 diagnosis, IAC log): the training minutes span ~2 % of normal load, yet
+the neural_ode's load input carried the stiffness difference between slow and fast driving
+(downforce raises the load with speed); without a load term the closed form could not follow it.
 
 ``y_pk`` is found by bisection on the sign of ``Q(x) - 1`` (written overflow-free), 64 steps in
 float64 (bracket [0, 400], so to ~2e-17), once per model instance (cached), then ``y`` is
@@ -59,8 +76,16 @@ import numpy as np
 from drift.backend import _is_casadi, _is_torch, namespace
 from tire_models.base import TireModel, register
 
-#: parameter boxes; ``k < 2`` and ``0 < d < 1`` are required by the derivation above
-_BOUNDS = {"mu": (0.1, 3.0), "B": (0.5, 100.0), "d": (0.01, 0.95), "k": (0.05, 1.9)}
+#: parameter boxes; ``k < 2`` and ``0 < d < 1`` are required by the derivation above; ``|q| <= 0.3``
+#: bounds the load sensitivity of the stiffness per unit load to x/ e^0.3 (as the neural_ode's)
+_BOUNDS = {
+    "mu": (0.1, 3.0),
+    "B": (0.5, 100.0),
+    "d": (0.01, 0.95),
+    "k": (0.05, 1.9),
+    "q": (-0.3, 0.3),
+    "w": (0.5, 50.0),
+}
 
 
 def _phi_scaled(x, d, k, m):
@@ -129,20 +154,28 @@ class ExpTanh(TireModel):
         B: slip scale (1/rad); cornering stiffness per unit load is ``mu B / y_pk``.
         d: drop from peak to sliding, ``0 < d < 1`` (sliding force ``mu Fz (1-d)/y_pk``).
         k: decay rate of the drop relative to ``B``, ``0 < k < 2`` (dimensionless).
+        q: load sensitivity, ``B_eff = B exp(q tanh(w ln(Fz / Fz0_N)))``, ``|q| <= 0.3``
+            (dimensionless; 0: none; < 0: degressive). The stiffness per unit load stays within
+            ``x/ e^|q|`` of its value at ``Fz0_N``.
+        w: rate of the load sensitivity in ``ln Fz`` (dimensionless, 0.5-50).
+        Fz0_N: reference load of ``q`` (N); fixed, not fitted (the static axle load in a fit).
 
-    All four are box-constrained (``bounds``) so :class:`tire_models.torch_params.BoundedParams`
+    ``mu, B, d, k, q, w`` are box-constrained (``bounds``) so :class:`tire_models.torch_params.BoundedParams`
     keeps every fit inside the region where the constraints are proved.
 
     Source: form derived here after Djeumou et al. 2023 (ICRA), Sec. III-B (ExpTanh family).
     """
 
     name = "exptanh"
-    units = {"mu": "mu", "B": "B_per_rad", "d": "d", "k": "k"}
+    units = {"mu": "mu", "B": "B_per_rad", "d": "d", "k": "k", "q": "q_load", "w": "w_load", "Fz0_N": "Fz0_N"}
     bounds = _BOUNDS
     mu: Any = 1.0
     B: Any = 14.0
     d: Any = 0.3
     k: Any = 0.3
+    q: Any = 0.0
+    w: Any = 5.0
+    Fz0_N: float = 1.0
 
     def __post_init__(self):
         for name, (lo, hi) in _BOUNDS.items():
@@ -154,6 +187,12 @@ class ExpTanh(TireModel):
                     f"exptanh tyre: parameter {name}={v!r} outside its admissible box [{lo}, {hi}] "
                     f"(the shape constraints are only guaranteed there)"
                 )
+        if not (isinstance(self.Fz0_N, int | float) and math.isfinite(self.Fz0_N) and self.Fz0_N > 0):
+            from drift.errors import DriftError
+
+            raise DriftError(
+                f"exptanh tyre: reference load Fz0_N={self.Fz0_N!r} must be a positive number (N)"
+            )
 
     # ---- shape ---------------------------------------------------------------------------
     @functools.cached_property
@@ -176,8 +215,15 @@ class ExpTanh(TireModel):
 
     def lateral_force(self, alpha, Fz):
         """Pure-slip ``Fy`` (N) for slip ``alpha`` (rad) and load ``Fz`` (N); any backend, broadcast."""
-        m = namespace(alpha, Fz, self.mu, self.B, self.d, self.k)
+        m = namespace(alpha, Fz, self.mu, self.B, self.d, self.k, self.q, self.w)
         x = self.B * alpha
+        if not (isinstance(self.q, int | float) and self.q == 0.0):
+            ratio = Fz / self.Fz0_N
+            if m.name == "torch" and not _is_torch(ratio):
+                import torch
+
+                ratio = torch.as_tensor(np.asarray(ratio, dtype=float), dtype=torch.float64)
+            x = x * m.exp(self.q * m.tanh(self.w * m.log(ratio)))  # B exp(q tanh(w ln(Fz/Fz0)))
         return self.mu * Fz * _shape(x, self.d, self.k, m) / self._y_peak
 
     @property
@@ -186,7 +232,7 @@ class ExpTanh(TireModel):
 
     @property
     def cornering_stiffness(self):
-        """``dFy/dalpha`` at zero slip per unit load (1/rad)."""
+        """``dFy/dalpha`` at zero slip per unit load (1/rad), at the reference load ``Fz0_N``."""
         return self.mu * self.B / self._y_peak
 
     @property
@@ -200,9 +246,11 @@ class ExpTanh(TireModel):
     ):
         """A Pacejka-like start: cornering stiffness ``C_per_rad`` per unit load, peak ``mu``, 30 % drop.
 
-        ``Fz_nominal_N`` and ``seed`` are unused (the model is load-normalised and has no random weights).
+        No load sensitivity (``q = 0``) at the reference load ``Fz0_N = Fz_nominal_N``; ``seed`` is
+        unused (no random weights).
         """
         d, k = 0.3, 0.3
         y_pk = float(_shape(peak_location(d, k), d, k, namespace(0.0)))
         B = min(max(C_per_rad * y_pk / mu, _BOUNDS["B"][0]), _BOUNDS["B"][1])
-        return cls(mu=float(mu), B=float(B), d=d, k=k)
+        Fz0 = float(Fz_nominal_N) if Fz_nominal_N and Fz_nominal_N > 0 else 1.0
+        return cls(mu=float(mu), B=float(B), d=d, k=k, q=0.0, w=5.0, Fz0_N=Fz0)

@@ -25,7 +25,11 @@ class BoundedParams(torch.nn.Module):
     def __init__(self, init: TireModel, dtype=torch.float64):
         super().__init__()
         self.cls = type(init)
-        self.names = [f.name for f in dataclasses.fields(init)]
+        # fields without a box (e.g. a reference load) are fixed hyper-parameters, not fitted
+        self.names = [f.name for f in dataclasses.fields(init) if f.name in init.bounds]
+        self.fixed = {
+            f.name: getattr(init, f.name) for f in dataclasses.fields(init) if f.name not in init.bounds
+        }
         self.raw = torch.nn.ParameterDict()
         for name in self.names:
             lo, hi = init.bounds[name]
@@ -43,10 +47,10 @@ class BoundedParams(torch.nn.Module):
         return out
 
     def model(self) -> TireModel:
-        return self.cls(**self.values())
+        return self.cls(**self.values(), **self.fixed)
 
     def freeze(self) -> TireModel:
-        return self.cls(**{k: float(v.detach()) for k, v in self.values().items()})
+        return self.cls(**{k: float(v.detach()) for k, v in self.values().items()}, **self.fixed)
 
     def at_bounds(self, tol: float = 1e-3) -> list[str]:
         """Names of parameters within ``tol`` (relative to the box) of a bound."""
