@@ -132,7 +132,8 @@ def _subset_log(log, keep: np.ndarray):
     )
 
 
-def part2(log, models, cfg_kw, dt_hist: int = 15) -> dict:
+def part2(log, models, cfg_kw, run_dir: Path, dt_hist: int = 15) -> dict:
+    """Deep Dynamics protocol cases; ``run_dir``: the part-1 run (its fitted steering delay is applied)."""
     from drift.vehicle import load_vehicle
     from tire_models.fit.evaluate import predictions
     from tire_models.fit.forces import fit_longitudinal_map
@@ -174,8 +175,8 @@ def part2(log, models, cfg_kw, dt_hist: int = 15) -> dict:
             p,
             source=str(log.source),
         )
-        train = prepare(train_log, lon)
-        full = _pipeline_delay(prepare(stretch, lon), out)
+        train = _pipeline_delay(prepare(train_log, lon), run_dir)  # same fitted delay in training and test
+        full = _pipeline_delay(prepare(stretch, lon), run_dir)
         cfg = FitConfig(model=models[0], baselines=(), **cfg_kw)
         meas = full.meas()
         res_case = {}
@@ -316,7 +317,13 @@ def main():
     ap.add_argument("--out", default=None, help="folder for the part-1 run and benchmark.json")
     ap.add_argument("--models", default="exptanh,neural_ode,linear,fiala,pacejka", help="models of part 1")
     ap.add_argument("--epochs", type=int, default=None, help="stage-2 epochs (default: the pipeline's)")
-    ap.add_argument("--dd-models", default="exptanh,neural_ode,pacejka", help="models of part 2 (comma list)")
+    ap.add_argument(
+        "--loss-norm", default=None, choices=("channel", "step"), help="stage-2 loss norm (all models)"
+    )
+    ap.add_argument("--seed", type=int, default=None, help="fit seed (default: the pipeline's)")
+    ap.add_argument(
+        "--dd-models", default="exptanh,neural_ode,linear,pacejka", help="models of part 2 (comma list)"
+    )
     ap.add_argument(
         "--dd-epochs", type=int, default=None, help="stage-2 epochs in part 2 (default: as part 1)"
     )
@@ -333,7 +340,7 @@ def main():
     )
     args = ap.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "2")
-    torch.set_num_threads(2)
+    torch.set_num_threads(max(1, int(os.environ["OMP_NUM_THREADS"])))
     from tire_models.fit.run import load_fit_log
 
     log = load_fit_log(args.log)
@@ -342,6 +349,10 @@ def main():
         cfg_kw.update(epochs=1, stage1_iters=20)
     if args.epochs is not None:
         cfg_kw["epochs"] = args.epochs
+    if args.loss_norm is not None:
+        cfg_kw["loss_norm"] = args.loss_norm
+    if args.seed is not None:
+        cfg_kw["seed"] = args.seed
     out = Path(args.out or tempfile.mkdtemp(prefix="bench-fit-learned-"))
     print(f"log {log.source}; run folder {out}")
     result = {}
@@ -361,7 +372,7 @@ def main():
         result["deep_dynamics_chrono_3min"] = part2_from_part1(log, out, args.models.split(","))
     elif not args.skip_dd:
         kw = dict(cfg_kw, **({"epochs": args.dd_epochs} if args.dd_epochs is not None else {}))
-        result["deep_dynamics_protocol"] = part2(log, args.dd_models.split(","), kw)
+        result["deep_dynamics_protocol"] = part2(log, args.dd_models.split(","), kw, out)
     (out / "benchmark.json").write_text(json.dumps(result, indent=1, default=float))
     print(f"\nwritten {out / 'benchmark.json'}")
 
