@@ -41,7 +41,7 @@ def command(
         0.05, "--mu-prior", help="weight of the prior pulling each axle's peak friction to the vehicle's mu"
     ),
     loss_norm: str = typer.Option(
-        "channel",
+        "step",
         "--loss-norm",
         help="stage-2 error scale: 'channel' (per channel) or 'step' (per channel and step)",
     ),
