@@ -6,7 +6,8 @@ Run with ``nice OMP_NUM_THREADS=1 python benchmarks/laptime.py [--grid-m 3] [--t
 IPOPT iterations; ``sim_s``: the simulator's lap when tracking the optimum; ``max_e_m``: the
 tracker's largest distance from the optimal line), then the issue's targets (converged, solve
 under 120 s, simulator within 2 %, faster than pure pursuit) and the ratio of the optimal lap time
-to the pure-pursuit baseline's lap in the racing simulator (measured in the same run). The load
+to the pure-pursuit baseline's lap in the racing simulator (measured in the same run; a note says
+when that lap spent time off course or at the wall, as the racing simulator flags it). The load
 average is printed at the start and the end (the solve times are only comparable on a quiet
 machine).
 """
@@ -54,10 +55,15 @@ def main() -> None:
         if res.converged and not args.no_sim:
             sim = simulate_tracking(res, p, tires)
             sim_s, max_e, why = sim.lap_time_s, sim.max_lateral_error_m, sim.reason
-        pp_s = math.nan
+        pp_s, pp_note = math.nan, ""
         if not args.no_baseline:
             base = _baseline_lap(tr, p, tires)
             pp_s = base["lap_time_s"] if base else math.nan
+            if base and (base["off_course_s"] > 0 or base["wall_contact_s"] > 0):
+                pp_note = (
+                    f"  (pure pursuit off course {base['off_course_s']:.1f} s, "
+                    f"wall contact {base['wall_contact_s']:.1f} s)"
+                )
         gap = 100 * (sim_s / res.lap_time_s - 1) if np.isfinite(sim_s) else math.nan
         ratio = res.lap_time_s / pp_s if np.isfinite(pp_s) else math.nan
         rows.append(
@@ -74,6 +80,7 @@ def main() -> None:
                 ratio,
                 wall,
                 res.status,
+                bool(pp_note),
             )
         )
         its = "+".join(str(it) for _, _, it in res.stages)
@@ -82,7 +89,8 @@ def main() -> None:
             f"{res.build_s:8.1f} {wall:7.1f} {its:>9s} {sim_s:8.2f} {gap:8.2f} {max_e:7.2f} {pp_s:8.2f} "
             f"{ratio:7.3f}"
             + ("" if res.converged else f"  ({res.reason})")
-            + (f"  (sim: {why})" if why else ""),
+            + (f"  (sim: {why})" if why else "")
+            + pp_note,
             flush=True,
         )
     conv = [r for r in rows if r[1]]
@@ -110,6 +118,10 @@ def main() -> None:
             print(
                 f"ratio optimal / pure-pursuit lap time: median {np.median(rat):.3f}, max {max(rat):.3f} "
                 f"(faster on {sum(x < 1 for x in rat)}/{len(rows)} tracks; baseline lap on {len(rat)})"
+            )
+            print(
+                "pure-pursuit laps with time off course or at the wall: "
+                f"{sum(r[12] for r in rows)}/{len(rat)}"
             )
 
 

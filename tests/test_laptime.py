@@ -297,3 +297,17 @@ def test_mx_and_sx_graphs_give_the_same_iterates():
     assert np.allclose(out["mx"].speed, out["sx"].speed, rtol=1e-7)
     with pytest.raises(DriftError, match="graph"):
         min_lap_time(tr, IAC, config=LapTimeConfig(grid_m=10.0, graph="xx"))
+
+
+def test_pure_pursuit_baseline_is_slower_than_the_optimum_on_a_circle():
+    """The baseline driver (pure pursuit, racing simulator) drives a clean lap that the optimum
+    beats; a clean lap reports no time off course and none at the wall."""
+    from drift.commands.laptime import _baseline_lap
+
+    tr = circle_track(60.0, 2.5)
+    base = _baseline_lap(tr, IAC, default_tires(IAC))
+    assert base is not None
+    assert base["off_course_s"] == 0.0 and base["wall_contact_s"] == 0.0
+    res = min_lap_time(tr, IAC, config=LapTimeConfig(grid_m=6.0))
+    assert res.lap_time_s < base["lap_time_s"] < 1.3 * res.lap_time_s
+    assert np.all(np.diff(base["s"]) >= 0) and len(base["s"]) == len(base["speed"])

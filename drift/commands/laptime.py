@@ -101,6 +101,8 @@ def command(
     if baseline:
         base = _baseline_lap(tr, p, axle)
         metrics["baseline_lap_time_s"] = base["lap_time_s"] if base else float("nan")
+        metrics["baseline_off_course_s"] = base["off_course_s"] if base else float("nan")
+        metrics["baseline_wall_contact_s"] = base["wall_contact_s"] if base else float("nan")
         if base and res.converged:
             metrics["ocp_vs_baseline_pct"] = 100.0 * (res.lap_time_s / base["lap_time_s"] - 1.0)
         print(f"pure-pursuit baseline: {metrics['baseline_lap_time_s']:.3f} s", flush=True)
@@ -141,7 +143,16 @@ def _baseline_lap(tr, p, axle):
     keep = tj["t_s"] >= t_start
     s_m, speed = np.asarray(tj["s_m"][keep]), np.asarray(tj["speed_mps"][keep])
     order = np.argsort(s_m)  # one lap, ordered by position (the lap starts and ends at the line)
-    return {"lap_time_s": float(run.lap_times_s[-1]), "s": s_m[order], "speed": speed[order]}
+    dt = float(np.median(np.diff(tj["t_s"]))) if len(tj["t_s"]) > 1 else 0.0
+    off = np.asarray(tj["off_course"], float)[keep] if "off_course" in tj else np.zeros(int(keep.sum()))
+    wall = np.asarray(tj["wall_contact"], float)[keep] if "wall_contact" in tj else np.zeros(int(keep.sum()))
+    return {
+        "lap_time_s": float(run.lap_times_s[-1]),
+        "s": s_m[order],
+        "speed": speed[order],
+        "off_course_s": dt * float(np.sum(off > 0)),
+        "wall_contact_s": dt * float(np.sum(wall > 0)),
+    }
 
 
 def _plot_line(res, tr, path, plt):
