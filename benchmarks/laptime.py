@@ -1,15 +1,18 @@
 """Minimum-lap-time OCP on every shared track: lap time, solve time, simulator check, pure pursuit.
 
 Run with ``nice OMP_NUM_THREADS=1 python benchmarks/laptime.py [--grid-m 3] [--tracks Monza,IMS]
-[--no-baseline] [--no-sim]``. Prints one line per track (``solve_s``: IPOPT time of all grids;
-``wall_s``: the whole ``min_lap_time`` call, graph building included; ``iter``: coarse + fine
-IPOPT iterations; ``sim_s``: the simulator's lap when tracking the optimum; ``max_e_m``: the
-tracker's largest distance from the optimal line), then the issue's targets (converged, solve
-under 120 s, simulator within 2 %, faster than pure pursuit) and the ratio of the optimal lap time
-to the pure-pursuit baseline's lap in the racing simulator (measured in the same run; a note says
-when that lap spent time off course or at the wall, as the racing simulator flags it). The load
-average is printed at the start and the end (the solve times are only comparable on a quiet
-machine).
+[--no-baseline] [--no-sim] [--k-r 0.6] [--no-cascade]``. Prints one line per track:
+
+- ``solve_s``: IPOPT time of all grids; ``wall_s``: the whole ``min_lap_time`` call, graph
+  building included; ``iter``: coarse + fine IPOPT iterations;
+- ``sim_s``: the simulator's lap when tracking the optimum; ``max_e_m``: the tracker's largest
+  distance from the optimal line;
+- ``pp_s``: the pure-pursuit baseline's lap in the racing simulator (measured in the same run; a
+  note says when that lap spent time off course or at the wall, as the simulator flags it).
+
+Then the issue's targets (converged, solve under 120 s, simulator within 2 %, faster than pure
+pursuit) and the ratio of the optimal lap time to the pure-pursuit lap. The load average is
+printed at the start and the end (solve times are only comparable on a quiet machine).
 """
 
 from __future__ import annotations
@@ -28,6 +31,12 @@ def main() -> None:
     ap.add_argument("--tracks", default="", help="comma-separated names (default: all)")
     ap.add_argument("--no-baseline", action="store_true")
     ap.add_argument("--no-sim", action="store_true")
+    ap.add_argument("--k-r", type=float, default=0.6, help="tracker yaw-rate gain (rad per rad/s)")
+    ap.add_argument(
+        "--no-cascade",
+        action="store_true",
+        help="tracker damps r - r* (the earlier design) instead of r - r_cmd",
+    )
     args = ap.parse_args()
 
     from controllers.laptime import default_tires, min_lap_time, simulate_tracking
@@ -53,7 +62,7 @@ def main() -> None:
         wall = time.perf_counter() - t0
         sim_s, max_e, why = math.nan, math.nan, ""
         if res.converged and not args.no_sim:
-            sim = simulate_tracking(res, p, tires)
+            sim = simulate_tracking(res, p, tires, k_r=args.k_r, cascade=not args.no_cascade)
             sim_s, max_e, why = sim.lap_time_s, sim.max_lateral_error_m, sim.reason
         pp_s, pp_note = math.nan, ""
         if not args.no_baseline:

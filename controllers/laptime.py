@@ -902,8 +902,8 @@ def simulate_tracking(
     a high-speed yaw-rate loop of gain ``k_r v / L`` cuts the path loop's gain by ``1 + k_r v / L``
     (about 7 at 30 m/s with ``k_r = 0.6``), and on Catalunya the car drifts off the track in the
     final chicane; with the cascade every shared track completes within 0.1 % for ``k_r`` from
-    0.3 to 1.0 (benchmarks/laptime.py). ``k_r`` too small (0.1) lets the car spin under trail
-    braking into the hairpins.
+    0.3 to 1.0 (``benchmarks/laptime.py --k-r 0.3``, ``--no-cascade`` for the earlier design).
+    ``k_r`` too small (0.1) lets the car spin under trail braking into the hairpins.
 
     ``k_r_ref_mps`` (optional) schedules the yaw gain as ``k_r * k_r_ref_mps / v`` (a yaw loop
     gain independent of speed). ``speed_scale`` (< 1: a slower reference speed) and
