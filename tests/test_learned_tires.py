@@ -351,3 +351,21 @@ def test_neural_ode_weights_saved_before_the_base_scalars_still_load():
     w = {k: v for k, v in t.weights().items() if k not in ("log_C", "log_alpha_i")}
     back = NeuralODE.from_dict(t.to_dict(), weights=w)
     np.testing.assert_array_equal(back.lateral_force(ALPHA, FZ), t.lateral_force(ALPHA, FZ))
+
+
+def test_distillation_recovers_a_load_sensitive_exptanh_and_keeps_the_constraints():
+    from tire_models.distill import distill_exptanh
+
+    teacher = ExpTanh(mu=1.3, B=9.0, d=0.25, k=0.8, q=-0.2, w=3.0, Fz0_N=FZ)
+    res = distill_exptanh(teacher, FZ)
+    assert res.max_err_mu < 2e-3, res
+    assert res.tire.Fz0_N == FZ and res.tire.q < -0.1
+    for Fz in (0.6 * FZ, FZ, 1.4 * FZ):
+        check_constraints(res.tire, Fz=Fz)
+    # a teacher without load sensitivity gives a student without it (to within the fit)
+    flat = distill_exptanh(Pacejka(B=10.0, C=1.6, D=1.1, E=0.2), FZ)
+    assert flat.max_err_mu < 0.02
+    a = np.linspace(0.01, 0.3, 30)
+    np.testing.assert_allclose(
+        flat.tire.lateral_force(a, 1.4 * FZ) / 1.4, flat.tire.lateral_force(a, FZ), rtol=0.02, atol=1e-3 * FZ
+    )

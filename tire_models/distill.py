@@ -5,7 +5,9 @@ ExpTanh family as the cheap, physically constrained approximation of the learned
 ExpTanh parameters are fitted by bounded least squares (:func:`scipy.optimize.least_squares`,
 trust-region reflective, inside :attr:`ExpTanh.bounds`, so the distilled curve keeps every
 constraint proved in :mod:`tire_models.exptanh`) to the teacher's normalised force ``Fy / Fz`` on a
-dense grid of slip angles and normal loads.
+dense grid of slip angles and normal loads. The student's load sensitivity (``q``, ``w`` about the
+reference load ``Fz0_N = Fz_nominal_N``) is fitted too, so a load-dependent teacher (the
+``neural_ode``'s head network) is followed across the load range, not only at the nominal load.
 """
 
 from __future__ import annotations
@@ -72,27 +74,29 @@ def distill_exptanh(
     C0 = float(np.mean(target[i] / a[i]))
     mu0 = float(np.clip(np.max(np.abs(target)), _BOUNDS["mu"][0] * 1.01, _BOUNDS["mu"][1] * 0.99))
     start = ExpTanh.initial_guess(Fz_nominal_N, mu=mu0, C_per_rad=max(C0, 1.0))
-    names = ("mu", "B", "d", "k")
+    names = ("mu", "B", "d", "k", "q", "w")  # shape and load sensitivity about Fz0 = Fz_nominal_N
     lo = np.array([_BOUNDS[n][0] for n in names])
     hi = np.array([_BOUNDS[n][1] for n in names])
     x0 = np.clip(np.array([getattr(start, n) for n in names]), lo + 1e-9, hi - 1e-9)
 
+    def student(x) -> ExpTanh:
+        return ExpTanh(*(float(v) for v in x), Fz0_N=float(Fz_nominal_N))
+
     def resid(x):
-        t = ExpTanh(*x)
-        return (t.lateral_force(A, 1.0) - target).ravel()
+        return (student(x).lateral_force(A, Z) / Z - target).ravel()
 
     sol = least_squares(
         resid,
         x0,
         bounds=(lo, hi),
-        x_scale=np.array([0.1, 5.0, 0.1, 0.2]),
+        x_scale=np.array([0.1, 5.0, 0.1, 0.2, 0.05, 2.0]),
         xtol=1e-12,
         ftol=1e-12,
         gtol=1e-12,
         max_nfev=2000,
     )
-    tire = ExpTanh(*(float(v) for v in sol.x))
-    err = np.abs(tire.lateral_force(A, 1.0) - target) / mu_t
+    tire = student(sol.x)
+    err = np.abs(tire.lateral_force(A, Z) / Z - target) / mu_t
     return DistillResult(tire, float(err.max()), float(np.sqrt(np.mean(err**2))))
 
 
