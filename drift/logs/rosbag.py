@@ -26,11 +26,11 @@ result covers the time where every stream present has data.
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import numpy as np
 
+from drift.frames import quaternion_to_yaw, yaw_to_quaternion
 from drift.logs.errors import LogError
 from drift.logs.log import DrivingLog
 from drift.logs.resample import interp_linear, overlap, zero_order_hold
@@ -71,11 +71,6 @@ def typestore():
         types.update(get_types_from_msg(ACKERMANN_DRIVE_STAMPED_MSG, ACK))
         store.register(types)
     return store
-
-
-def _yaw(q) -> float:
-    """Yaw (rad) of a unit quaternion (ZYX convention)."""
-    return math.atan2(2.0 * (q.w * q.z + q.x * q.y), 1.0 - 2.0 * (q.y * q.y + q.z * q.z))
 
 
 def _stamp_ns(msg, bag_ns: int, mode: str) -> int:
@@ -185,8 +180,8 @@ def load_rosbag(
                 s = streams[conn.topic]
                 s["t"].append(_stamp_ns(msg, bag_ns, stamp))
                 if conn.msgtype == ODOM:
-                    p, tw = msg.pose.pose, msg.twist.twist
-                    s["rows"].append((p.position.x, p.position.y, _yaw(p.orientation),
+                    p, q, tw = msg.pose.pose.position, msg.pose.pose.orientation, msg.twist.twist
+                    s["rows"].append((p.x, p.y, quaternion_to_yaw(q.x, q.y, q.z, q.w),
                                       tw.linear.x, tw.linear.y, tw.angular.z))
                 elif conn.msgtype == IMU:
                     a, w = msg.linear_acceleration, msg.angular_velocity
@@ -348,8 +343,8 @@ def write_rosbag(
         ay = log["ay"] if log.has("ay") else zeros
         for k in range(len(log)):
             if k % stride["odom"] == 0:
-                half = 0.5 * float(log["psi"][k])
-                q = Quat(x=0.0, y=0.0, z=math.sin(half), w=math.cos(half))
+                qx, qy, qz, qw = yaw_to_quaternion(float(log["psi"][k]))
+                q = Quat(x=qx, y=qy, z=qz, w=qw)
                 point = T[geo + "Point"](x=float(log["x"][k]), y=float(log["y"][k]), z=0.0)
                 pose = T[geo + "PoseWithCovariance"](pose=T[geo + "Pose"](position=point, orientation=q),
                                                      covariance=cov36)

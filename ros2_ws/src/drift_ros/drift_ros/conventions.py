@@ -22,6 +22,7 @@ import math
 
 import numpy as np
 
+from drift.frames import quaternion_to_yaw, yaw_to_quaternion
 from drift_ros import ensure_ros_env
 
 ensure_ros_env()
@@ -61,17 +62,6 @@ def command_msg_type(command_type: str):
             )
         return AckermannDriveStamped
     return Float64MultiArray
-
-
-# ---- quaternions (yaw only: planar vehicle) ------------------------------------------------------
-def yaw_to_quaternion(psi: float) -> tuple[float, float, float, float]:
-    """``(x, y, z, w)`` of a rotation by ``psi`` (rad) about z."""
-    return 0.0, 0.0, math.sin(psi / 2.0), math.cos(psi / 2.0)
-
-
-def quaternion_to_yaw(x: float, y: float, z: float, w: float) -> float:
-    """Yaw (rad) of a quaternion (ZYX convention)."""
-    return math.atan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z))
 
 
 # ---- odometry ------------------------------------------------------------------------------------
