@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from drift.errors import DriftError
-from drift.vehicle import axle_forces, body_derivatives, f, rk4_step
+from drift.vehicle import axle_forces, axle_loads, body_derivatives, f, rk4_step
 from drift.vehicle.params import VehicleParams, load_vehicle
 from tire_models.base import AxleTires
 
@@ -172,7 +172,7 @@ def simulate_log(
     inputs = np.zeros((n_car, B, 2))
     seg = np.zeros((n_car, B), dtype=np.int64)
     mu_r = float(tires.rear.peak_mu)
-    Fzr = (p.m * p.g * p.lf) / p.L
+    Fzr = axle_loads(0.0, 0.0, p)[1]  # static rear load
     a_ou = np.exp(-dt / drv.steer_tau_s)
     a_lp = np.exp(-dt / drv.steer_smooth_s)
     a_fx = np.exp(-dt / drv.force_lag_s)

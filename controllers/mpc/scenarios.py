@@ -31,7 +31,7 @@ from controllers.mpc.drift_mpc import DriftMPC
 from controllers.mpc.equilibrium import Equilibrium, equilibrium_on_circle
 from controllers.mpc.paths import Path, circle_path, figure_eight_path, wrap_angle
 from drift.errors import DriftError
-from drift.vehicle import f, rk4_step
+from drift.vehicle import axle_loads, f, rk4_step
 from drift.vehicle.params import VehicleParams
 from tire_models.base import AxleTires
 
@@ -350,8 +350,7 @@ def nominal_tires(name: str, vehicle: VehicleParams, settings: dict | None = Non
             f"--tires {name!r}: not a CasADi tyre model; use a fit run folder, 'fit' or one of "
             f"{sorted(n for n, c in tire_models.REGISTRY.items() if c.casadi)}"
         )
-    Fzf = vehicle.m * vehicle.g * vehicle.lr / vehicle.L
-    Fzr = vehicle.m * vehicle.g * vehicle.lf / vehicle.L
+    Fzf, Fzr = axle_loads(0.0, 0.0, vehicle)  # static loads
     return AxleTires(
         cls.initial_guess(Fzf, mu=vehicle.mu, C_per_rad=12.0),
         cls.initial_guess(Fzr, mu=vehicle.mu, C_per_rad=12.0),
