@@ -11,6 +11,14 @@ from tire_models.neural_ode import NeuralODE
 from tire_models.pacejka import Pacejka
 
 __all__ = [
-    "REGISTRY", "AxleTires", "TireModel", "friction_circle_scale", "register",
-    "ExpTanh", "Fiala", "Linear", "NeuralODE", "Pacejka",
+    "REGISTRY",
+    "AxleTires",
+    "TireModel",
+    "friction_circle_scale",
+    "register",
+    "ExpTanh",
+    "Fiala",
+    "Linear",
+    "NeuralODE",
+    "Pacejka",
 ]
