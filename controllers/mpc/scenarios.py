@@ -358,7 +358,8 @@ def nominal_tires(name: str, vehicle: VehicleParams, settings: dict | None = Non
 
 
 FIT_DEFAULTS = {
-    "model": "exptanh", "minutes": 3.0, "seed": 0, "sensor_terms": [], "epochs": 6, "steer_delay_s": 0.0
+    "model": "exptanh", "minutes": 3.0, "seed": 0, "sensor_terms": [], "epochs": 6, "steer_delay_s": 0.0,
+    "loss_norm": "channel",
 }
 """Defaults of the bench YAML's ``fit`` section (:func:`fitted_tires`)."""
 
@@ -444,6 +445,7 @@ def fitted_tires(
         sensor_terms=tuple(fit["sensor_terms"]),
         epochs=fit["epochs"],
         steer_delay_s=fit["steer_delay_s"],
+        loss_norm=fit["loss_norm"],
     )
     echo(
         f"fitting the controller's {fit['model']} tyres on {fit['minutes']:g} min of simulated drifting "
