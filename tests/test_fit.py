@@ -283,6 +283,8 @@ def test_bad_inputs_give_clear_errors(tmp_path):
         (["--vehicle", "zeppelin"], "vehicle 'zeppelin'"),
         (["--log", "/nonexistent"], "no such file"),
         (["--minutes", "100"], "asked for 100.0 min"),
+        (["--mu-box", "low,high"], "--mu-box must be 'LO,HI'"),
+        (["--mu-box", "1.2,1.5"], "--mu-box must be 'LO,HI'"),
     )
     for args, msg in cases:
         res = CliRunner().invoke(app, ["fit", *args, "--out", str(tmp_path / "cli")])
@@ -326,3 +328,73 @@ def test_sensor_module_transforms_are_inverse_and_report_bounds():
     assert sm.at_bounds() == []
     sm.set_value("x_s_m", 99.0)  # clipped into the box, then reported
     assert sm.at_bounds() == ["x_s_m"]
+
+
+def test_mu_box_penalty_is_zero_inside_and_pushes_back_from_outside():
+    from tire_models.fit.pipeline import MU_BOX_WEIGHT, FitModule, mu_prior
+    from tire_models.fit.sensor import SensorModule
+
+    p = load_vehicle("iac")
+
+    def module(D):
+        return FitModule(Pacejka(D=D).torch_module(), Pacejka(D=1.4).torch_module(), SensorModule(p, fit=()))
+
+    box = (0.6, 1.5)  # 0.84 .. 2.1 around the vehicle's mu 1.4
+    for D in (0.85, 1.4, 2.0):
+        assert float(mu_prior(module(D), p.mu, 0.0, box).detach()) == 0.0
+    assert float(mu_prior(module(1.4), p.mu, 0.0, None).detach()) == 0.0
+    # outside: MU_BOX_WEIGHT (log excess)^2, and its gradient points back into the box
+    for D, edge in ((0.5, 0.84), (3.0, 2.1)):
+        mod = module(D)
+        pen = mu_prior(mod, p.mu, 0.0, box)
+        assert float(pen.detach()) == pytest.approx(MU_BOX_WEIGHT * np.log(D / edge) ** 2, rel=1e-4)
+        # one gradient step on the tyre parameters moves the peak back toward the box
+        pen.backward()
+        with torch.no_grad():
+            for q in mod.front.parameters():
+                if q.grad is not None:
+                    q -= 1e-3 * q.grad
+        moved = float(mod.front.model().peak_mu)
+        assert abs(np.log(moved / edge)) < abs(np.log(D / edge))
+    # a peak within 1 % of the box edge is reported like any other term at its bound
+    from tire_models.fit.pipeline import _bounds_hit
+
+    assert "front.peak_mu" in _bounds_hit(module(0.845), (0.84, 2.1))
+    assert not any(n.endswith("peak_mu") for n in _bounds_hit(module(1.4), (0.84, 2.1)))
+    # the prior and the box add up
+    both = float(mu_prior(module(0.5), p.mu, 0.05, box).detach())
+    assert both == pytest.approx(
+        MU_BOX_WEIGHT * np.log(0.5 / 0.84) ** 2 + 0.05 * np.log(0.5 / 1.4) ** 2, rel=1e-4
+    )
+    from drift.errors import DriftError
+
+    for bad in ((1.2, 1.5), (0.5, 0.9), (0.0, 2.0), (0.5,)):
+        with pytest.raises(DriftError, match="--mu-box"):
+            FitConfig(mu_box=bad)
+
+
+def test_mu_box_holds_the_fitted_peak_inside_and_reports_it():
+    """Data of a tyre with peak 1.1 / 1.2, fitted with a box 0.9..1.5 x 1.4 = 1.26..2.1."""
+    log = simulate(seconds=50.0, dt=0.04)
+    p = load_vehicle("iac")
+    a = prepare(log, LongitudinalMap("logged"))
+    kw = dict(
+        model="pacejka",
+        baselines=(),
+        epochs=1,
+        stage1_iters=40,
+        sensor_terms=(),
+        horizon_s=0.2,
+        batch=128,
+        mu_prior_weight=0.0,
+    )
+    free = fit_one("pacejka", a, p, FitConfig(**kw, mu_box=None))
+    boxed = fit_one("pacejka", a, p, FitConfig(**kw, mu_box=(0.9, 1.5)))
+    assert float(free.tires.front.peak_mu) < 1.2  # the data alone put the front peak below the box
+    for axle in ("front", "rear"):
+        mu = float(getattr(boxed.tires, axle).peak_mu)
+        assert 1.26 * 0.99 <= mu <= 2.1, (axle, mu)
+    assert all(not n.endswith("peak_mu") for n in free.at_bounds)  # no box, nothing to report
+    # deterministic with the box too
+    again = fit_one("pacejka", a, p, FitConfig(**kw, mu_box=(0.9, 1.5)))
+    assert again.tires.front.to_dict() == boxed.tires.front.to_dict()

@@ -40,6 +40,11 @@ def command(
     mu_prior: float = typer.Option(
         0.05, "--mu-prior", help="weight of the prior pulling each axle's peak friction to the vehicle's mu"
     ),
+    mu_box: str = typer.Option(
+        "0.6,1.5",
+        "--mu-box",
+        help="box 'LO,HI' of each axle's peak friction relative to the vehicle's mu, or 'none'",
+    ),
     loss_norm: str = typer.Option(
         "step",
         "--loss-norm",
@@ -105,6 +110,7 @@ def command(
         stage1_iters=stage1_iters,
         seed=seed,
         mu_prior_weight=mu_prior,
+        mu_box=_parse_mu_box(mu_box),
         loss_norm=loss_norm,
         sensor_terms=terms,
         steer_delay_s=steer_delay_s,
@@ -121,3 +127,16 @@ def command(
         )
     run_dir = make_run_dir("fit", out)
     run_fit(log_obj, cfg, run_dir)
+
+
+def _parse_mu_box(text: str) -> tuple[float, float] | None:
+    """``'LO,HI'`` -> ``(LO, HI)``; ``'none'`` -> None. Raises DriftError on anything else."""
+    from drift.errors import DriftError
+
+    if text.strip().lower() == "none":
+        return None
+    try:
+        lo, hi = (float(v) for v in text.split(","))
+    except ValueError:
+        raise DriftError(f"--mu-box must be 'LO,HI' (e.g. 0.6,1.5) or 'none', got {text!r}") from None
+    return lo, hi
