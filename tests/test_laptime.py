@@ -165,14 +165,11 @@ def test_iteration_limit_is_reported_not_returned():
     assert "NOT converged" in res.summary()
 
 
-def test_cli_writes_run_folder(tmp_path):
-    from typer.testing import CliRunner
-
-    from drift.cli import app
-
+def _circle_track_file(folder):
+    """A 60 m-radius circle written in the shared track-file format (x, y, right and left widths, m)."""
     tr = circle_track(60.0, 2.5)
-    csv = tmp_path / "tracks" / "Circle.csv"
-    csv.parent.mkdir()
+    folder.mkdir(parents=True, exist_ok=True)
+    csv = folder / "Circle.csv"
     np.savetxt(
         csv,
         np.column_stack([tr.xy[::5], tr.w_right[::5], tr.w_left[::5]]),
@@ -180,6 +177,15 @@ def test_cli_writes_run_folder(tmp_path):
         header="x_m,y_m,w_tr_right_m,w_tr_left_m",
         comments="# ",
     )
+    return csv
+
+
+def test_cli_writes_run_folder(tmp_path):
+    from typer.testing import CliRunner
+
+    from drift.cli import app
+
+    csv = _circle_track_file(tmp_path / "tracks")
     out = tmp_path / "run"
     r = CliRunner().invoke(
         app, ["laptime", "--track", str(csv), "--grid-m", "6", "--no-baseline", "--out", str(out)]
@@ -253,15 +259,7 @@ def test_cli_failed_solve_writes_the_reason_and_exits_nonzero(tmp_path):
 
     from drift.cli import app
 
-    tr = circle_track(60.0, 2.5)
-    csv = tmp_path / "Circle.csv"
-    np.savetxt(
-        csv,
-        np.column_stack([tr.xy[::5], tr.w_right[::5], tr.w_left[::5]]),
-        delimiter=",",
-        header="x_m,y_m,w_tr_right_m,w_tr_left_m",
-        comments="# ",
-    )
+    csv = _circle_track_file(tmp_path)
     out = tmp_path / "run"
     r = CliRunner().invoke(
         app,
