@@ -359,7 +359,7 @@ def nominal_tires(name: str, vehicle: VehicleParams, settings: dict | None = Non
 
 FIT_DEFAULTS = {
     "model": "exptanh", "minutes": 3.0, "seed": 0, "sensor_terms": [], "epochs": 6, "steer_delay_s": 0.0,
-    "loss_norm": "channel",
+    "loss_norm": "channel", "mu_prior_weight": 0.05, "mu_box": None,
 }
 """Defaults of the bench YAML's ``fit`` section (:func:`fitted_tires`)."""
 
@@ -446,6 +446,8 @@ def fitted_tires(
         epochs=fit["epochs"],
         steer_delay_s=fit["steer_delay_s"],
         loss_norm=fit["loss_norm"],
+        mu_prior_weight=float(fit["mu_prior_weight"]),
+        mu_box=None if fit["mu_box"] is None else tuple(fit["mu_box"]),
     )
     echo(
         f"fitting the controller's {fit['model']} tyres on {fit['minutes']:g} min of simulated drifting "

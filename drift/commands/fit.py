@@ -38,7 +38,7 @@ def command(
         "all", "--sensor-terms", help="fitted sensor terms: 'all', 'none' or a comma list"
     ),
     mu_prior: float = typer.Option(
-        0.05, "--mu-prior", help="weight of the prior pulling each axle's peak friction to the vehicle's mu"
+        0.1, "--mu-prior", help="weight of the prior pulling each axle's peak friction to the vehicle's mu"
     ),
     mu_box: str = typer.Option(
         "0.6,1.5",
