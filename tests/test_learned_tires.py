@@ -202,6 +202,14 @@ def test_neural_ode_torch_numpy_agree_and_scale_with_load():
     assert np.all(np.abs(r - 1) < 0.3)
 
 
+def test_neural_ode_nan_slip_gives_nan_force_not_an_index_error():
+    # a diverged LBFGS trial step feeds NaN slip; the fit's guards need a NaN loss to reject it
+    t = NeuralODE.initial_guess(FZ, mu=1.0, C_per_rad=12.0, seed=3)
+    F = t.lateral_force(torch.tensor([0.05, float("nan"), -0.05]), torch.tensor(FZ, dtype=torch.float64))
+    assert torch.isnan(F[1]) and torch.isfinite(F[[0, 2]]).all()
+    assert float(F[0]) == pytest.approx(-float(F[2]))
+
+
 def test_neural_ode_rejects_casadi():
     import casadi as ca
 

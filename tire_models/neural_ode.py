@@ -260,7 +260,8 @@ class NeuralODEModule(torch.nn.Module):
         C, ai = self.head_values(fz / self.hyper["Fz_nominal_N"])
         n, xmax = self.hyper["n_steps"], self.hyper["xi_max"]
         u = torch.clamp(a.abs() / ai, max=xmax) * (n / xmax)
-        i0 = torch.clamp(u.detach().floor().long(), max=n - 1)
+        # NaN slip (e.g. a diverged line-search trial) must give NaN force, not a wild table index
+        i0 = torch.clamp(torch.nan_to_num(u.detach(), nan=0.0).floor().long(), 0, n - 1)
         w = u - i0.to(u.dtype)
         G = table[i0] * (1 - w) + table[i0 + 1] * w
         F = torch.sign(a) * fz * mu * torch.tanh(C * ai * G / mu)
