@@ -389,11 +389,22 @@ def mu_prior(
     return out
 
 
-def _lbfgs(params, closure, iters: int):
+def _lbfgs(mod: torch.nn.Module, params, closure, loss_fn, iters: int) -> None:
+    """LBFGS on ``params``; ``mod`` goes back to where it started unless ``loss_fn()`` improved.
+
+    A diverged line search (NaN or larger loss) must not spoil the start of the next stage.
+    """
     if iters <= 0 or not params:
         return
+    before = {k: v.clone() for k, v in mod.state_dict().items()}
+    with torch.no_grad():
+        l0 = float(loss_fn())
     opt = torch.optim.LBFGS(params, lr=1.0, max_iter=iters, history_size=20, line_search_fn="strong_wolfe")
     opt.step(closure)
+    with torch.no_grad():
+        l1 = float(loss_fn())
+    if not l1 <= l0:
+        mod.load_state_dict(before)
 
 
 def stage1(
@@ -431,7 +442,7 @@ def stage1(
         loss.backward()
         return loss
 
-    _lbfgs(tire_params, closure_a, iters)
+    _lbfgs(mod, tire_params, closure_a, loss_a, iters)
 
     # lateral equation in ay = dvy/dt + vx r units (dvy/dt alone is a small difference of large terms)
     meas, vdot_std = a.meas(), torch.stack([(a.vy_dot + a.vx * a.r).std(), a.r_dot.std()])
@@ -452,14 +463,7 @@ def stage1(
         loss.backward()
         return loss
 
-    before = {k: v.clone() for k, v in mod.state_dict().items()}
-    with torch.no_grad():
-        l0 = float(loss_b())
-    _lbfgs(params, closure_b, iters)
-    with torch.no_grad():
-        l1 = float(loss_b())
-    if not l1 <= l0:  # a diverged line search must not spoil the start of stage 2
-        mod.load_state_dict(before)
+    _lbfgs(mod, params, closure_b, loss_b, iters)
     with torch.no_grad():
         return {"stage1a_force_loss": float(loss_a()), "stage1b_equation_loss": float(loss_b())}
 
