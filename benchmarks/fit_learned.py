@@ -95,19 +95,12 @@ def _distilled(log, cfg, out: Path, pj) -> None:
     from drift.vehicle import load_vehicle
     from tire_models.distill import distill_axles
     from tire_models.fit.evaluate import model_metrics
-    from tire_models.fit.forces import fit_longitudinal_map
     from tire_models.fit.pipeline import prepare
     from tire_models.fit.run import _load_result
 
     p = load_vehicle(cfg.vehicle)
     train_log, test_log = log.split(cfg.minutes, cfg.min_speed_mps)
-    lon = fit_longitudinal_map(
-        {k: np.asarray(train_log[k]) for k in train_log.data},
-        np.asarray(train_log.segment),
-        train_log.dt,
-        p,
-        source=str(log.source),
-    )
+    lon = _lon_map(train_log, p, log.source)
     test = _pipeline_delay(prepare(test_log, lon), out)
     res = _load_result(out / "baselines" / "neural_ode")
     t0 = time.perf_counter()
@@ -140,7 +133,6 @@ def part2(log, models, cfg_kw, run_dir: Path, dt_hist: int = 15) -> dict:
     """Deep Dynamics protocol cases; ``run_dir``: the part-1 run (its fitted steering delay is applied)."""
     from drift.vehicle import load_vehicle
     from tire_models.fit.evaluate import predictions
-    from tire_models.fit.forces import fit_longitudinal_map
     from tire_models.fit.pipeline import FitConfig, fit_one, prepare, targets
 
     p = load_vehicle(cfg_kw.get("vehicle", "iac"))
@@ -172,13 +164,7 @@ def part2(log, models, cfg_kw, run_dir: Path, dt_hist: int = 15) -> dict:
             for j in tr_last:  # rows used by the training windows (history + target)
                 keep[j - dt_hist + 1 : j + 2] = True
         train_log = _subset_log(stretch, keep)
-        lon = fit_longitudinal_map(
-            {k: np.asarray(train_log[k]) for k in train_log.data},
-            np.asarray(train_log.segment),
-            train_log.dt,
-            p,
-            source=str(log.source),
-        )
+        lon = _lon_map(train_log, p, log.source)
         train = _pipeline_delay(prepare(train_log, lon), run_dir)  # same fitted delay in training and test
         full = _pipeline_delay(prepare(stretch, lon), run_dir)
         cfg = FitConfig(model=models[0], baselines=(), **cfg_kw)
@@ -261,7 +247,6 @@ def part2_from_part1(log, out: Path, models, dt_hist: int = 15) -> dict:
     """Deep Dynamics chronological test windows scored with the part-1 models (trained on 3 min)."""
     from drift.vehicle import load_vehicle
     from tire_models.fit.evaluate import predictions
-    from tire_models.fit.forces import fit_longitudinal_map
     from tire_models.fit.pipeline import FitConfig, load_config, prepare, targets
     from tire_models.fit.run import _load_result
 
@@ -269,13 +254,7 @@ def part2_from_part1(log, out: Path, models, dt_hist: int = 15) -> dict:
     assert isinstance(cfg, FitConfig)
     p = load_vehicle(cfg.vehicle)
     train_log, _ = log.split(cfg.minutes, cfg.min_speed_mps)
-    lon = fit_longitudinal_map(
-        {k: np.asarray(train_log[k]) for k in train_log.data},
-        np.asarray(train_log.segment),
-        train_log.dt,
-        p,
-        source=str(log.source),
-    )
+    lon = _lon_map(train_log, p, log.source)
     stretch = log.select(min_speed_mps=5.0).segments()[0]
     T = len(stretch.t)
     last = np.arange(dt_hist - 1, T - 1)
@@ -306,6 +285,14 @@ def part2_from_part1(log, out: Path, models, dt_hist: int = 15) -> dict:
     for k, v in DD.items():
         print(f"   {k:22s} vx {v[0]:.4f}  vy {v[1]:.4f}  r {v[2]:.4f}")
     return res_case
+
+
+def _lon_map(train_log, p, source):
+    """The pipeline's throttle/brake -> Fx map fitted on ``train_log`` only."""
+    from tire_models.fit.forces import fit_longitudinal_map
+
+    data = {k: np.asarray(train_log[k]) for k in train_log.data}
+    return fit_longitudinal_map(data, np.asarray(train_log.segment), train_log.dt, p, source=str(source))
 
 
 def _pipeline_delay(a, out: Path):
