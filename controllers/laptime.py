@@ -872,7 +872,6 @@ def simulate_tracking(
     zeta: float = 0.9,
     k_v: float = 0.5,
     k_r: float = 0.6,
-    k_r_ref_mps: float | None = None,
     cascade: bool = True,
     k_vy: float = 0.0,
     max_time_factor: float = 1.5,
@@ -905,8 +904,7 @@ def simulate_tracking(
     0.3 to 1.0 (``benchmarks/laptime.py --k-r 0.3``, ``--no-cascade`` for the earlier design).
     ``k_r`` too small (0.1) lets the car spin under trail braking into the hairpins.
 
-    ``k_r_ref_mps`` (optional) schedules the yaw gain as ``k_r * k_r_ref_mps / v`` (a yaw loop
-    gain independent of speed). ``speed_scale`` (< 1: a slower reference speed) and
+    ``speed_scale`` (< 1: a slower reference speed) and
     ``traction_slip`` (no drive force beyond the optimum's while the rear slip angle exceeds that
     multiple of the tyre's peak slip) are optional safety margins, off by default. The lap time
     is the time at which the reference point passes ``s = 0`` again (interpolated).
@@ -983,8 +981,7 @@ def simulate_tracking(
         v = max(x[3], 5.0)
         d_path = -p.L / v**2 * (omega_n**2 * e_n + 2 * zeta * omega_n * v * e_psi)
         r_cmd = lerp(R["r"]) + (v / p.L * d_path if cascade else 0.0)
-        kr = k_r if k_r_ref_mps is None else k_r * k_r_ref_mps / v
-        delta = R["delta"][k] + d_path - kr * (x[5] - r_cmd) - k_vy * (x[4] - lerp(R["vy"])) / v
+        delta = R["delta"][k] + d_path - k_r * (x[5] - r_cmd) - k_vy * (x[4] - lerp(R["vy"])) / v
         delta = float(
             np.clip(delta, delta_prev - p.delta_rate_max * dt_s, delta_prev + p.delta_rate_max * dt_s)
         )
