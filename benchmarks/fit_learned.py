@@ -172,11 +172,7 @@ def part2(log, models, cfg_kw, run_dir: Path, dt_hist: int = 15) -> dict:
         res_case = {}
         for H in (1,) if case == "random" else (1, 15):
             starts = te_last[te_last + H < T]
-            tg = targets(full, starts, H)
-            per = tg - meas[torch.as_tensor(starts)][:, None, :]
-            res_case[f"persistence H={H}"] = _rmse(per)
-            if H > 1:
-                res_case[f"persistence step {H}"] = _rmse(per[:, -1:])
+            res_case.update(_scores("persistence", targets(full, starts, H) - meas[starts][:, None, :]))
         for name in models:
             t0 = time.perf_counter()
             res = fit_one(name, train, p, cfg)
@@ -185,10 +181,7 @@ def part2(log, models, cfg_kw, run_dir: Path, dt_hist: int = 15) -> dict:
             for H in (1,) if case == "random" else (1, 15):
                 starts = te_last[te_last + H < T]
                 pred = predictions(res, p, full, starts, H)
-                err = pred - targets(full, starts, H)
-                res_case[f"{name} H={H}"] = {**_rmse(err), "fit_s": fit_s}
-                if H > 1:
-                    res_case[f"{name} step {H}"] = _rmse(err[:, -1:])
+                res_case.update(_scores(name, pred - targets(full, starts, H), fit_s=fit_s))
         print(f"-- {case}: train rows {int(keep.sum())}, test windows {len(te_last)}", flush=True)
         for k, v in res_case.items():
             extra = f"  fit {v['fit_s']:.1f} s" if "fit_s" in v else ""
@@ -269,16 +262,10 @@ def part2_from_part1(log, out: Path, models, dt_hist: int = 15) -> dict:
     for H in (1, 15):
         starts = te_last[te_last + H < T]
         tg = targets(full, starts, H)
-        per = tg - meas[torch.as_tensor(starts)][:, None, :]
-        res_case[f"persistence H={H}"] = _rmse(per)
-        if H > 1:
-            res_case[f"persistence step {H}"] = _rmse(per[:, -1:])
+        res_case.update(_scores("persistence", tg - meas[starts][:, None, :]))
         for name in models:
             res = _load_result(out / "baselines" / name)
-            err = predictions(res, p, full, starts, H) - tg
-            res_case[f"{name} H={H}"] = _rmse(err)
-            if H > 1:
-                res_case[f"{name} step {H}"] = _rmse(err[:, -1:])
+            res_case.update(_scores(name, predictions(res, p, full, starts, H) - tg))
     for k, v in res_case.items():
         print(f"   {k:22s} {_fmt(v)}", flush=True)
     print("-- Deep Dynamics (issue 3, 400 epochs, 27 min on 2 cores):")
@@ -302,6 +289,16 @@ def _pipeline_delay(a, out: Path):
 
     d, _ = read_model_yaml(out)
     return delay_steering(a, int(d.get("steer_delay_samples", 0)))
+
+
+def _scores(name: str, err: torch.Tensor, **extra) -> dict:
+    """``(B, H, 3)`` errors -> ``{"<name> H=<H>": RMSE over the horizon (+ extra), "<name> step <H>":
+    RMSE of the last step}`` (the second only for ``H > 1``: Deep Dynamics' 15-step figure)."""
+    H = err.shape[1]
+    out = {f"{name} H={H}": {**_rmse(err), **extra}}
+    if H > 1:
+        out[f"{name} step {H}"] = _rmse(err[:, -1:])
+    return out
 
 
 def _rmse(err: torch.Tensor) -> dict:
