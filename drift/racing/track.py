@@ -600,14 +600,12 @@ def _is_number(x: str) -> bool:
 
 
 def track_dirs() -> list[Path]:
-    """Directories searched for track names, in order: env ``DRIFT_TRACK_DIR``, then
-    ``../shared/data/tracks`` relative to the repository, then a packaged copy ``drift/racing/data``."""
+    """Directories searched for track names, in order: env ``DRIFT_TRACK_DIR``, then the packaged
+    TUM tracks in ``drift/racing/data`` (all 17 of the database; see its SOURCE.md)."""
     dirs = []
     env = os.environ.get("DRIFT_TRACK_DIR")
     if env:
         dirs += [Path(p) for p in env.split(os.pathsep) if p]
-    repo = Path(__file__).resolve().parents[2]
-    dirs.append(repo.parent / "shared" / "data" / "tracks")
     dirs.append(Path(__file__).resolve().parent / "data")
     return dirs
 
