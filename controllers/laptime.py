@@ -52,6 +52,7 @@ import numpy as np
 from drift.errors import DriftError
 from drift.vehicle import (
     VehicleParams,
+    applied_force,
     axle_forces,
     axle_loads,
     body_derivatives,
@@ -993,7 +994,7 @@ def simulate_tracking(
             a_r = abs(float(slip_angles(max(x[3], 1.0), x[4], x[5], 0.0, p)[1]))
             excess = (a_r - traction_slip * alpha_peak_r) / (0.2 * alpha_peak_r)
             Fx = min(Fx, float(R["Fx"][k]) * float(np.clip(1.0 - excess, 0.0, 1.0)))
-        Fx = float(np.clip(Fx, -p.Fx_brake_max, min(p.Fx_drive_max, p.P_max / max(x[3], 1.0))))
+        Fx = applied_force(Fx, x[3], p)
         u = np.array([delta, Fx])
         rows.append((t, *x, delta, Fx, s_total))
         x = rk4_step(fun, x, u, dt_s, substeps)

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from drift.errors import DriftError
-from drift.vehicle import axle_forces, axle_loads, body_derivatives, f, rk4_step
+from drift.vehicle import applied_force, axle_forces, axle_loads, body_derivatives, f, rk4_step
 from drift.vehicle.params import VehicleParams, load_vehicle
 from tire_models.base import AxleTires
 
@@ -222,7 +222,7 @@ def simulate_log(
         burst_left = burst_left - dt * in_burst
         Fx = np.where(in_burst, burst_F * mu_r * Fzr, p.m * drv.k_speed_mps2 * (v_ref - vx))
         Fx_cmd = a_fx * Fx_cmd + (1 - a_fx) * Fx  # drivetrain lag: no force steps
-        Fx = np.clip(Fx_cmd, -p.Fx_brake_max, np.minimum(p.Fx_drive_max, p.P_max / np.maximum(vx, 1.0)))
+        Fx = applied_force(Fx_cmd, vx, p)
         u = np.stack([delta, Fx], axis=-1)
         rows[k], inputs[k], seg[k] = x, u, s_id
         x = rk4_step(fun, x, u, dt, substeps)

@@ -31,7 +31,7 @@ from controllers.mpc.drift_mpc import DriftMPC
 from controllers.mpc.equilibrium import Equilibrium, equilibrium_on_circle
 from controllers.mpc.paths import Path, circle_path, figure_eight_path, wrap_angle
 from drift.errors import DriftError
-from drift.vehicle import axle_loads, f, rk4_step
+from drift.vehicle import applied_force, axle_loads, f, rk4_step
 from drift.vehicle.params import VehicleParams
 from tire_models.base import AxleTires
 
@@ -269,7 +269,7 @@ def run_scenario(
         log["iterations"].append(d.iterations)
         log["source"].append(d.source)
         log["pred"].append(d.predicted)
-        x = rk4_step(fun, x, u, cfg.dt_s, sc.plant_substeps)
+        x = rk4_step(fun, x, np.array([u[0], applied_force(u[1], x[3], pv)]), cfg.dt_s, sc.plant_substeps)
         beta = math.atan2(x[4], x[3])
         if not np.all(np.isfinite(x)) or abs(beta) > math.radians(sc.spin_beta_deg) or x[3] < 1.0:
             spun = True

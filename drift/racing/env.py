@@ -11,9 +11,10 @@ Actions, both in [-1, 1]: ``[steer, throttle_brake]``.
   ``steer * steer_step_rad`` per control step. The wheel follows the target at most at
   ``delta_rate_max`` (vehicle parameter).
 - ``throttle_brake > 0``: drive force ``a * min(Fx_drive_max, P_max / vx)`` (power limit); ``< 0``: brake
-  force ``a * Fx_brake_max`` (front share ``brake_front_share``), faded out below 0.5 m/s so brakes do
-  not reverse the car. Both are capped at ``friction_use`` of each axle's friction ``mu Fz`` including
-  load transfer (traction control / ABS), see :meth:`RacingSim.force_command`.
+  force ``a * Fx_brake_max`` (front share ``brake_front_share``), opposing the direction of travel and
+  faded out at standstill (:func:`drift.vehicle.applied_force`), so brakes never reverse the car.
+  Both are capped at ``friction_use`` of each axle's friction ``mu Fz`` including load transfer
+  (traction control / ABS), see :meth:`RacingSim.force_command`.
 
 Walls lie ``wall_margin_m`` beyond the boundaries. A car whose side reaches a wall is put back against
 it, loses its velocity into the wall and keeps ``wall_speed_factor`` of its speed along it.
@@ -62,7 +63,7 @@ from drift.config import config_dir
 from drift.errors import ConfigError, DriftError
 from drift.racing.reward import RewardWeights, load_reward_weights, reward_terms
 from drift.racing.track import Track, load_track, make_track
-from drift.vehicle import axle_loads, f, kinematic_velocities, load_vehicle, slip_angles
+from drift.vehicle import applied_force, axle_loads, f, kinematic_velocities, load_vehicle, slip_angles
 from drift.vehicle.params import VehicleParams
 from tire_models import AxleTires, Pacejka
 
@@ -382,7 +383,7 @@ class RacingSim:
         cap_r = ur * self.mu_r * Fzr / (br + ur * self.mu_r * hl) if br > 0 else np.inf
         den_f = bf - u * self.mu_f * hl
         cap_f = u * self.mu_f * Fzf / den_f if den_f > 1e-9 else np.inf
-        brake = np.minimum(np.minimum(p.Fx_brake_max, cap_r), cap_f) * np.clip(vx / 0.5, 0.0, 1.0)
+        brake = np.minimum(np.minimum(p.Fx_brake_max, cap_r), cap_f)
         return np.where(a >= 0, a * drive, a * brake)
 
     def _rhs(self, x, u):
@@ -416,7 +417,7 @@ class RacingSim:
         vkin = c.v_kinematic_mps
         for j in range(nsub):
             delta = delta + np.clip(self.delta_target - delta, -p.delta_rate_max * h, p.delta_rate_max * h)
-            u = np.stack([delta, self.force_command(a[:, 1], x[:, 3])], 1)
+            u = np.stack([delta, applied_force(self.force_command(a[:, 1], x[:, 3]), x[:, 3], self.p)], 1)
             if c.integrator == "rk4":
                 k1 = self._rhs(x, u)
                 k2 = self._rhs(x + 0.5 * h * k1, u)
