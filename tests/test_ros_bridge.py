@@ -41,7 +41,14 @@ def test_bridge_publishes_car_topics_and_follows_commands(tmp_path):
     dom = random_domain_id()
     bridge = NodeProcess(
         "sim_bridge_node",
-        {"initial_condition": "rest", "initial_vx_mps": 5.0, "real_time_factor": 2.0, "start_time_s": 1000.0},
+        # command_timeout_s: coast without commands (after it the car would stop itself)
+        {
+            "initial_condition": "rest",
+            "initial_vx_mps": 5.0,
+            "real_time_factor": 2.0,
+            "start_time_s": 1000.0,
+            "command_timeout_s": 60.0,
+        },
         dom,
         tmp_path,
     )
@@ -97,13 +104,13 @@ def test_bridge_publishes_car_topics_and_follows_commands(tmp_path):
 def test_controller_brakes_within_timeout_when_the_bridge_stops(tmp_path):
     dom = random_domain_id()
     bridge = NodeProcess(
-        "sim_bridge_node", {"initial_condition": "rest", "initial_vx_mps": 5.0}, dom, tmp_path
+        "sim_bridge_node", {"initial_condition": "rest", "initial_vx_mps": 8.0}, dom, tmp_path
     )
     ctrl = NodeProcess(
         "drift_mpc_node",
         {
             "controller": "cruise",
-            "v_ref_mps": 5.0,
+            "v_ref_mps": 8.0,
             "radius_m": 0.0,
             "use_sim_time": True,
             "odom_timeout_s": 0.1,
@@ -130,7 +137,7 @@ def test_controller_brakes_within_timeout_when_the_bridge_stops(tmp_path):
         # the control timer runs on the stopped simulated clock: the wall-clock watchdog keeps braking
         n = len(drive)
         probe.spin_for(0.5)
-        assert len(drive) - n >= 10 and all(m.data[1] == -7000.0 for _, m in drive[n:])
+        assert len(drive) - n >= 6 and all(m.data[1] == -7000.0 for _, m in drive[n:])
         assert bridge.wait(10.0) == 0
     finally:
         probe.close()

@@ -1,7 +1,9 @@
 """drift_mpc_node safety with real rclpy: separate node processes, loopback DDS, a private domain.
 
 The controller is the pure-Python ``cruise`` controller (the safety behaviour does not depend
-on the controller); a second node runs a controller that returns NaN.
+on the controller); a second node runs a controller that returns NaN. The probe plays the car:
+straight driving at 10 m/s, so every stop here is in grip and brakes at once (the drift-aware
+sequence itself: tests/test_safety.py and tests/test_ros_stops.py).
 """
 
 import math
@@ -32,7 +34,7 @@ PARAMS = {
     "vehicle": "sports",
     "rate_hz": 50.0,
     "odom_timeout_s": TIMEOUT_S,
-    "v_ref_mps": 5.0,
+    "v_ref_mps": 12.0,
     "radius_m": 0.0,
     "command_type": "float64_array",
 }
@@ -60,13 +62,23 @@ class Rig:
         self.pub_odom = p.publisher("/odom", Odometry, conv.SENSOR_QOS)
         self.pub_estop = p.publisher("/emergency_stop", Bool)
         self.pub_reset = p.publisher("/emergency_stop_reset", Empty)
-        self.vx = 3.0
+        self.vx = 10.0
         ok = p.wait_for(lambda: self.drive and self.drive_nan and self.status, 90.0)
         assert ok, "nodes did not start:\n" + self.node.log()[-2000:] + self.nan_node.log()[-2000:]
 
     def odom(self, vx=None):
         x = [0.0, 0.0, 0.0, self.vx if vx is None else vx, 0.0, 0.0]
         self.pub_odom.publish(conv.state_to_odometry(x, self.probe.node.get_clock().now().to_msg()))
+
+    def resume(self):
+        """Fresh odometry and a reset of any latched stop, until the node drives again."""
+
+        def tick():
+            self.odom()
+            self.pub_estop.publish(Bool(data=False))
+            self.pub_reset.publish(Empty())
+
+        assert self.probe.wait_for(lambda: self.mode() == "ok", 5.0, every=tick, period_s=0.02)
 
     def mode(self, box=None):
         box = self.status if box is None else box
@@ -99,14 +111,14 @@ def test_commands_follow_the_controller_with_fresh_odometry(rig):
     msgs = [m for _, m in rig.drive[n0:]]
     assert len(msgs) >= 10  # ~25 at 50 Hz, fewer on a loaded machine
     assert msgs[-1].layout.dim[0].label == "delta_rad,Fx_N"
-    # cruise: below v_ref -> drive force, inside the sports car's 12 kN drive limit, straight ahead
+    # cruise: below v_ref -> drive force (m k (v_ref - vx) = 5.8 kN), straight ahead
     assert all(0.0 < m.data[1] <= 12000.0 and m.data[0] == 0.0 for m in msgs)
     assert _finite(rig.drive)
 
 
 def test_stale_odometry_brakes_within_the_timeout(rig):
     p = rig.probe
-    assert p.wait_for(lambda: rig.mode() == "ok", 5.0, every=rig.odom)
+    rig.resume()
     p.spin_for(0.3, every=rig.odom)
     rig.odom()
     t_last = time.monotonic()
@@ -120,16 +132,27 @@ def test_stale_odometry_brakes_within_the_timeout(rig):
     # end to end through DDS (loaded 2-core machine: generous margin for scheduling)
     assert t_brake - t_last <= TIMEOUT_S + 0.3
     assert rig.mode() == "stale" and _finite(rig.drive)
-    # below the stop speed the stop is neutral rather than braking backwards
-    assert p.wait_for(lambda: rig.mode() == "ok", 5.0, every=lambda: rig.odom(vx=0.2))
-    n1 = len(rig.drive)
-    assert p.wait_for(lambda: rig.mode() == "stale" and len(rig.drive) > n1 + 3, 3.0)
-    assert rig.drive[-1][1].data[1] == 0.0
+    # the stop is latched: fresh odometry alone does not drive the car off again
+    p.spin_for(0.3, every=rig.odom)
+    assert rig.mode() == "stale" and rig.drive[-1][1].data[1] == STOP_FX
+    assert "(drift-aware stop)" in rig.node.log()
+
+
+def test_stop_holds_neutral_below_the_stop_speed(rig):
+    p = rig.probe
+    rig.resume()
+    slow = lambda: rig.odom(vx=0.2)  # noqa: E731
+    p.spin_for(0.2, every=slow)
+    rig.pub_estop.publish(Bool(data=True))
+    assert p.wait_for(lambda: rig.mode() == "estop", 2.0, every=slow)
+    p.spin_for(0.2, every=slow)
+    assert list(rig.drive[-1][1].data) == [0.0, 0.0]  # straight and neutral (hold_Fx_N = 0)
+    rig.pub_estop.publish(Bool(data=False))
 
 
 def test_nan_odometry_never_yields_nan_commands(rig):
     p = rig.probe
-    assert p.wait_for(lambda: rig.mode() == "ok", 5.0, every=rig.odom)
+    rig.resume()
     n0 = len(rig.drive)
     p.spin_for(0.6, every=lambda: rig.odom(vx=float("nan")))
     assert len(rig.drive) - n0 >= 10
@@ -141,6 +164,7 @@ def test_nan_odometry_never_yields_nan_commands(rig):
 
 def test_nan_controller_output_is_replaced_by_a_stop(rig):
     p = rig.probe
+    rig.resume()
     n0 = len(rig.drive_nan)
     assert p.wait_for(lambda: rig.mode(rig.status_nan) == "invalid", 5.0, every=rig.odom)
     p.spin_for(0.3, every=rig.odom)
@@ -150,7 +174,7 @@ def test_nan_controller_output_is_replaced_by_a_stop(rig):
 
 def test_emergency_stop_latches_until_reset(rig):
     p = rig.probe
-    assert p.wait_for(lambda: rig.mode() == "ok", 5.0, every=rig.odom)
+    rig.resume()
     rig.pub_estop.publish(Bool(data=True))
     assert p.wait_for(lambda: rig.mode() == "estop", 2.0, every=rig.odom)
     assert rig.drive[-1][1].data[1] == STOP_FX
@@ -168,6 +192,17 @@ def test_emergency_stop_latches_until_reset(rig):
     fx = [m.data[1] for _, m in rig.drive[n0:]]
     assert all(b - a <= 140000.0 * 0.1 for a, b in zip(fx, fx[1:], strict=False))
     assert "emergency stop reset refused" in rig.node.log()
+
+
+def test_stale_stop_is_reset_like_an_emergency_stop(rig):
+    p = rig.probe
+    rig.resume()
+    assert p.wait_for(lambda: rig.mode() == "stale", 3.0)  # no odometry: stale, latched
+    p.spin_for(0.3, every=rig.odom)
+    assert rig.mode() == "stale"
+    rig.pub_reset.publish(Empty())
+    assert p.wait_for(lambda: rig.mode() == "ok", 2.0, every=rig.odom)
+    assert "stale stop reset" in rig.node.log()
 
 
 def test_bad_parameter_change_is_rejected_at_run_time(rig):

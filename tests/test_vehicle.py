@@ -17,10 +17,16 @@ TIRES = [
 
 
 def _random_xu(rng, n):
-    x = np.column_stack([
-        rng.uniform(-50, 50, n), rng.uniform(-50, 50, n), rng.uniform(-np.pi, np.pi, n),
-        rng.uniform(3, 40, n), rng.uniform(-5, 5, n), rng.uniform(-1.5, 1.5, n),
-    ])
+    x = np.column_stack(
+        [
+            rng.uniform(-50, 50, n),
+            rng.uniform(-50, 50, n),
+            rng.uniform(-np.pi, np.pi, n),
+            rng.uniform(3, 40, n),
+            rng.uniform(-5, 5, n),
+            rng.uniform(-1.5, 1.5, n),
+        ]
+    )
     u = np.column_stack([rng.uniform(-0.4, 0.4, n), rng.uniform(-12000, 8000, n)])
     return x, u
 

@@ -4,13 +4,21 @@
 parameter file as ``ros2 launch drift_ros sim_drift.launch.py``) as separate processes
 (``python -m drift_ros.<node> --ros-args -r __node:=<name> --params-file <yaml>``), writes their
 logs and the recording (``bag/``, rosbag2 mcap) into the run folder, and stops them cleanly on
-Ctrl-C / SIGTERM (or after ``--duration-s``): SIGINT to each node in the order controller,
-simulator, recorder (so the recording closes last and keeps the final stop command), then
+Ctrl-C / SIGTERM (or after ``--duration-s``, or when a node ends its program, e.g. ``sim_sysid``'s
+identification drive): SIGINT to each node in the order controller, simulator, recorder (the
+controller brings the car to rest first; the recording closes last and keeps the final stop), then
 SIGTERM / SIGKILL for a node that does not exit within ``--stop-timeout-s``.
+
+Isolation: the nodes join ROS domain ``--domain-id`` (default: ``ROS_DOMAIN_ID``, else 0) and die
+with this process however it ends (SIGKILL included, see :mod:`drift_ros.runner`). Before starting,
+``up`` refuses, naming them, when the topics the stack publishes (``/odom``, ``/drive``, ...)
+already have publishers on that domain: two simulators or two controllers on one topic drive two
+cars into one. Their process ids are in ``<run>/processes.json`` while they run.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -44,9 +52,54 @@ def ros_env(domain_id: int | None = None) -> dict[str, str]:
     env.setdefault("AMENT_PREFIX_PATH", sys.prefix)
     env.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
     env.setdefault("PYTHONUNBUFFERED", "1")
+    env["DRIFT_PARENT_PID"] = str(os.getpid())  # the nodes die with this process
     if domain_id is not None:
         env["ROS_DOMAIN_ID"] = str(domain_id)
     return env
+
+
+def default_domain_id() -> int:
+    """The ROS domain of ``drift ros up`` without ``--domain-id``: ``ROS_DOMAIN_ID``, else 0.
+
+    Raises:
+        ConfigError: ``ROS_DOMAIN_ID`` is set but not an integer in 0..101.
+    """
+    raw = os.environ.get("ROS_DOMAIN_ID", "").strip()
+    if not raw:
+        return 0
+    if not raw.isdigit() or not 0 <= int(raw) <= 101:
+        raise ConfigError(f"ROS_DOMAIN_ID={raw!r}: must be an integer in 0..101")
+    return int(raw)
+
+
+def foreign_publishers(topics: list[str], domain_id: int, wait_s: float = 2.0) -> dict[str, list[str]]:
+    """Publishers already on ``topics`` in ROS domain ``domain_id``: ``{topic: ["/namespace/node", ...]}``.
+
+    Joins the domain with a temporary participant for ``wait_s`` seconds (DDS discovery), then
+    leaves it. Only topics with publishers appear in the result.
+    """
+    env = ros_env(domain_id)
+    for k in ("AMENT_PREFIX_PATH", "ROS_AUTOMATIC_DISCOVERY_RANGE"):
+        os.environ.setdefault(k, env[k])
+    import rclpy
+    from rclpy.context import Context
+
+    ctx = Context()
+    rclpy.init(context=ctx, domain_id=domain_id)
+    node = rclpy.create_node(f"drift_ros_up_check_{os.getpid()}", context=ctx)
+    try:
+        end = time.monotonic() + wait_s
+        found: dict[str, list[str]] = {}
+        while time.monotonic() < end:
+            time.sleep(0.1)
+            for t in topics:
+                pubs = node.get_publishers_info_by_topic(t)
+                if pubs:
+                    found[t] = sorted({(p.node_namespace.rstrip("/") + "/" + p.node_name) for p in pubs})
+        return found
+    finally:
+        node.destroy_node()
+        rclpy.shutdown(context=ctx)
 
 
 def _load_stacks():
@@ -148,7 +201,9 @@ def up(
     duration_s: float = typer.Option(
         0.0, "--duration-s", help="stop after this many wall seconds; 0 = until Ctrl-C"
     ),
-    domain_id: int | None = typer.Option(None, "--domain-id", help="ROS_DOMAIN_ID for the nodes (0..101)"),
+    domain_id: int | None = typer.Option(
+        None, "--domain-id", help="ROS domain of the nodes (0..101); default: ROS_DOMAIN_ID, else 0"
+    ),
     sets: list[str] = typer.Option(  # noqa: B008
         [], "--set", help="parameter override NODE.PARAM:=VALUE (repeatable)"
     ),
@@ -157,6 +212,9 @@ def up(
         False, "--quiet", help="do not echo the nodes' output (still in <run>/<node>.log)"
     ),
     stop_timeout_s: float = typer.Option(10.0, "--stop-timeout-s", help="grace period per node on stop (s)"),
+    discovery_s: float = typer.Option(
+        2.0, "--discovery-s", help="time (s) spent looking for other publishers on the stack's topics"
+    ),
 ) -> None:
     """Start a stack of drift_ros nodes as processes; Ctrl-C stops them cleanly."""
     from drift.runs import make_run_dir, write_metrics
@@ -164,7 +222,9 @@ def up(
     stacks = _load_stacks()
     if stack not in stacks.STACKS:
         raise ConfigError(f"unknown stack {stack!r}; known: {sorted(stacks.STACKS)}")
-    if domain_id is not None and not 0 <= domain_id <= 101:
+    if domain_id is None:
+        domain_id = default_domain_id()
+    if not 0 <= domain_id <= 101:
         raise ConfigError(f"--domain-id {domain_id}: must lie in 0..101")
     if duration_s < 0:
         raise ConfigError(f"--duration-s {duration_s}: must be >= 0")
@@ -178,6 +238,16 @@ def up(
     _require_rclpy()
     nodes = [n for n in st.nodes if record or n.executable != "log_recorder_node"]
     overrides = _parse_sets(sets, {n.name for n in nodes})
+    topics = sorted({t for n in nodes for t in n.publishes})
+    if topics and discovery_s > 0:
+        print(f"ROS domain {domain_id}: looking for other publishers on {', '.join(topics)} ...", flush=True)
+        busy = foreign_publishers(topics, domain_id, discovery_s)
+        if busy:
+            who = "; ".join(f"{t} by {', '.join(ns)}" for t, ns in busy.items())
+            raise DriftError(
+                f"ROS domain {domain_id} already has publishers on the topics of stack {stack!r}: {who}. "
+                "Stop them, or run this stack on another domain (--domain-id N or ROS_DOMAIN_ID)"
+            )
     run_dir = make_run_dir("ros", out)
     bag = run_dir / "bag"
     env = ros_env(domain_id)
@@ -212,12 +282,22 @@ def up(
                 th = threading.Thread(target=_pump, args=(p.stdout, log, n.name, not quiet), daemon=True)
                 th.start()
                 pumps.append(th)
-            print(f"started {stack}: {', '.join(n.name for n in nodes)} (Ctrl-C to stop)", flush=True)
+            (run_dir / "processes.json").write_text(
+                json.dumps({"launcher": os.getpid(), **{k: p.pid for k, p in procs.items()}}, indent=1)
+            )
+            print(
+                f"started {stack} on ROS domain {domain_id}: {', '.join(n.name for n in nodes)} "
+                f"(Ctrl-C to stop); run folder {run_dir}",
+                flush=True,
+            )
             while True:
                 time.sleep(0.1)
                 dead = [(k, p.returncode) for k, p in procs.items() if p.poll() is not None]
                 if dead:
-                    stop_reason["why"] = f"node {dead[0][0]} exited with status {dead[0][1]}"
+                    k, code = dead[0]
+                    stop_reason["why"] = (
+                        f"node {k} finished" if code == 0 else f"node {k} exited with status {code}"
+                    )
                     break
                 if duration_s and time.monotonic() - t0 >= duration_s:
                     break
@@ -233,6 +313,7 @@ def up(
     counts = _bag_counts(bag)
     metrics = {
         "stack": stack,
+        "ros_domain_id": domain_id,
         "nodes": [n.name for n in nodes],
         "wall_time_s": wall,
         "stop_reason": stop_reason["why"],

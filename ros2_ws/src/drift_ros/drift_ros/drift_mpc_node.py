@@ -7,19 +7,30 @@ simulated time when ``use_sim_time`` is true):
 
 - ``/drive``: the command (``ackermann_msgs/AckermannDriveStamped`` or the
   ``std_msgs/Float64MultiArray`` fallback ``[delta_rad, Fx_N]``, see :mod:`drift_ros.conventions`);
-- ``~/status`` (std_msgs/String): ``"<mode>; <controller status>"``, mode from
-  :class:`controllers.safety.Mode` (``ok``, ``no_odom``, ``stale``, ``estop``, ``invalid``);
+- ``/drive_mode`` (std_msgs/String), just before each ``/drive``: the command's mode from
+  :class:`controllers.safety.Mode` (``ok``, ``no_odom``, ``stale``, ``estop``, ``invalid``,
+  ``shutdown``); a simulator starts on the first ``ok`` command;
+- ``~/status`` (std_msgs/String): ``"<mode>; <controller status>"``;
 - ``~/diagnostics`` (std_msgs/Float64MultiArray), labelled by :data:`DIAG_LABEL`;
 - ``~/predicted_path`` (nav_msgs/Path): the controller's predicted positions (map frame).
 
 Safety (:mod:`controllers.safety`), timed on the monotonic wall clock so that a stopped simulator
-cannot hide stale odometry: with odometry older than ``odom_timeout_s`` (or NaN odometry, which
-is dropped), the node brakes (``stop_Fx_N``) or, below ``stop_speed_mps``, goes neutral, and logs a
-warning; a watchdog timer on the wall clock keeps publishing that stop command when the control
-timer stops (e.g. the simulator's ``/clock`` stopped). ``/emergency_stop`` ``True`` latches the
-stop until a message on ``/emergency_stop_reset`` (refused while the last e-stop was ``True``).
-Every command is saturated and rate limited and never NaN. On shutdown the node publishes one
-last stop command.
+cannot hide stale odometry. Every stop is the drift-aware stop of :class:`controllers.safety.DriftStop`
+(out of the drift with the stabilising law and the drive released, brake once in grip, then hold),
+for every cause alike:
+
+- odometry older than ``odom_timeout_s`` (NaN odometry is dropped, so it turns stale); through the
+  dropout the state is predicted with the controller's model;
+- a NaN command, an exception of the controller, or ``solver_failures_max`` consecutive failed solves;
+- ``/emergency_stop`` ``True``;
+- shutdown: on Ctrl-C (SIGINT) the node keeps stopping the car until it holds (at most
+  ``shutdown_stop_s``), then exits; on SIGTERM (e.g. its launcher died) it publishes one stop command
+  and exits at once.
+
+Stops latch (``latch_stops``) until a message on ``/emergency_stop_reset`` (refused while the last
+``/emergency_stop`` was ``True``). A watchdog timer on the wall clock keeps publishing the stop when the
+control timer stops (e.g. the simulator's ``/clock`` stopped). Every command is saturated and rate
+limited and never NaN.
 
 Run: ``python -m drift_ros.drift_mpc_node --ros-args --params-file config/sim_drift.yaml``.
 """
@@ -41,7 +52,8 @@ from rclpy.node import Node  # noqa: E402
 from sensor_msgs.msg import Imu  # noqa: E402
 from std_msgs.msg import Bool, Empty, Float64MultiArray, MultiArrayDimension, String  # noqa: E402
 
-from controllers.safety import Mode, SafeCommand, SafetyConfig, SafetyFilter  # noqa: E402
+from controllers.safety import Mode, SafeCommand, SafetyConfig, SafetyFilter, StopPhase  # noqa: E402
+from drift.vehicle import applied_force, compiled_step  # noqa: E402
 from drift_ros import conventions as conv  # noqa: E402
 from drift_ros.control import make_controller  # noqa: E402
 from drift_ros.models import tires_from_param, vehicle_from_param  # noqa: E402
@@ -135,7 +147,28 @@ PARAMS = [
         "Fx_rate_max_Nps", 0.0, "N/s", "force rate limit; 0 = 10 x the larger force limit per s", non_negative
     ),
     Param("stop_Fx_N", 0.0, "N", "braking force of a safe stop; 0 = half the brake limit", non_negative),
-    Param("stop_speed_mps", 0.5, "m/s", "below this speed a safe stop is neutral (Fx = 0)", non_negative),
+    Param("stop_speed_mps", 0.5, "m/s", "below this speed a stop holds (hold_Fx_N)", non_negative),
+    Param("hold_Fx_N", 0.0, "N", "brake force holding a stopped car; 0 = neutral", non_negative),
+    Param("beta_grip_rad", 0.1, "rad", "a stop brakes once |beta| is below this (back in grip)", positive),
+    Param("alpha_r_grip_rad", 0.1, "rad", "... and the rear slip angle below this", positive),
+    Param(
+        "recover_max_s", 3.0, "s", "longest drift recovery of a stop before it brakes regardless", positive
+    ),
+    Param("latch_stops", True, "-", "stale-odometry and invalid-command stops latch until a reset"),
+    Param(
+        "solver_failures_max",
+        25,
+        "-",
+        "consecutive failed controller solves (its own fallback drives meanwhile) before the node stops",
+        lambda v: None if v >= 1 else "must be >= 1",
+    ),
+    Param(
+        "shutdown_stop_s",
+        8.0,
+        "s",
+        "on Ctrl-C: longest time spent stopping the car before exiting",
+        non_negative,
+    ),
 ]
 
 _SAFETY_KEYS = (
@@ -146,7 +179,15 @@ _SAFETY_KEYS = (
     "Fx_brake_max_N",
     "Fx_rate_max_Nps",
     "stop_Fx_N",
+)
+#: passed as they are (0 is a meaningful value, not "the vehicle's")
+_SAFETY_KEYS_EXACT = (
     "stop_speed_mps",
+    "hold_Fx_N",
+    "beta_grip_rad",
+    "alpha_r_grip_rad",
+    "recover_max_s",
+    "latch_stops",
 )
 
 
@@ -154,8 +195,22 @@ def safety_config(vehicle, values: dict) -> SafetyConfig:
     """:class:`SafetyConfig` from the vehicle's limits and the node's non-zero overrides."""
     over = {k: values[k] for k in _SAFETY_KEYS if values.get(k)}
     over.setdefault("odom_timeout_s", values.get("odom_timeout_s", 0.1))
-    over["stop_speed_mps"] = values.get("stop_speed_mps", 0.5)
+    over.update({k: values[k] for k in _SAFETY_KEYS_EXACT if k in values})
     return SafetyConfig.from_vehicle(vehicle, **over)
+
+
+def model_predictor(vehicle, tires):
+    """``predict(v, u, dt)`` of the body velocities with the controller's model (for stale odometry)."""
+    steps: dict = {}
+
+    def predict(v, u, dt):
+        key = round(dt, 6)
+        if key not in steps:
+            steps[key] = compiled_step(vehicle, tires, key, 1)[0]
+        x = steps[key](np.array([0.0, 0.0, 0.0, *v]), np.array([u[0], applied_force(u[1], v[0], vehicle)]))
+        return x[3:6]
+
+    return predict
 
 
 class DriftMpcNode(Node):
@@ -173,8 +228,12 @@ class DriftMpcNode(Node):
         settings = dict(v)
         factory = controller_factory or (lambda veh, tir, s: make_controller(v["controller"], veh, tir, s))
         self.controller = factory(self.vehicle, self.tires, settings)
-        self.safety = SafetyFilter(safety_config(self.vehicle, v))
+        self.safety = SafetyFilter(
+            safety_config(self.vehicle, v), predict=model_predictor(self.vehicle, self.tires)
+        )
         self.msg_type = conv.command_msg_type(v["command_type"])
+        self.failures = 0  # consecutive failed solves
+        self.stopping = False  # shutting down: stop the car, whatever the inputs
         self.steady = Clock(clock_type=ClockType.STEADY_TIME)
 
         self.state: np.ndarray | None = None
@@ -183,6 +242,7 @@ class DriftMpcNode(Node):
         self.last_publish = -math.inf
         self.n_published = 0
 
+        self.pub_mode = self.create_publisher(String, "/drive_mode", conv.COMMAND_QOS)
         self.pub_drive = self.create_publisher(self.msg_type, "/drive", conv.COMMAND_QOS)
         self.pub_status = self.create_publisher(String, "~/status", 10)
         self.pub_diag = self.create_publisher(Float64MultiArray, "~/diagnostics", 10)
@@ -210,7 +270,7 @@ class DriftMpcNode(Node):
         if not np.all(np.isfinite(x)):
             self.get_logger().warning("dropping /odom holding NaN or inf", throttle_duration_sec=1.0)
             return
-        if self.safety.odom_received(self._now(), x[3]):
+        if self.safety.odom_received(self._now(), x[3], x[4], x[5]):
             self.state = x
             if self.values["trigger"] == "odom":
                 self._control()
@@ -229,10 +289,12 @@ class DriftMpcNode(Node):
             self._publish(self.safety.stop_command(self._now(), Mode.ESTOP), None, {})
 
     def _on_reset(self, msg: Empty) -> None:
-        if not self.safety.estop_latched:
+        latched = self.safety.stop_latched
+        if latched is None:
             return
         if self.safety.reset():
-            self.get_logger().info("emergency stop reset")
+            self.failures = 0
+            self.get_logger().info(f"{latched.value} stop reset")
         else:
             self.get_logger().warning("emergency stop reset refused: /emergency_stop is still True")
 
@@ -248,7 +310,10 @@ class DriftMpcNode(Node):
     def _control(self) -> None:
         now = self._now()
         sf = self.safety
-        if self.state is None or sf.estop_latched or sf.stale(now):
+        if self.stopping:
+            self._publish(sf.stop_command(now, Mode.SHUTDOWN), None, {"status": "shutdown"})
+            return
+        if self.state is None or sf.stop_latched or sf.stale(now):
             self._publish(sf.filter(now, math.nan, math.nan), None, {})
             return
         x = self.state.copy()
@@ -266,8 +331,14 @@ class DriftMpcNode(Node):
         except Exception as e:  # noqa: BLE001 - a failing controller must not stop the node
             self.get_logger().error(f"controller step failed: {e!r}", throttle_duration_sec=1.0)
             raw, diag = (math.nan, math.nan), {"status": f"exception: {type(e).__name__}"}
+        diag = diag or {}
+        self.failures = self.failures + 1 if diag.get("success") is False else 0
+        if self.failures >= self.values["solver_failures_max"]:
+            if self.failures == self.values["solver_failures_max"]:
+                self.get_logger().error(f"{self.failures} consecutive failed solves: stopping the car")
+            raw = (math.nan, math.nan)
         # judged at the tick's start: the command is based on the odometry available then
-        self._publish(sf.filter(now, *raw), raw, diag or {})
+        self._publish(sf.filter(now, *raw), raw, diag)
 
     def _watchdog(self) -> None:
         """Keep a stop command going when the control timer is not running (stopped sim clock)."""
@@ -275,20 +346,25 @@ class DriftMpcNode(Node):
         if now - self.last_publish < 1.5 * self.period:
             return
         sf = self.safety
-        if self.state is None or sf.estop_latched or sf.stale(now):
+        if self.stopping:
+            self._publish(sf.stop_command(now, Mode.SHUTDOWN), None, {"status": "shutdown"})
+        elif self.state is None or sf.stop_latched or sf.stale(now):
             self._publish(sf.filter(now, math.nan, math.nan), None, {})
 
     def _publish(self, cmd: SafeCommand, raw, diag: dict) -> None:
         stamp = self.get_clock().now().to_msg()
         speed = float(self.state[3]) if self.state is not None else 0.0
+        self.pub_mode.publish(String(data=cmd.mode.value))
         self.pub_drive.publish(
             conv.make_command(self.msg_type, cmd.delta, cmd.Fx, self.vehicle.m, speed, stamp)
         )
         self.last_publish = self._now()
         self.n_published += 1
         if cmd.mode is not self.last_mode:
-            text = f"command mode {cmd.mode.value}" + (
-                f" (odometry age {cmd.odom_age_s * 1e3:.0f} ms)" if cmd.mode is Mode.STALE else ""
+            text = (
+                f"command mode {cmd.mode.value}"
+                + (f" (odometry age {cmd.odom_age_s * 1e3:.0f} ms)" if cmd.mode is Mode.STALE else "")
+                + (" (drift-aware stop)" if cmd.phase is not None else "")
             )
             if cmd.mode is Mode.OK:
                 self.get_logger().info(text)
@@ -319,15 +395,26 @@ class DriftMpcNode(Node):
                 conv.make_path(np.asarray(xy), None if psi is None else np.asarray(psi), stamp)
             )
 
-    def shutdown(self) -> None:
-        """Publish one last stop command before the node goes down."""
-        self.last_mode = Mode.STALE  # no mode-change log line for the final command
-        self._publish(
-            self.safety.stop_command(self._now(), Mode.ESTOP if self.safety.estop_latched else Mode.STALE),
-            None,
-            {"status": "shutdown"},
+    def shutdown(self, graceful: bool = True) -> None:
+        """Stop the car before the node goes down (module doc): until it holds, or one command."""
+        import rclpy
+
+        self.stopping = True
+        self.last_mode = Mode.SHUTDOWN  # no mode-change log line for the stop
+        self._publish(self.safety.stop_command(self._now(), Mode.SHUTDOWN), None, {"status": "shutdown"})
+        end = self._now() + (self.values["shutdown_stop_s"] if graceful else 0.0)
+        if graceful and self.state is not None:
+            self.get_logger().info("shutting down: stopping the car first")
+            while self._now() < end:
+                rclpy.spin_once(self, timeout_sec=self.period)
+                if self.safety.stop.phase is StopPhase.HOLD and not self.safety.stale(self._now()):
+                    break
+        self._publish(self.safety.stop_command(self._now(), Mode.SHUTDOWN), None, {"status": "shutdown"})
+        self.get_logger().info(
+            f"shutting down: final stop command published (stop phase {self.safety.stop.phase.value})"
+            if self.safety.stop.phase is not None
+            else "shutting down: final stop command published"
         )
-        self.get_logger().info("shutting down: published a final stop command")
         time.sleep(0.05)  # let DDS deliver it
 
 

@@ -154,7 +154,7 @@ class LogRecorderNode(Node):
         self.writer.write(conn, ns, data)
         self.counts[topic] += 1
 
-    def shutdown(self) -> None:
+    def shutdown(self, graceful: bool = True) -> None:
         """Close the bag (writes metadata.yaml) and report the message counts."""
         if not self._closed:
             self._closed = True

@@ -1,9 +1,19 @@
-"""``main()`` of every node: init, spin, clean shutdown on Ctrl-C / SIGTERM, clear config errors."""
+"""``main()`` of every node: init, spin, clean shutdown on Ctrl-C / SIGTERM, clear config errors.
+
+Every node dies with the process that started it (``drift ros up``, ``ros2 launch``, a test): on
+Linux the kernel sends it SIGTERM when its parent exits, however the parent died (SIGKILL
+included); elsewhere a watchdog thread notices the new parent within 0.2 s. An orphaned node would
+keep publishing ``/odom`` or ``/drive`` beside the next stack.
+"""
 
 from __future__ import annotations
 
+import ctypes
+import os
 import signal
 import sys
+import threading
+import time
 
 from drift_ros import ensure_ros_env
 
@@ -15,20 +25,55 @@ from rclpy.signals import SignalHandlerOptions  # noqa: E402
 
 from drift.errors import DriftError  # noqa: E402
 
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+class _Signal:
+    last: int | None = None  #: the signal that stopped the node (SIGINT: stop the car first)
+
 
 def _raise_interrupt(signum, frame):
+    _Signal.last = signum
     raise KeyboardInterrupt
+
+
+def die_with_parent() -> None:
+    """Have this process receive SIGTERM when its parent exits (see the module doc).
+
+    ``DRIFT_PARENT_PID`` (set by ``drift ros up`` and the test helpers) closes the race of a parent
+    that died before this call: the node then stops at once.
+    """
+    parent = os.getppid()
+    expected = os.environ.get("DRIFT_PARENT_PID")
+    if expected and expected.isdigit() and int(expected) != parent:
+        os.kill(os.getpid(), signal.SIGTERM)
+        return
+    if sys.platform.startswith("linux"):
+        try:
+            if ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) == 0:
+                return
+        except (OSError, AttributeError):
+            pass
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(0.2)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="die-with-parent", daemon=True).start()
 
 
 def run_node(node_cls, args=None) -> int:
     """Create ``node_cls()`` and spin it until Ctrl-C or SIGTERM; return the exit status.
 
-    Signals are handled here, not by rclpy, so that the node's ``shutdown()`` hook (if any) can
-    still publish (e.g. a final stop command) before the context goes down.
+    Signals are handled here, not by rclpy, so that the node's ``shutdown(graceful)`` hook (if any)
+    can still publish before the context goes down: ``graceful`` is True after SIGINT (Ctrl-C: a
+    controller brings the car to rest first) and False after SIGTERM (stop now: one last command).
     Exit status: 0 after a clean stop, 2 when a parameter or file was rejected (message on stderr).
     """
     signal.signal(signal.SIGTERM, _raise_interrupt)
     signal.signal(signal.SIGINT, _raise_interrupt)
+    die_with_parent()
     rclpy.init(args=args if args is not None else sys.argv, signal_handler_options=SignalHandlerOptions.NO)
     node, code = None, 0
     try:
@@ -46,7 +91,7 @@ def run_node(node_cls, args=None) -> int:
             hook = getattr(node, "shutdown", None)
             if hook is not None:
                 try:
-                    hook()
+                    hook(graceful=_Signal.last != signal.SIGTERM)
                 except Exception as e:  # noqa: BLE001 - report, then still close cleanly
                     print(f"{node.get_name()}: shutdown hook failed: {e}", file=sys.stderr)
             node.destroy_node()

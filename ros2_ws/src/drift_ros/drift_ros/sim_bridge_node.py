@@ -1,6 +1,6 @@
 """``sim_bridge_node``: drift's simulator behind the interface of a car.
 
-Integrates the single-track model (:func:`drift.vehicle.f`, RK4 via :func:`drift.vehicle.rk4_step`,
+Integrates the single-track model (:func:`drift.vehicle.compiled_step`: :func:`drift.vehicle.f`, RK4,
 tyres from :mod:`tire_models`) and publishes what a car publishes:
 
 - ``/clock`` (rosgraph_msgs/Clock): simulated time, so nodes with ``use_sim_time`` follow it;
@@ -11,14 +11,28 @@ tyres from :mod:`tire_models`) and publishes what a car publishes:
   pip wheels of ROS 2 Jazzy lack it, then a ``geometry_msgs/TransformStamped`` on
   ``/map_to_base_link`` carries the same transform;
 - ``/camera/image_raw`` (sensor_msgs/Image, rgb8) at ``camera_rate_hz`` when the racing camera
-  (``drift.racing.camera``) is available and ``track`` names a track.
+  (``drift.racing.camera``) is available and ``track`` names a track;
+- ``~/ground_truth`` (nav_msgs/Odometry): the true state every tick, never delayed or dropped (for
+  evaluating a run under injected sensor faults).
 
 It accepts what a car accepts: ``/drive`` as ``ackermann_msgs/AckermannDriveStamped`` (if
-installed) or ``std_msgs/Float64MultiArray`` (``"delta_rad,Fx_N"`` or ``"delta_rad,throttle"``);
-commands are clipped to the vehicle's limits (steering rate included, as an actuator would).
-Without a command for ``command_timeout_s`` (simulated) the drive force returns to zero. With
-``start_paused`` the initial state is held (clock and topics running) until the first non-zero
-command, so a controller that takes seconds to start still takes over the initial condition.
+installed) or ``std_msgs/Float64MultiArray`` (``"delta_rad,Fx_N"`` or ``"delta_rad,throttle"``).
+Actuation is the car's (:func:`drift.vehicle.applied_force`): steering clipped and rate limited,
+drive limited by force and power, brakes that oppose the direction of travel and never reverse the
+car. Before the first command the car coasts; without a command for ``command_timeout_s``
+(simulated) after it, the car stops itself with the drift-aware stop of
+:class:`controllers.safety.DriftStop` (what a car's own watchdog must do: a controller that died
+mid-drift leaves the car drifting).
+
+Start: with ``start_paused`` the initial state is held (clock and topics running) until the
+controller's first command issued with fresh odometry: the first ``/drive`` after an ``ok`` on
+``/drive_mode`` (:mod:`drift_ros.conventions`), so that a controller's start-up stop commands do not
+brake the car out of its initial condition (``start_on: any_command``: the first non-zero
+command, for controllers that publish no ``/drive_mode``).
+
+Fault injection (for tests and robustness checks; simulated time): ``odom_drop_prob`` drops that
+share of ``/odom`` and ``/imu`` messages, ``odom_delay_s`` delays them, and a ``std_msgs/Float64``
+on ``~/blackout`` stops them for that many seconds.
 
 Time: each tick advances ``1 / rate_hz`` s of simulated time; ticks are paced on the wall clock
 at ``real_time_factor`` times real time (``2.0``: twice as fast). When the machine cannot keep up,
@@ -45,10 +59,11 @@ from rclpy.clock import Clock, ClockType  # noqa: E402
 from rclpy.node import Node  # noqa: E402
 from rosgraph_msgs.msg import Clock as ClockMsg  # noqa: E402
 from sensor_msgs.msg import Image, Imu  # noqa: E402
-from std_msgs.msg import Float64, Float64MultiArray  # noqa: E402
+from std_msgs.msg import Float64, Float64MultiArray, String  # noqa: E402
 
+from controllers.safety import DriftStop, SafetyConfig  # noqa: E402
 from drift.errors import ConfigError  # noqa: E402
-from drift.vehicle import body_derivatives, f, rk4_step  # noqa: E402
+from drift.vehicle import applied_force, compiled_step  # noqa: E402
 from drift_ros import conventions as conv  # noqa: E402
 from drift_ros.models import tires_from_param, vehicle_from_param  # noqa: E402
 from drift_ros.params import Param, declare, non_negative, positive, validator  # noqa: E402
@@ -92,17 +107,37 @@ PARAMS = [
         "start_paused",
         False,
         "-",
-        "hold the initial state (time and topics running) until the first "
-        "non-zero /drive command, so a controller that starts later takes over the initial condition",
+        "hold the initial state (time and topics running) until the controller's first command "
+        "(see start_on), so a controller that starts later takes over the initial condition",
+        read_only=True,
+    ),
+    Param(
+        "start_on",
+        "ok_command",
+        "-",
+        "ok_command: the first /drive after 'ok' on /drive_mode (issued with fresh odometry); "
+        "any_command: the first non-zero /drive",
+        choices=("ok_command", "any_command"),
         read_only=True,
     ),
     Param(
         "command_timeout_s",
         0.5,
         "s",
-        "simulated time without /drive after which the drive force is 0",
+        "simulated time without /drive after which the car stops itself (drift-aware stop)",
         positive,
     ),
+    Param(
+        "odom_drop_prob",
+        0.0,
+        "-",
+        "fault injection: share of /odom and /imu messages dropped",
+        lambda v: None if 0.0 <= v < 1.0 else "must lie in [0, 1)",
+    ),
+    Param(
+        "odom_delay_s", 0.0, "s", "fault injection: delay of /odom and /imu (simulated time)", non_negative
+    ),
+    Param("fault_seed", 0, "-", "seed of the dropped messages", read_only=True),
     Param("camera_rate_hz", 10.0, "Hz", "camera image rate (simulated time); 0 = off", non_negative),
     Param("track", "", "-", "track for the camera (name or TUM csv); empty = no camera", read_only=True),
     Param(
@@ -144,8 +179,13 @@ class SimBridgeNode(Node):
         self.t = v["start_time_s"] or time.time()
         self.t_cmd = -math.inf
         self.steps = 0
-        self._step, self._derivs = self._integrator()
+        self._step, self._derivs = compiled_step(self.vehicle, self.tires, self.dt, v["substeps"])
         self.paused = bool(v["start_paused"])
+        self.stop = DriftStop(SafetyConfig.from_vehicle(self.vehicle))
+        self.drive_mode = ""  # latest /drive_mode of the controller
+        self.rng = np.random.default_rng(v["fault_seed"])
+        self.sensor_queue: list = []  # (due time, odom, imu) awaiting publication (odom_delay_s)
+        self.blackout_until = -math.inf
 
         self.pub_clock = self.create_publisher(ClockMsg, "/clock", 10)
         self.pub_odom = self.create_publisher(Odometry, "/odom", conv.SENSOR_QOS)
@@ -156,6 +196,9 @@ class SimBridgeNode(Node):
         else:
             self.pub_tf = self.create_publisher(TransformStamped, "/map_to_base_link", 10)
         self.pub_rtf = self.create_publisher(Float64, "~/real_time_factor", 10)
+        self.pub_truth = self.create_publisher(Odometry, "~/ground_truth", 10)
+        self.create_subscription(String, "/drive_mode", self._on_drive_mode, conv.COMMAND_QOS)
+        self.create_subscription(Float64, "~/blackout", self._on_blackout, 10)
         # accept both command types of a car
         self.create_subscription(Float64MultiArray, "/drive", self._on_drive, conv.COMMAND_QOS)
         if conv.AckermannDriveStamped is not None:
@@ -172,26 +215,6 @@ class SimBridgeNode(Node):
             f"{'/tf' if TFMessage else '/map_to_base_link (no tf2_msgs)'}; camera "
             f"{'on' if self.camera else 'off'}"
         )
-
-    def _integrator(self):
-        """``(step(x, u) -> x_next, derivs(v, u) -> [vx_dot, vy_dot, r_dot])``.
-
-        The model is :func:`drift.vehicle.f` integrated by :func:`drift.vehicle.rk4_step`; with tyres
-        that CasADi can evaluate, both are traced once into CasADi functions (same equations, ~100x
-        faster per call than numpy on scalars), else evaluated with numpy.
-        """
-        p, tires, dt, n = self.vehicle, self.tires, self.dt, self.values["substeps"]
-        fun = lambda x, u: f(x, u, p, tires)  # noqa: E731
-        if getattr(tires.front, "casadi", False) and getattr(tires.rear, "casadi", False):
-            import casadi as ca
-
-            xs, us, vs = ca.SX.sym("x", 6), ca.SX.sym("u", 2), ca.SX.sym("v", 3)
-            F = ca.Function("step", [xs, us], [rk4_step(fun, xs, us, dt, n)])
-            D = ca.Function("derivs", [vs, us], [body_derivatives(vs, us, p, tires)])
-            return (lambda x, u: np.asarray(F(x, u)).reshape(6)), (
-                lambda v, u: np.asarray(D(v, u)).reshape(3)
-            )
-        return (lambda x, u: rk4_step(fun, x, u, dt, n)), (lambda v, u: body_derivatives(v, u, p, tires))
 
     def _wall(self) -> float:
         return self.steady.now().nanoseconds * 1e-9
@@ -226,7 +249,9 @@ class SimBridgeNode(Node):
     def _params_changed(self, params) -> None:
         for p in params:
             self.values[p.name] = (
-                float(p.value) if isinstance(p.value, int) and p.name.endswith(("_s", "factor")) else p.value
+                float(p.value)
+                if isinstance(p.value, int) and p.name.endswith(("_s", "factor", "_prob"))
+                else p.value
             )
             if p.name == "real_time_factor":
                 self.timer.cancel()
@@ -234,27 +259,43 @@ class SimBridgeNode(Node):
                 self.timer = self.create_timer(self.dt / float(p.value), self._tick, clock=self.steady)
 
     # ---- commands ------------------------------------------------------------------------------
+    def _on_drive_mode(self, msg: String) -> None:
+        self.drive_mode = msg.data
+
+    def _on_blackout(self, msg: Float64) -> None:
+        self.blackout_until = self.t + max(0.0, float(msg.data))
+        self.get_logger().warning(f"fault injection: no /odom or /imu for {msg.data:g} s")
+
     def _on_drive(self, msg) -> None:
         p = self.vehicle
         try:
             self.u_cmd = np.array(conv.parse_command(msg, p.m, p.Fx_drive_max, p.Fx_brake_max))
-            self.t_cmd = self.t
-            if self.paused and np.any(self.u_cmd != 0.0):
+        except ValueError as e:
+            self.get_logger().warning(f"ignoring /drive: {e}", throttle_duration_sec=1.0)
+            return
+        self.t_cmd = self.t
+        if self.paused:
+            if self.values["start_on"] == "ok_command":
+                start = self.drive_mode == "ok"
+            else:
+                start = bool(np.any(self.u_cmd != 0.0))
+            if start:
                 self.paused = False
                 self.u = self.u_cmd.copy()  # the controller takes over the initial condition as it is
                 self.get_logger().info("first command received: simulation running")
-        except ValueError as e:
-            self.get_logger().warning(f"ignoring /drive: {e}", throttle_duration_sec=1.0)
 
     def _actuate(self) -> None:
         p = self.vehicle
-        delta, Fx = self.u_cmd
-        if self.t - self.t_cmd > self.values["command_timeout_s"]:
-            Fx = 0.0
+        delta, Fx = self.u_cmd  # before the first command: straight, coasting
+        if math.isfinite(self.t_cmd) and self.t - self.t_cmd > self.values["command_timeout_s"]:
+            if not self.stop.active:
+                self.get_logger().warning("no /drive within command_timeout_s: the car stops itself")
+            delta, Fx, _ = self.stop.command(self.t, *self.x[3:6])
+        elif self.stop.active:
+            self.stop.reset()
         step = p.delta_rate_max * self.dt
         delta = float(np.clip(np.clip(delta, -p.delta_max, p.delta_max), self.u[0] - step, self.u[0] + step))
-        Fx = float(np.clip(Fx, -p.Fx_brake_max, min(p.Fx_drive_max, p.P_max / max(abs(self.x[3]), 1.0))))
-        self.u = np.array([delta, Fx])
+        self.u = np.array([delta, applied_force(Fx, self.x[3], p)])
 
     # ---- simulation ----------------------------------------------------------------------------
     def _tick(self) -> None:
@@ -287,10 +328,12 @@ class SimBridgeNode(Node):
         self.steps += 1
         stamp = _stamp(self.t)
         self.pub_clock.publish(ClockMsg(clock=stamp))
-        self.pub_odom.publish(conv.state_to_odometry(x, stamp))
+        odom = conv.state_to_odometry(x, stamp)
+        self.pub_truth.publish(odom)
         vx, vy, r = x[3:6]
         dv = self._derivs(x[3:6], self.u)
-        self.pub_imu.publish(conv.make_imu(dv[0] - vy * r, dv[1] + vx * r, r, x[2], stamp))
+        imu = conv.make_imu(dv[0] - vy * r, dv[1] + vx * r, r, x[2], stamp)
+        self._publish_sensors(odom, imu)
         tf = TransformStamped()
         tf.header.stamp, tf.header.frame_id, tf.child_frame_id = stamp, "map", "base_link"
         tf.transform.translation.x, tf.transform.translation.y = float(x[0]), float(x[1])
@@ -300,6 +343,19 @@ class SimBridgeNode(Node):
         rate = self.values["camera_rate_hz"]
         if self.camera is not None and rate > 0 and self.steps % max(1, round(1.0 / (rate * self.dt))) == 0:
             self.pub_img.publish(self.camera(x, stamp))
+
+    def _publish_sensors(self, odom, imu) -> None:
+        """Publish /odom and /imu through the injected faults (delay, drops, blackout)."""
+        v = self.values
+        self.sensor_queue.append((self.t + v["odom_delay_s"], odom, imu))
+        while self.sensor_queue and self.sensor_queue[0][0] <= self.t + 1e-9:
+            _, o, i = self.sensor_queue.pop(0)
+            if self.t < self.blackout_until:
+                continue
+            if v["odom_drop_prob"] > 0.0 and self.rng.random() < v["odom_drop_prob"]:
+                continue
+            self.pub_odom.publish(o)
+            self.pub_imu.publish(i)
 
 
 def main(args=None) -> None:

@@ -13,10 +13,12 @@ from pathlib import Path
 
 @dataclass(frozen=True)
 class NodeSpec:
-    """One node: ``executable`` (console script / module ``drift_ros.<executable>``) and ``name``."""
+    """One node: ``executable`` (console script / module ``drift_ros.<executable>``), ``name``, and the
+    topics it publishes that must have no other publisher (``drift ros up`` checks before starting)."""
 
     executable: str
     name: str
+    publishes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -27,8 +29,8 @@ class Stack:
     params_file: str  #: file name in config/
 
 
-BRIDGE = NodeSpec("sim_bridge_node", "sim_bridge")
-MPC = NodeSpec("drift_mpc_node", "drift_mpc")
+BRIDGE = NodeSpec("sim_bridge_node", "sim_bridge", ("/odom", "/imu", "/clock"))
+MPC = NodeSpec("drift_mpc_node", "drift_mpc", ("/drive",))
 RECORDER = NodeSpec("log_recorder_node", "log_recorder")
 
 STACKS: dict[str, Stack] = {
@@ -37,6 +39,13 @@ STACKS: dict[str, Stack] = {
         "simulator bridge + drift NMPC + log recorder (simulated time)",
         (BRIDGE, MPC, RECORDER),
         "sim_drift.yaml",
+    ),
+    "sim_sysid": Stack(
+        "sim_sysid",
+        "simulator bridge + an identification drive (grip, steering sweeps, drift entries and exits) "
+        "+ log recorder; ends by itself, and its recording fits with `drift fit --log RUN/bag`",
+        (BRIDGE, MPC, RECORDER),
+        "sim_sysid.yaml",
     ),
     "car_drift": Stack(
         "car_drift",

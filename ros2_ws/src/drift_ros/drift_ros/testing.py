@@ -48,6 +48,7 @@ def node_env(domain_id: int) -> dict[str, str]:
     env["ROS_AUTOMATIC_DISCOVERY_RANGE"] = env.get("ROS_AUTOMATIC_DISCOVERY_RANGE") or "LOCALHOST"
     env["ROS_DOMAIN_ID"] = str(domain_id)
     env["PYTHONUNBUFFERED"] = "1"
+    env["DRIFT_PARENT_PID"] = str(os.getpid())  # nodes die with the test process
     env.setdefault("OMP_NUM_THREADS", "1")
     return env
 
