@@ -213,7 +213,7 @@ def up(
     ),
     stop_timeout_s: float = typer.Option(10.0, "--stop-timeout-s", help="grace period per node on stop (s)"),
     discovery_s: float = typer.Option(
-        2.0, "--discovery-s", help="time (s) spent looking for other publishers on the stack's topics"
+        3.0, "--discovery-s", help="time (s) spent looking for other publishers on the stack's topics"
     ),
 ) -> None:
     """Start a stack of drift_ros nodes as processes; Ctrl-C stops them cleanly."""
@@ -287,7 +287,7 @@ def up(
             )
             print(
                 f"started {stack} on ROS domain {domain_id}: {', '.join(n.name for n in nodes)} "
-                f"(Ctrl-C to stop); run folder {run_dir}",
+                "(Ctrl-C to stop)",
                 flush=True,
             )
             while True:

@@ -5,8 +5,10 @@ A controller is any object with ``step(state, t) -> (command, diagnostics)``:
 - ``state``: ``[X, Y, psi, vx, vy, r]`` (6,) float64, SI units (map frame pose, body velocities);
 - ``t``: time (s);
 - ``command``: ``[delta, Fx]`` (2,) road-wheel steering (rad) and force demand (N);
-- ``diagnostics``: dict, optional keys ``solve_time_s`` (float), ``status`` (str),
-  ``predicted_states`` ((N, 6) states over the horizon) or ``predicted_xy`` ((N, 2), m).
+- ``diagnostics``: dict, optional keys ``solve_time_s`` (float), ``status`` (str), ``success``
+  (bool, False for a failed solve), ``done`` (bool: the controller's programme is complete; the node
+  then stops the car and exits), ``predicted_states`` ((N, 6) states over the horizon) or
+  ``predicted_xy`` ((N, 2), m).
 
 :func:`make_controller` builds one from the ``controller`` parameter: a registered name
 (:data:`FACTORIES`) or ``"package.module:factory"`` for a user's own controller. A factory is
@@ -85,8 +87,16 @@ def _make_drift_mpc(vehicle, tires, settings):
     return mpc_adapter.build(DriftMPC, vehicle, tires, settings)
 
 
+def _make_sysid(vehicle, tires, settings):
+    """The identification drive (``controllers.sysid``): its diagnostics say ``done`` at the end."""
+    from controllers.sysid import IdentificationConfig, IdentificationDrive
+
+    cfg = IdentificationConfig(duration_s=float(settings.get("sysid_duration_s", 300.0)))
+    return IdentificationDrive(vehicle, cfg)
+
+
 #: registered controller names -> factory(vehicle, tires, settings)
-FACTORIES: dict[str, Callable] = {"drift_mpc": _make_drift_mpc, "cruise": _make_cruise}
+FACTORIES: dict[str, Callable] = {"drift_mpc": _make_drift_mpc, "cruise": _make_cruise, "sysid": _make_sysid}
 
 
 def make_controller(name: str, vehicle, tires, settings: dict):

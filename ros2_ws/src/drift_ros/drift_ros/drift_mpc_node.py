@@ -23,9 +23,10 @@ for every cause alike:
   dropout the state is predicted with the controller's model;
 - a NaN command, an exception of the controller, or ``solver_failures_max`` consecutive failed solves;
 - ``/emergency_stop`` ``True``;
-- shutdown: on Ctrl-C (SIGINT) the node keeps stopping the car until it holds (at most
-  ``shutdown_stop_s``), then exits; on SIGTERM (e.g. its launcher died) it publishes one stop command
-  and exits at once.
+- shutdown: on Ctrl-C (SIGINT), or when the controller reports its programme ``done`` (e.g. the
+  ``sysid`` identification drive), the node keeps stopping the car until it holds (at most
+  ``shutdown_stop_s``), then exits with status 0; on SIGTERM (e.g. its launcher died) it publishes
+  one stop command and exits at once.
 
 Stops latch (``latch_stops``) until a message on ``/emergency_stop_reset`` (refused while the last
 ``/emergency_stop`` was ``True``). A watchdog timer on the wall clock keeps publishing the stop when the
@@ -135,6 +136,14 @@ PARAMS = [
         3.0,
         "s",
         "cruise controller only: period of the steering sweep",
+        positive,
+        read_only=True,
+    ),
+    Param(
+        "sysid_duration_s",
+        300.0,
+        "s",
+        "sysid controller only: length of the identification drive (node clock)",
         positive,
         read_only=True,
     ),
@@ -332,6 +341,9 @@ class DriftMpcNode(Node):
             self.get_logger().error(f"controller step failed: {e!r}", throttle_duration_sec=1.0)
             raw, diag = (math.nan, math.nan), {"status": f"exception: {type(e).__name__}"}
         diag = diag or {}
+        if diag.get("done"):
+            self.get_logger().info("controller programme complete: stopping the car, then exiting")
+            raise KeyboardInterrupt  # run_node's graceful shutdown: the drift-aware stop to rest
         self.failures = self.failures + 1 if diag.get("success") is False else 0
         if self.failures >= self.values["solver_failures_max"]:
             if self.failures == self.values["solver_failures_max"]:
