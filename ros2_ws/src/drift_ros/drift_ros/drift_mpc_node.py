@@ -25,7 +25,8 @@ for every cause alike:
 - ``/emergency_stop`` ``True``;
 - shutdown: on Ctrl-C (SIGINT), or when the controller reports its programme ``done`` (e.g. the
   ``sysid`` identification drive), the node keeps stopping the car until it holds (at most
-  ``shutdown_stop_s``), then exits with status 0; on SIGTERM (e.g. its launcher died) it publishes
+  ``shutdown_stop_s``, and no longer than the state can be predicted without odometry), then exits
+  with status 0; on SIGTERM (e.g. its launcher died) it publishes
   one stop command and exits at once.
 
 Stops latch (``latch_stops``) until a message on ``/emergency_stop_reset`` (refused while the last
@@ -419,8 +420,11 @@ class DriftMpcNode(Node):
             self.get_logger().info("shutting down: stopping the car first")
             while self._now() < end:
                 rclpy.spin_once(self, timeout_sec=self.period)
-                if self.safety.stop.phase is StopPhase.HOLD and not self.safety.stale(self._now()):
+                now = self._now()
+                if self.safety.stop.phase is StopPhase.HOLD and not self.safety.stale(now):
                     break
+                if self.safety.odom_age(now) > self.safety.config.predict_max_s:
+                    break  # the car is no longer observed: its own watchdog takes over
         self._publish(self.safety.stop_command(self._now(), Mode.SHUTDOWN), None, {"status": "shutdown"})
         self.get_logger().info(
             f"shutting down: final stop command published (stop phase {self.safety.stop.phase.value})"
