@@ -178,3 +178,37 @@ def test_bridge_camera_images_on_a_track(tmp_path):
     finally:
         probe.close()
         assert bridge.stop() == 0
+
+
+def test_bridge_starts_on_the_first_ok_command_and_brakes_never_reverse(tmp_path):
+    from std_msgs.msg import String as Str
+
+    dom = random_domain_id()
+    bridge = NodeProcess(
+        "sim_bridge_node",
+        {"initial_condition": "rest", "initial_vx_mps": 2.0, "start_paused": True},
+        dom,
+        tmp_path,
+    )
+    probe = Probe(dom)
+    try:
+        truth = probe.subscribe("/sim_bridge/ground_truth", Odometry)
+        mode, drive = probe.publisher("/drive_mode", Str), probe.publisher("/drive", Float64MultiArray)
+        assert probe.wait_for(lambda: len(truth) > 5, 90.0), bridge.log()[-2000:]
+
+        def send(m, Fx):
+            mode.publish(Str(data=m))
+            drive.publish(_drive(0.0, Fx))
+
+        # a controller's start-up stop (no odometry yet) does not start the simulation
+        probe.spin_for(1.0, every=lambda: send("no_odom", -7000.0), period_s=0.02)
+        assert truth[-1][1].twist.twist.linear.x == 2.0 and "simulation running" not in bridge.log()
+        # its first command with fresh odometry does; braking then stops the car and holds it
+        n = len(truth)
+        probe.spin_for(3.0, every=lambda: send("ok", -7000.0), period_s=0.02)
+        vx = np.array([m.twist.twist.linear.x for _, m in truth[n:]])
+        assert "first command received: simulation running" in bridge.log()
+        assert vx.min() >= 0.0 and vx[-1] < 0.01 and np.all(np.diff(vx) <= 1e-9)
+    finally:
+        probe.close()
+        assert bridge.stop() == 0

@@ -188,7 +188,8 @@ class _Stop(Exception):
 @app.command()
 def up(
     stack: str = typer.Argument(
-        ..., help="stack to start: sim_drift (bridge + NMPC + recorder) or car_drift"
+        ...,
+        help="stack: sim_drift (bridge + NMPC + recorder), sim_sysid (identification drive), car_drift",
     ),
     params_file: Path | None = typer.Option(  # noqa: B008
         None, "--params-file", help="parameter YAML (default: the stack's config/<stack>.yaml in drift_ros)"
@@ -216,7 +217,7 @@ def up(
         3.0, "--discovery-s", help="time (s) spent looking for other publishers on the stack's topics"
     ),
 ) -> None:
-    """Start a stack of drift_ros nodes as processes; Ctrl-C stops them cleanly."""
+    """Start a stack of drift_ros nodes as processes; Ctrl-C brings the car to rest, then stops them."""
     from drift.runs import make_run_dir, write_metrics
 
     stacks = _load_stacks()
