@@ -111,3 +111,17 @@ def test_launch_files_and_ros_up_start_the_same_stacks():
     setup = (PKG / "setup.py").read_text()
     for exe in ("drift_mpc_node", "sim_bridge_node", "log_recorder_node"):
         assert f"{exe} = drift_ros.{exe}:main" in setup
+
+
+def test_ros_up_domain_defaults_to_ros_domain_id(monkeypatch):
+    from drift.commands.ros import default_domain_id, ros_env
+
+    monkeypatch.delenv("ROS_DOMAIN_ID", raising=False)
+    assert default_domain_id() == 0
+    monkeypatch.setenv("ROS_DOMAIN_ID", "42")
+    assert default_domain_id() == 42
+    env = ros_env(42)
+    assert env["ROS_DOMAIN_ID"] == "42" and env["DRIFT_PARENT_PID"] == str(os.getpid())
+    monkeypatch.setenv("ROS_DOMAIN_ID", "lab")
+    with pytest.raises(ConfigError, match="ROS_DOMAIN_ID='lab'"):
+        default_domain_id()

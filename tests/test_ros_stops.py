@@ -42,6 +42,11 @@ def _stamp(m) -> float:
     return m.header.stamp.sec + m.header.stamp.nanosec * 1e-9
 
 
+def _stamps(box, t_from):
+    """Simulated time (s) since ``t_from`` of the messages from ``t_from`` on."""
+    return [_stamp(m) - t_from for _, m in box if _stamp(m) >= t_from]
+
+
 def _beta_speed(box, t_from):
     """Sideslip (deg, where the car moves faster than 0.5 m/s) and speed (m/s) from sim time ``t_from``."""
     v = np.array([(m.twist.twist.linear.x, m.twist.twist.linear.y) for _, m in box if _stamp(m) >= t_from])
@@ -82,6 +87,10 @@ def _drift_then(tmp_path, event: str):
         log = ctrl.log() + bridge.log()
         assert np.abs(beta).max() < BETA_MAX_DEG, (np.abs(beta).max(), log[-3000:])
         assert speed[-1] < AT_REST_MPS and np.all(speed[-20:] < AT_REST_MPS), (speed[-1], log[-3000:])
+        t_rest = next(t for t, v in zip(_stamps(truth, t_event), speed, strict=True) if v < AT_REST_MPS)
+        print(
+            f"{event}: max |beta| after the event {np.abs(beta).max():.1f} deg, at rest after {t_rest:.1f} s"
+        )
         if event == "ctrl_c":
             assert ctrl.wait(5.0) == 0 and "stopping the car first" in ctrl.log()
             assert "final stop command published (stop phase hold)" in ctrl.log()
@@ -120,7 +129,7 @@ def _ros_up(out: Path, domain: int, *extra: str):
 
 def test_ros_up_refuses_a_second_stack_and_its_nodes_die_with_it(tmp_path):
     dom = random_domain_id()
-    first = _ros_up(tmp_path / "a", dom)
+    first, second = _ros_up(tmp_path / "a", dom), None
     try:
         end = time.monotonic() + 120.0
         log = tmp_path / "a" / "drift_mpc.log"
@@ -142,8 +151,9 @@ def test_ros_up_refuses_a_second_stack_and_its_nodes_die_with_it(tmp_path):
         alive = {k: pid for k, pid in pids.items() if k != "launcher" and _alive(pid)}
         assert not alive, alive
     finally:
-        if first.poll() is None:
-            first.kill()
+        for p in (first, second):
+            if p is not None and p.poll() is None:
+                p.kill()
 
 
 def _busy(n: int):
