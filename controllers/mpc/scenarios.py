@@ -98,20 +98,18 @@ def donut_sweep(runs: int = 20, seed: int = 0) -> list[ScenarioConfig]:
     rng = np.random.default_rng(seed)
     out = []
     for i in range(runs):
-        out.append(
-            scenario_config(
-                "donut",
-                seed=i,
-                mass_factor=float(rng.uniform(0.9, 1.1)),
-                mu_factor=float(rng.uniform(0.9, 1.1)),
-                offset=(
-                    float(rng.uniform(-1, 1)),
-                    float(rng.uniform(-1, 1)),
-                    float(rng.uniform(-0.1, 0.1)),
-                    float(rng.uniform(-1.5, 1.5)),
-                ),
-            )
-        )
+        out.append(scenario_config(
+            "donut",
+            seed=i,
+            mass_factor=float(rng.uniform(0.9, 1.1)),
+            mu_factor=float(rng.uniform(0.9, 1.1)),
+            offset=(
+                float(rng.uniform(-1, 1)),
+                float(rng.uniform(-1, 1)),
+                float(rng.uniform(-0.1, 0.1)),
+                float(rng.uniform(-1.5, 1.5)),
+            ),
+        ))
     return out
 
 
@@ -360,15 +358,8 @@ def nominal_tires(name: str, vehicle: VehicleParams, settings: dict | None = Non
 
 
 FIT_DEFAULTS = {
-    "model": "exptanh",
-    "minutes": 3.0,
-    "seed": 0,
-    "sensor_terms": [],
-    "epochs": 6,
-    "steer_delay_s": 0.0,
-    "loss_norm": "channel",
-    "mu_prior_weight": 0.05,
-    "mu_box": None,
+    "model": "exptanh", "minutes": 3.0, "seed": 0, "sensor_terms": [], "epochs": 6, "steer_delay_s": 0.0,
+    "loss_norm": "channel", "mu_prior_weight": 0.05, "mu_box": None,
 }
 """Defaults of the bench YAML's ``fit`` section (:func:`fitted_tires`)."""
 

@@ -20,25 +20,7 @@ from drift.vehicle.integrate import compiled_step, odeint_zoh, rk4_step, rollout
 from drift.vehicle.params import VehicleParams, load_vehicle, preset_names
 
 __all__ = [
-    "applied_force",
-    "compiled_step",
-    "INPUT_NAMES",
-    "NU",
-    "NX",
-    "STATE_NAMES",
-    "AxleForces",
-    "axle_forces",
-    "axle_loads",
-    "body_derivatives",
-    "driving_resistance",
-    "f",
-    "kinematic_velocities",
-    "longitudinal_split",
-    "slip_angles",
-    "odeint_zoh",
-    "rk4_step",
-    "rollout",
-    "VehicleParams",
-    "load_vehicle",
-    "preset_names",
+    "INPUT_NAMES", "NU", "NX", "STATE_NAMES", "AxleForces", "axle_forces", "axle_loads", "body_derivatives",
+    "driving_resistance", "f", "kinematic_velocities", "longitudinal_split", "slip_angles", "odeint_zoh",
+    "rk4_step", "rollout", "VehicleParams", "load_vehicle", "preset_names", "applied_force", "compiled_step",
 ]

@@ -10,6 +10,9 @@
   ``layout.dim[0].label = "delta_rad,Fx_N"`` (size 2) and ``data = [delta, Fx]``.
   Receivers also accept the label ``"delta_rad,throttle"`` (throttle in [-1, 1], scaled by
   the vehicle's drive / brake force limits).
+- ``/drive_mode`` ``std_msgs/String``, published by a controller just before each ``/drive``: the
+  command's safety mode (``ok``, ``no_odom``, ``stale``, ``estop``, ``invalid``, ``shutdown``;
+  :class:`controllers.safety.Mode`). A paused simulator starts on the first ``ok`` command.
 - ``/emergency_stop`` ``std_msgs/Bool``: ``True`` latches a stop; ``/emergency_stop_reset``
   ``std_msgs/Empty`` clears the latch (refused while the last ``/emergency_stop`` was ``True``).
 
