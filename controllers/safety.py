@@ -51,6 +51,8 @@ from enum import Enum
 
 from drift.errors import ConfigError
 
+_PREDICT_DT_S = 0.02  #: step (s) of the state prediction through stale odometry
+
 
 class Mode(str, Enum):
     """Why a command is what it is (published as the node's status)."""
@@ -320,12 +322,11 @@ class SafetyFilter:
         if self.predict is not None and self._t_odom is not None and self.stale(t) and self._last is not None:
             t_end = min(t, self._t_odom + c.predict_max_s)
             u = (self._last[1], self._last[2])
-            while self._t_v < t_end - 1e-9:
-                dt = min(0.02, t_end - self._t_v)
-                v = self.predict(self._v, u, dt)
+            while self._t_v + _PREDICT_DT_S <= t_end + 1e-9:  # fixed steps: at most one behind
+                v = self.predict(self._v, u, _PREDICT_DT_S)
                 if not _finite(*v):
                     break
-                self._v, self._t_v = tuple(float(a) for a in v), self._t_v + dt
+                self._v, self._t_v = tuple(float(a) for a in v), self._t_v + _PREDICT_DT_S
         return self._v
 
     # ---- filtering ---------------------------------------------------------------------------

@@ -52,6 +52,7 @@ def ros_env(domain_id: int | None = None) -> dict[str, str]:
     env.setdefault("AMENT_PREFIX_PATH", sys.prefix)
     env.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
     env.setdefault("PYTHONUNBUFFERED", "1")
+    env.setdefault("RCUTILS_LOGGING_BUFFERED_STREAM", "0")  # node logs as they happen
     env["DRIFT_PARENT_PID"] = str(os.getpid())  # the nodes die with this process
     if domain_id is not None:
         env["ROS_DOMAIN_ID"] = str(domain_id)

@@ -210,14 +210,14 @@ def safety_config(vehicle, values: dict) -> SafetyConfig:
 
 
 def model_predictor(vehicle, tires):
-    """``predict(v, u, dt)`` of the body velocities with the controller's model (for stale odometry)."""
+    """``predict(v, u, dt)`` of the body velocities with the controller's model (for stale odometry);
+    compiled on first use for the ``dt`` of that call, which :class:`SafetyFilter` keeps fixed."""
     steps: dict = {}
 
     def predict(v, u, dt):
-        key = round(dt, 6)
-        if key not in steps:
-            steps[key] = compiled_step(vehicle, tires, key, 1)[0]
-        x = steps[key](np.array([0.0, 0.0, 0.0, *v]), np.array([u[0], applied_force(u[1], v[0], vehicle)]))
+        if dt not in steps:
+            steps[dt] = compiled_step(vehicle, tires, dt, 1)[0]
+        x = steps[dt](np.array([0.0, 0.0, 0.0, *v]), np.array([u[0], applied_force(u[1], v[0], vehicle)]))
         return x[3:6]
 
     return predict
@@ -407,6 +407,11 @@ class DriftMpcNode(Node):
             self.pub_path.publish(
                 conv.make_path(np.asarray(xy), None if psi is None else np.asarray(psi), stamp)
             )
+
+    @property
+    def shutdown_time_s(self) -> float:
+        """Longest time (s) :meth:`shutdown` takes (the runner's exit deadline builds on it)."""
+        return self.values["shutdown_stop_s"] + 0.5
 
     def shutdown(self, graceful: bool = True) -> None:
         """Stop the car before the node goes down (module doc): until it holds, or one command."""

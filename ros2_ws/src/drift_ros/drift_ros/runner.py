@@ -63,6 +63,14 @@ def die_with_parent() -> None:
     threading.Thread(target=watch, name="die-with-parent", daemon=True).start()
 
 
+_TEARDOWN_S = 3.0  #: time (s) allowed for the last commands and the ROS teardown after a node's stop
+
+
+def _force_exit(grace: float) -> None:
+    print(f"shutdown did not finish within {grace:g} s; exiting with status 3", file=sys.stderr, flush=True)
+    os._exit(3)
+
+
 def run_node(node_cls, args=None) -> int:
     """Create ``node_cls()`` and spin it until Ctrl-C or SIGTERM; return the exit status.
 
@@ -70,6 +78,8 @@ def run_node(node_cls, args=None) -> int:
     can still publish before the context goes down: ``graceful`` is True after SIGINT (Ctrl-C: a
     controller brings the car to rest first) and False after SIGTERM (stop now: one last command).
     Exit status: 0 after a clean stop, 2 when a parameter or file was rejected (message on stderr).
+    A node may bound its hook's duration with a ``shutdown_time_s`` attribute (s); the process leaves
+    at the latest 3 s after that, whatever hangs (status 3).
     """
     signal.signal(signal.SIGTERM, _raise_interrupt)
     signal.signal(signal.SIGINT, _raise_interrupt)
@@ -87,6 +97,12 @@ def run_node(node_cls, args=None) -> int:
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        # a process that hangs while going down (e.g. in the middle-ware's teardown) would outlive its
+        # stack: leave at the latest this long after the stop began
+        grace = float(getattr(node, "shutdown_time_s", 0.0)) + _TEARDOWN_S
+        watchdog = threading.Timer(grace, _force_exit, args=(grace,))
+        watchdog.daemon = True
+        watchdog.start()
         if node is not None:
             hook = getattr(node, "shutdown", None)
             if hook is not None:

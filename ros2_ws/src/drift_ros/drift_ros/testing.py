@@ -48,6 +48,7 @@ def node_env(domain_id: int) -> dict[str, str]:
     env["ROS_AUTOMATIC_DISCOVERY_RANGE"] = env.get("ROS_AUTOMATIC_DISCOVERY_RANGE") or "LOCALHOST"
     env["ROS_DOMAIN_ID"] = str(domain_id)
     env["PYTHONUNBUFFERED"] = "1"
+    env["RCUTILS_LOGGING_BUFFERED_STREAM"] = "0"  # the log shows what a killed node last did
     env["DRIFT_PARENT_PID"] = str(os.getpid())  # nodes die with the test process
     env.setdefault("OMP_NUM_THREADS", "1")
     return env
@@ -99,8 +100,9 @@ class NodeProcess:
     def wait(self, timeout_s: float) -> int:
         return self.proc.wait(timeout_s)
 
-    def stop(self, timeout_s: float = 10.0) -> int:
-        """SIGINT, then SIGKILL after ``timeout_s``; returns the exit status."""
+    def stop(self, timeout_s: float = 15.0) -> int:
+        """SIGINT, then SIGKILL after ``timeout_s`` (longer than a node's own exit deadline, see
+        :func:`drift_ros.runner.run_node`); returns the exit status."""
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGINT)
             try:
