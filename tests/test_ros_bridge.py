@@ -65,7 +65,7 @@ def test_bridge_publishes_car_topics_and_follows_commands(tmp_path):
         assert 1000.0 < t0s < 1000.0 + 2.0 * 60
         probe.spin_for(1.0)
         rate = (_t(clock[-1][1].clock) - t0s) / (time.monotonic() - t0w)
-        assert 1.2 < rate < 2.6, rate  # asked for 2.0; a loaded machine may fall short
+        assert 1.2 < rate < 3.0, rate  # asked for 2.0; a loaded machine falls short, then catches up
         # odometry stamped in simulated time, at 100 Hz of simulated time
         st = np.array([_t(m.header.stamp) for _, m in odom[-20:]])
         steps = np.diff(st) / 0.01  # best-effort sensor QoS may drop a message on a loaded machine
