@@ -243,6 +243,7 @@ class DriftMpcNode(Node):
         )
         self.msg_type = conv.command_msg_type(v["command_type"])
         self.failures = 0  # consecutive failed solves
+        self.finished = False  # the controller's programme is over (read by drift_ros.runner)
         self.stopping = False  # shutting down: stop the car, whatever the inputs
         self.steady = Clock(clock_type=ClockType.STEADY_TIME)
 
@@ -342,9 +343,9 @@ class DriftMpcNode(Node):
             self.get_logger().error(f"controller step failed: {e!r}", throttle_duration_sec=1.0)
             raw, diag = (math.nan, math.nan), {"status": f"exception: {type(e).__name__}"}
         diag = diag or {}
-        if diag.get("done"):
+        if diag.get("done") and not self.finished:
             self.get_logger().info("controller programme complete: stopping the car, then exiting")
-            raise KeyboardInterrupt  # run_node's graceful shutdown: the drift-aware stop to rest
+            self.finished = True  # run_node's graceful shutdown: the drift-aware stop to rest
         self.failures = self.failures + 1 if diag.get("success") is False else 0
         if self.failures >= self.values["solver_failures_max"]:
             if self.failures == self.values["solver_failures_max"]:

@@ -30,11 +30,13 @@ _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 class _Signal:
     last: int | None = None  #: the signal that stopped the node (SIGINT: stop the car first)
+    spinning = False  #: the node runs: a signal only sets ``last`` (see :func:`run_node`)
 
 
-def _raise_interrupt(signum, frame):
+def _on_signal(signum, frame):
     _Signal.last = signum
-    raise KeyboardInterrupt
+    if not _Signal.spinning:  # still starting: leave at once
+        raise KeyboardInterrupt
 
 
 def die_with_parent() -> None:
@@ -76,19 +78,28 @@ def run_node(node_cls, args=None) -> int:
 
     Signals are handled here, not by rclpy, so that the node's ``shutdown(graceful)`` hook (if any)
     can still publish before the context goes down: ``graceful`` is True after SIGINT (Ctrl-C: a
-    controller brings the car to rest first) and False after SIGTERM (stop now: one last command).
+    controller brings the car to rest first) or when the node sets ``finished = True`` (its programme
+    is over), and False after SIGTERM (stop now: one last command).
     Exit status: 0 after a clean stop, 2 when a parameter or file was rejected (message on stderr).
     A node may bound its hook's duration with a ``shutdown_time_s`` attribute (s); the process leaves
     at the latest 3 s after that, whatever hangs (status 3).
     """
-    signal.signal(signal.SIGTERM, _raise_interrupt)
-    signal.signal(signal.SIGINT, _raise_interrupt)
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
     die_with_parent()
     rclpy.init(args=args if args is not None else sys.argv, signal_handler_options=SignalHandlerOptions.NO)
     node, code = None, 0
     try:
         node = node_cls()
-        rclpy.spin(node)
+        # Once running, a signal only sets a flag that this loop reads: an exception raised from a
+        # signal handler inside rclpy's native calls surfaces as an unrelated error (e.g. in a
+        # message conversion) and can leave the executor half-way through a callback.
+        _Signal.spinning = True
+        executor = rclpy.get_global_executor()
+        executor.add_node(node)
+        while _Signal.last is None and not getattr(node, "finished", False) and rclpy.ok():
+            executor.spin_once(timeout_sec=0.1)
+        executor.remove_node(node)
     except DriftError as e:
         print(f"error: {e}", file=sys.stderr, flush=True)
         code = 2
@@ -107,7 +118,7 @@ def run_node(node_cls, args=None) -> int:
             hook = getattr(node, "shutdown", None)
             if hook is not None:
                 try:
-                    hook(graceful=_Signal.last != signal.SIGTERM)
+                    hook(graceful=_Signal.last != signal.SIGTERM)  # SIGINT, or the node finished
                 except Exception as e:  # noqa: BLE001 - report, then still close cleanly
                     print(f"{node.get_name()}: shutdown hook failed: {e}", file=sys.stderr)
             node.destroy_node()
