@@ -3,35 +3,9 @@
 The same nodes with the same parameters as `drift ros up sim_drift` (for installs without ros2 launch).
 """
 
-from drift_ros.stacks import STACKS, config_dir
-from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument
-from launch.substitutions import LaunchConfiguration
-from launch_ros.actions import Node
-
-STACK = STACKS["sim_drift"]
+from drift_ros.launching import launch_description
+from drift_ros.stacks import STACKS
 
 
 def generate_launch_description():
-    params = LaunchConfiguration("params_file")
-    nodes = [
-        Node(
-            package="drift_ros",
-            executable=n.executable,
-            name=n.name,
-            parameters=[params],
-            output="screen",
-            emulate_tty=True,
-        )
-        for n in STACK.nodes
-    ]
-    return LaunchDescription(
-        [
-            DeclareLaunchArgument(
-                "params_file",
-                default_value=str(config_dir() / STACK.params_file),
-                description="YAML with one section per node (keys carry units)",
-            ),
-            *nodes,
-        ]
-    )
+    return launch_description(STACKS["sim_drift"])
