@@ -59,7 +59,7 @@ def test_critical_speed_of_oversteering_car():
 
 
 def test_pure_pursuit_completes_monza_lap_on_track():
-    # explicit Euler at 100 Hz keeps it fast; the RK4 lap time agrees to ~10 ms (see README)
+    # explicit Euler at 100 Hz keeps it fast; the RK4 lap time agrees to ~10 ms (see docs/laptime.md)
     cfg = load_config("iac", camera=False, integrator="euler")
     run = run_laps(PurePursuit(), laps=1, config=cfg, track="Monza")
     assert len(run.lap_times_s) == 1 and run.lap_valid == [True]

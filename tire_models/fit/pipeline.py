@@ -87,7 +87,7 @@ class FitConfig:
             exptanh 0.0837 / 0.0136 -> 0.0840 / 0.0138, neural_ode 0.0867 / 0.0135 -> 0.0858 /
             0.0138, Pacejka 0.0928 / 0.0146 -> 0.0922 / 0.0146; linear's peak is never near the
             box). The lower edge was fixed before the test (0.5 and 0.7 give neural_ode 0.0082 /
-            0.0070). A fitted downforce instead was tested and rejected (README, Learned tyres).
+            0.0070). A fitted downforce instead was tested and rejected (docs/learned-tyres.md).
         loss_norm: stage-2 error normalisation by persistence's RMSE on the training windows:
             ``step`` (default: one scale per channel and horizon step, which weights the first
             steps as much as the last) or ``channel`` (one per channel over the whole horizon).

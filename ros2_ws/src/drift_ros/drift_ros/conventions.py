@@ -1,4 +1,4 @@
-"""Message conventions of drift's ROS 2 interface (see the README's ROS 2 section).
+"""Message conventions of drift's ROS 2 interface (see docs/ros.md).
 
 - ``/odom`` ``nav_msgs/Odometry``: pose in ``map`` (x, y, yaw quaternion), twist in
   ``base_link`` (``linear.x = vx``, ``linear.y = vy``, ``angular.z = r``).
