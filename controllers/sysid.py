@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from controllers.safety import stabilising_steer
+from drift.errors import ConfigError
 from drift.vehicle import VehicleParams, axle_loads
 
 
@@ -50,6 +51,25 @@ class IdentificationConfig:
     beta_abort_rad: float = 0.25
     k_speed_per_s: float = 1.5
     seed: int = 0
+
+    def __post_init__(self):
+        for name in (
+            "duration_s",
+            "sweep_s",
+            "ay_sweep_mps2",
+            "entry_s",
+            "exit_s",
+            "delta_entry_rad",
+            "drive_frac",
+            "beta_abort_rad",
+            "k_speed_per_s",
+        ):
+            v = getattr(self, name)
+            if not (isinstance(v, int | float) and math.isfinite(v) and v > 0):
+                raise ConfigError(f"identification drive: {name} must be a positive number, got {v!r}")
+        lo, hi = self.v_range_mps
+        if not 0 < lo <= hi:
+            raise ConfigError(f"identification drive: v_range_mps must satisfy 0 < low <= high, got {lo, hi}")
 
 
 class IdentificationDrive:
@@ -72,6 +92,15 @@ class IdentificationDrive:
         self.ay = float(rng.uniform(0.3, 1.0)) * c.ay_sweep_mps2
 
     def step(self, state, t: float):
+        """Command for the measured state at time ``t`` (s, any clock that advances with the car).
+
+        Args:
+            state: ``[X, Y, psi, vx, vy, r]`` (6,), SI units (only the body velocities are used).
+        Returns:
+            ``([delta rad, Fx N], diagnostics)``; ``delta`` clipped to ``+-delta_max``, ``Fx`` a force
+            demand (the actuator applies its limits); diagnostics ``solve_time_s``, ``status`` (the
+            phase: ``sweep``, ``entry``, ``exit``) and ``done`` (the programme is over).
+        """
         t_start = time.perf_counter()
         c, p = self.config, self.vehicle
         vx, vy, r = (float(v) for v in np.asarray(state, float)[3:6])

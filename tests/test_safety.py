@@ -149,7 +149,6 @@ def test_stabilising_steer_zeroes_the_front_slip_angle():
     vx, vy, r = 8.0, -2.9, 1.0
     d = stabilising_steer(vx, vy, r, LF, 0.6, k_r_s=0.0)
     assert d == pytest.approx(math.atan2(vy + LF * r, vx))  # front axle moves along its wheels
-    assert d - math.atan2(vy + LF * r, vx) == 0.0
     assert stabilising_steer(vx, vy, r, LF, 0.6, k_r_s=0.05) == pytest.approx(d - 0.05)
     assert stabilising_steer(8.0, -8.0, 0.0, LF, 0.6) == -0.6  # clipped
     assert stabilising_steer(float("nan"), 0.0, 0.0, LF, 0.6) == 0.0

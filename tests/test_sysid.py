@@ -47,3 +47,12 @@ def test_identification_drive_slides_without_spinning(tires):
     assert beta.max() > 10.0  # power-over entries take the rear beyond its peak
     assert beta.max() < 45.0 and vx.min() > 5.0  # ... and the exits bring it back: no spin, no stall
     assert (beta > 5.0).mean() > 0.03
+
+
+def test_identification_config_rejects_bad_values():
+    from drift.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="duration_s must be a positive number"):
+        IdentificationConfig(duration_s=-1.0)
+    with pytest.raises(ConfigError, match="v_range_mps"):
+        IdentificationConfig(v_range_mps=(16.0, 8.0))

@@ -235,6 +235,8 @@ def up(
     if not Path(pf).exists():
         raise ConfigError(f"--params-file {str(pf)!r}: no such file")
     check_params_file(Path(pf))
+    if not discovery_s >= 0:
+        raise ConfigError(f"--discovery-s {discovery_s}: must be >= 0 (0 skips the publisher check)")
     if not stop_timeout_s > 0:
         raise ConfigError(f"--stop-timeout-s {stop_timeout_s}: must be > 0")
     _require_rclpy()
