@@ -114,6 +114,8 @@ def test_controller_brakes_within_timeout_when_the_bridge_stops(tmp_path):
             "radius_m": 0.0,
             "use_sim_time": True,
             "odom_timeout_s": 0.1,
+            # resume after a scheduling hiccup of a loaded machine (the latch is tested elsewhere)
+            "latch_stops": False,
             "command_type": "float64_array",
         },
         dom,
