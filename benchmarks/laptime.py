@@ -39,10 +39,11 @@ def main() -> None:
     )
     args = ap.parse_args()
 
-    from controllers.laptime import default_tires, min_lap_time, simulate_tracking
+    from controllers.laptime import min_lap_time, simulate_tracking
     from drift.commands.laptime import _baseline_lap
     from drift.racing.track import load_track, track_names
     from drift.vehicle import load_vehicle
+    from drift.vehicle.tires import default_tires
 
     p = load_vehicle("iac")
     tires = default_tires(p)

@@ -30,15 +30,15 @@ import numpy as np
 from controllers.mpc import DriftMPC, EquilibriumReference, MPCConfig, circle_path, equilibrium_on_circle
 from controllers.mpc.scenarios import (
     bench_settings,
+    controller_tires,
     donut_sweep,
     fitted_tires,
     nominal_tires,
-    resolve_tires,
     run_scenario,
     scenario_config,
 )
-from drift.simulate import default_plant
 from drift.vehicle import f, load_vehicle, rk4_step
+from drift.vehicle.tires import default_tires
 from tire_models import AxleTires, Pacejka
 
 STEPS = 200
@@ -185,7 +185,7 @@ def part_solvers(p, plant, with_sqp=False):
 def _learned(p, settings, spec):
     if spec == "fit":
         return fitted_tires(p.name, settings)
-    return resolve_tires(spec, p, settings)
+    return controller_tires(spec, p, settings)
 
 
 def part_tracking(p, plant, settings, spec="fit"):
@@ -259,7 +259,7 @@ def main():
     ap.add_argument("--with-sqp", action="store_true", help="also sqpmethod to convergence (~1 s per step)")
     a = ap.parse_args()
     p = load_vehicle(a.vehicle)
-    plant = default_plant(p)
+    plant = default_tires(p)
     settings = bench_settings("default")
     parts = [s.strip() for s in a.part.split(",")]
     if "solvers" in parts:

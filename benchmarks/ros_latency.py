@@ -36,13 +36,13 @@ def main() -> None:
 
     from drift_ros import conventions as conv
     from drift_ros.control import make_controller
-    from drift_ros.models import default_tires
     from drift_ros.scenarios import make_scenario
     from drift_ros.testing import NodeProcess, Probe, random_domain_id
     from nav_msgs.msg import Odometry
     from std_msgs.msg import Float64MultiArray
 
     from drift.vehicle import f, load_vehicle, rk4_step
+    from drift.vehicle.tires import default_tires
 
     vehicle = load_vehicle("sports")
     tires = default_tires(vehicle)

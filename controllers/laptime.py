@@ -60,6 +60,7 @@ from drift.vehicle import (
     rk4_step,
     slip_angles,
 )
+from drift.vehicle.tires import default_tires
 from tire_models import AxleTires
 
 #: names of the collocation states and inputs, in NLP order
@@ -248,31 +249,6 @@ class LapTimeResult:
         path = Path(path)
         np.savetxt(path, data, delimiter=",", header=",".join(c for _, c in cols), comments="", fmt="%.6g")
         return path
-
-
-def default_tires(vehicle: VehicleParams) -> AxleTires:
-    """The simulator's tyres for a vehicle without a fitted model.
-
-    The racing simulator's default (:func:`drift.racing.env.default_tires`: Pacejka with
-    ``D = vehicle.mu``) so that the optimum and the simulator check use the same car; a fitted model
-    (``--tires``) replaces them in both.
-    """
-    from drift.racing.env import default_tires as sim_default
-
-    return sim_default(vehicle)
-
-
-def resolve_tires(tires, vehicle: VehicleParams) -> AxleTires:
-    """Tyres from an :class:`AxleTires`, a fit run folder / model.yaml, or None (the simulator's default).
-
-    Raises:
-        DriftError: a missing or invalid tyre file (:func:`tire_models.io.load_tires`).
-    """
-    if tires is None:
-        return default_tires(vehicle)
-    from drift.racing.env import resolve_tires as sim_resolve
-
-    return sim_resolve(tires, vehicle)
 
 
 def _static_axle_loads(p: VehicleParams) -> tuple[float, float]:

@@ -1,4 +1,4 @@
-"""Planar orientation <-> quaternion, shared by the rosbag reader and the ROS 2 nodes.
+"""Planar orientation: yaw <-> quaternion (the rosbag reader, the ROS 2 nodes) and angle wrapping.
 
 The vehicle moves in the plane, so only yaw ``psi`` (rad, about z, counter-clockwise from the
 map's x axis; REP 103) is kept. Quaternions are ``(x, y, z, w)`` as in ``geometry_msgs``.
@@ -17,3 +17,10 @@ def yaw_to_quaternion(psi: float) -> tuple[float, float, float, float]:
 def quaternion_to_yaw(x: float, y: float, z: float, w: float) -> float:
     """Yaw (rad, in ``(-pi, pi]``) of a unit quaternion, ZYX (yaw-pitch-roll) convention."""
     return math.atan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z))
+
+
+def wrap_angle(a):
+    """Angle(s) ``a`` (rad, scalar or array, numpy) wrapped to ``[-pi, pi)``."""
+    import numpy as np
+
+    return (np.asarray(a) + np.pi) % (2 * np.pi) - np.pi

@@ -36,6 +36,7 @@ import numpy as np
 from drift.errors import DriftError
 from drift.vehicle import applied_force, axle_forces, axle_loads, body_derivatives, f, rk4_step
 from drift.vehicle.params import VehicleParams, load_vehicle
+from drift.vehicle.tires import default_tires
 from tire_models.base import AxleTires
 
 
@@ -102,18 +103,6 @@ def driver_config(scenario: str) -> DriverConfig:
     raise DriftError(f"simulate_log: unknown scenario {scenario!r}; use 'drift' or 'racing'")
 
 
-def default_plant(vehicle: VehicleParams) -> AxleTires:
-    """The known Pacejka plant used when no tyres are given.
-
-    Front ``B=10, C=1.5, E=0``; rear ``B=12, C=1.4, E=-0.5``; ``D = vehicle.mu`` on both.
-    """
-    from tire_models.pacejka import Pacejka
-
-    return AxleTires(
-        Pacejka(B=10.0, C=1.5, D=vehicle.mu, E=0.0), Pacejka(B=12.0, C=1.4, D=vehicle.mu, E=-0.5)
-    )
-
-
 def simulate_log(
     vehicle: VehicleParams | str = "sports",
     tires: AxleTires | None = None,
@@ -130,7 +119,7 @@ def simulate_log(
 
     Args:
         vehicle: :class:`VehicleParams` or a preset name / YAML path (default ``sports``).
-        tires: the tyre plant (default :func:`default_plant`, Pacejka with known parameters).
+        tires: the tyre plant (default :func:`drift.vehicle.tires.default_tires`).
         minutes: logged driving time (min), gaps between segments excluded.
         seed: seed of every random choice (same seed -> identical log).
         scenario: ``"drift"`` or ``"racing"`` (see :func:`driver_config`).
@@ -150,7 +139,7 @@ def simulate_log(
     p = load_vehicle(vehicle) if isinstance(vehicle, str) else vehicle
     if not (minutes > 0 and dt > 0 and substeps >= 1):
         raise DriftError(f"simulate_log: minutes ({minutes}) and dt ({dt}) must be positive, substeps >= 1")
-    tires = tires if tires is not None else default_plant(p)
+    tires = tires if tires is not None else default_tires(p)
     drv = driver if driver is not None else driver_config(scenario)
     if noise is None:
         nz = SensorNoise()

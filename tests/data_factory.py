@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import numpy as np
@@ -72,8 +71,3 @@ def write_odom_bag(path: Path, stamps_ns, storage: str = "mcap", topic: str = "/
             msg = T[ODOM](header=hdr, child_frame_id="base_link", pose=pose, twist=twist)
             w.write(c, 10**9 + k * 10**7, store.serialize_cdr(msg, ODOM))
     return path
-
-
-def wrap(a):
-    """Angle wrapped to (-pi, pi]."""
-    return (np.asarray(a) + math.pi) % (2 * math.pi) - math.pi

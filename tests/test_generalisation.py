@@ -14,8 +14,9 @@ import numpy as np
 import pytest
 import torch
 
-from drift.simulate import SensorNoise, default_plant, simulate_log
+from drift.simulate import SensorNoise, simulate_log
 from drift.vehicle import load_vehicle
+from drift.vehicle.tires import default_tires
 
 ALPHA = np.linspace(-0.3, 0.3, 601)
 PEAK_F, PEAK_R = 0.1732, 0.1445  # slip (rad) of the plant's peaks (checked below)
@@ -27,7 +28,7 @@ def _fit(name: str, minutes: float, epochs: int, seed: int = 0, **kw):
 
     torch.set_num_threads(1)
     p = load_vehicle("sports")
-    plant = default_plant(p)
+    plant = default_tires(p)
     log = simulate_log(p, plant, minutes=minutes, seed=seed, scenario="drift")
     cfg = FitConfig(
         model=name,
@@ -70,7 +71,7 @@ def test_simulated_log_reaches_beyond_the_peak_and_is_reproducible():
     assert len(log.t) == 1500 and np.all(np.diff(log.t) > 0)
     # the Pacejka plant peaks at PEAK_F and PEAK_R rad: both are exceeded often (well beyond, too)
     a = np.linspace(0.0, 0.5, 5001)
-    plant = default_plant(p)
+    plant = default_tires(p)
     assert abs(a[np.argmax(plant.front.lateral_force(a, 1.0))] - PEAK_F) < 1e-3
     assert abs(a[np.argmax(plant.rear.lateral_force(a, 1.0))] - PEAK_R) < 1e-3
     assert np.mean(np.abs(log["alpha_f"]) > PEAK_F + 0.05) > 0.05

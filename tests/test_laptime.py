@@ -9,7 +9,6 @@ import pytest
 from controllers.laptime import (
     LapTimeConfig,
     LapTimeError,
-    default_tires,
     min_lap_time,
     simulate_tracking,
     speed_profile,
@@ -17,6 +16,7 @@ from controllers.laptime import (
 from drift.errors import DriftError
 from drift.racing.track import load_track, make_track, track_names
 from drift.vehicle import load_vehicle
+from drift.vehicle.tires import default_tires
 
 IAC = load_vehicle("iac")
 COARSE = LapTimeConfig(grid_m=12.0, coarse_grid_m=None)

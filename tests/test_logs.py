@@ -9,9 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from data_factory import IAC_LOG, circle_log, wrap, write_csv, write_odom_bag
+from data_factory import IAC_LOG, circle_log, write_csv, write_odom_bag
 
 from drift.errors import DriftError
+from drift.frames import wrap_angle as wrap
 from drift.logs import (
     DrivingLog,
     LogError,

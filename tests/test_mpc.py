@@ -10,12 +10,12 @@ import tire_models
 from controllers.mpc import DriftMPC, EquilibriumReference, MPCConfig, circle_path, equilibrium_on_circle
 from controllers.mpc.scenarios import donut_sweep, run_scenario, scenario_config
 from drift.errors import DriftError
-from drift.simulate import default_plant
 from drift.vehicle import f, load_vehicle, rk4_step
+from drift.vehicle.tires import default_tires
 from tire_models import AxleTires, Pacejka
 
 P = load_vehicle("sports")
-PLANT = default_plant(P)
+PLANT = default_tires(P)
 # the controller's model differs from the plant (perturbed parameters)
 CTRL = AxleTires(Pacejka(B=10.5, C=1.45, D=0.97, E=0.1), Pacejka(B=11.5, C=1.45, D=1.02, E=-0.4))
 FZF = P.m * P.g * P.lr / P.L

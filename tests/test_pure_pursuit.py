@@ -47,7 +47,7 @@ def test_speed_profile_respects_braking_limit():
 
 
 def test_critical_speed_of_oversteering_car():
-    from drift.racing.env import default_tires
+    from drift.vehicle.tires import default_tires
 
     p = load_vehicle("f1tenth")
     v = critical_speed(p, default_tires(p))

@@ -29,11 +29,11 @@ STOP_FX = -7000.0
 
 
 def test_bridge_and_mpc_hold_a_donut_drift_for_10_simulated_seconds(tmp_path):
-    from drift_ros.models import default_tires
     from drift_ros.scenarios import make_scenario
 
     from drift.logs import load_log
     from drift.vehicle import load_vehicle
+    from drift.vehicle.tires import default_tires
 
     out = tmp_path / "run"
     env = node_env(random_domain_id())

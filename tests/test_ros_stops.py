@@ -165,10 +165,10 @@ def _busy(n: int):
 @pytest.mark.parametrize("start", range(5))
 def test_donut_holds_under_injected_faults(tmp_path, start):
     """5 % of /odom dropped, 30 ms added delay, both cores busy: |beta - beta_ref| < 3 deg for 60 s."""
-    from drift_ros.models import default_tires
     from drift_ros.scenarios import make_scenario
 
     from drift.vehicle import load_vehicle
+    from drift.vehicle.tires import default_tires
 
     dom = random_domain_id()
     pf = config_dir() / "sim_drift.yaml"

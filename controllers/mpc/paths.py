@@ -16,11 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from drift.errors import DriftError
-
-
-def wrap_angle(a):
-    """Wrap angles (rad) to ``[-pi, pi)``; any shape."""
-    return (np.asarray(a) + np.pi) % (2 * np.pi) - np.pi
+from drift.frames import wrap_angle
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Closed-loop drift scenarios: the NMPC against a plant that is not its own model.
 
-Plant: :func:`drift.vehicle.f` with the Pacejka tyres of :func:`drift.simulate.default_plant`
+Plant: :func:`drift.vehicle.f` with the Pacejka tyres of :func:`drift.vehicle.tires.default_tires`
 (combined slip through the friction circle of :meth:`tire_models.base.TireModel.combined_force`),
 integrated with RK4 (``plant_substeps`` per 20 ms control period), optionally with the mass and
 friction perturbed. The controller sees the state through white sensor noise
@@ -29,8 +29,9 @@ import numpy as np
 from controllers.mpc.config import MPCConfig
 from controllers.mpc.drift_mpc import DriftMPC
 from controllers.mpc.equilibrium import Equilibrium, equilibrium_on_circle
-from controllers.mpc.paths import Path, circle_path, figure_eight_path, wrap_angle
+from controllers.mpc.paths import Path, circle_path, figure_eight_path
 from drift.errors import DriftError
+from drift.frames import wrap_angle
 from drift.vehicle import applied_force, axle_loads, f, rk4_step
 from drift.vehicle.params import VehicleParams
 from tire_models.base import AxleTires
@@ -334,11 +335,11 @@ def nominal_tires(name: str, vehicle: VehicleParams, settings: dict | None = Non
     """A controller model at nominal parameters: ``fiala`` from ``nominal_fiala`` in the bench YAML,
     ``pacejka`` = the plant itself (a perfect model), any other CasADi model ``initial_guess``."""
     import tire_models
-    from drift.simulate import default_plant
+    from drift.vehicle.tires import default_tires
 
     settings = settings or {}
     if name == "pacejka":
-        return default_plant(vehicle)
+        return default_tires(vehicle)
     if name == "fiala":
         d = settings.get(
             "nominal_fiala", {"front": {"C_per_rad": 12.0, "mu": 1.0}, "rear": {"C_per_rad": 12.0, "mu": 1.0}}
@@ -459,19 +460,21 @@ def fitted_tires(
     return load_tires(folder), str(folder)
 
 
-def resolve_tires(
-    spec: str, vehicle: VehicleParams, settings: dict | None = None, echo=print
+def controller_tires(
+    spec: str, vehicle: VehicleParams, settings: dict | None = None, echo=print, allow_other_vehicle=False
 ) -> tuple[AxleTires, str]:
-    """``--tires`` of the CLI: ``fit`` (learned, cached), a fit run folder / model.yaml, or a model name."""
+    """``--tires`` of the CLI and its description: ``fit`` (learned, cached), a fit run folder /
+    model.yaml (:func:`drift.vehicle.tires.resolve_tires`), or a model name at nominal parameters.
+
+    Raises:
+        DriftError: an unreadable tyre file, tyres fitted for another vehicle, or an unknown name.
+    """
     from pathlib import Path as _P
+
+    from drift.vehicle.tires import resolve_tires
 
     if spec == "fit":
         return fitted_tires(vehicle.name, settings, echo=echo)
     if _P(spec).exists():
-        from tire_models.io import load_tires
-
-        try:
-            return load_tires(spec), str(spec)
-        except (ValueError, OSError) as e:
-            raise DriftError(f"--tires {spec}: cannot load a tyre model there ({e})") from None
+        return resolve_tires(spec, vehicle, allow_other_vehicle), str(spec)
     return nominal_tires(spec, vehicle, settings), f"nominal {spec}"

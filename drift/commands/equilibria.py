@@ -34,7 +34,7 @@ def command(
     from rich.progress import track
 
     from controllers.mpc.equilibrium import drift_equilibrium
-    from controllers.mpc.scenarios import bench_settings, resolve_tires
+    from controllers.mpc.scenarios import bench_settings, controller_tires
     from drift.errors import DriftError
     from drift.runs import make_run_dir, write_metrics
     from drift.vehicle import load_vehicle
@@ -53,7 +53,7 @@ def command(
     spec = str(tires) if tires is not None else model
     if tires is not None and not Path(tires).exists():
         raise DriftError(f"--tires {tires}: no such folder or file (a `drift fit` run folder)")
-    axle, source = resolve_tires(spec, p, bench_settings("default"))
+    axle, source = controller_tires(spec, p, bench_settings("default"))
     run = make_run_dir("equilibria", out)
     betas = np.arange(beta_max_deg, beta_min_deg - 1e-9, -beta_step_deg)  # continuation from small slip
     rows, failed = [], []

@@ -33,10 +33,11 @@ def command(
     import matplotlib.pyplot as plt
     import numpy as np
 
-    from controllers.laptime import LapTimeConfig, min_lap_time, resolve_tires, simulate_tracking
+    from controllers.laptime import LapTimeConfig, min_lap_time, simulate_tracking
     from drift.racing.track import load_track
     from drift.runs import make_run_dir, write_metrics
     from drift.vehicle import load_vehicle
+    from drift.vehicle.tires import resolve_tires
 
     if tires is not None and not Path(tires).exists():
         from drift.errors import DriftError

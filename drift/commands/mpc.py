@@ -43,10 +43,10 @@ def command(
 
     from controllers.mpc.config import MPCConfig
     from controllers.mpc.plots import animate, plot_timeseries, plot_trajectory
-    from controllers.mpc.scenarios import bench_settings, resolve_tires, run_scenario, scenario_config
+    from controllers.mpc.scenarios import bench_settings, controller_tires, run_scenario, scenario_config
     from drift.runs import make_run_dir, write_metrics
-    from drift.simulate import default_plant
     from drift.vehicle import load_vehicle
+    from drift.vehicle.tires import default_tires
 
     settings = bench_settings(config)
     ctrl_cfg = dict(settings.get("controller", {}))
@@ -63,8 +63,8 @@ def command(
     sc = scenario_config(scenario, **over)
     p = load_vehicle(vehicle)
     run = make_run_dir("mpc", out)
-    ctrl, tires_src = resolve_tires(tires, p, settings, echo=typer.echo)
-    plant = default_plant(p)
+    ctrl, tires_src = controller_tires(tires, p, settings, echo=typer.echo)
+    plant = default_tires(p)
     with Progress(transient=True) as prog:
         task = prog.add_task(f"{scenario} closed loop", total=int(round(sc.duration_s / cfg.dt_s)))
         res = run_scenario(sc, p, plant, ctrl, cfg, progress=lambda k, K: prog.update(task, completed=k + 1))

@@ -23,7 +23,6 @@ _EXPORTS = {
     "LapRun": "drift.racing.env",
     "run_laps": "drift.racing.env",
     "load_config": "drift.racing.env",
-    "default_tires": "drift.racing.env",
     "TrackCamera": "drift.racing.camera",
     "CameraConfig": "drift.racing.camera",
     "RewardWeights": "drift.racing.reward",

@@ -65,7 +65,7 @@ from drift.racing.reward import RewardWeights, load_reward_weights, reward_terms
 from drift.racing.track import Track, load_track, make_track
 from drift.vehicle import applied_force, axle_loads, f, kinematic_velocities, load_vehicle, slip_angles
 from drift.vehicle.params import VehicleParams
-from tire_models import AxleTires, Pacejka
+from drift.vehicle.tires import resolve_tires
 
 __all__ = [
     "RacingConfig",
@@ -74,9 +74,7 @@ __all__ = [
     "VecRacingEnv",
     "LapRun",
     "run_laps",
-    "default_tires",
     "load_config",
-    "resolve_tires",
 ]
 
 
@@ -160,28 +158,6 @@ def load_config(preset: str = "iac", path: str | Path | None = None, **overrides
     reward = overrides.pop("reward", None) or load_reward_weights()
     sec.update(overrides)
     return RacingConfig(**sec, reward=reward)
-
-
-def default_tires(vehicle: VehicleParams) -> AxleTires:
-    """Default Pacejka tyres of a preset: ``D = mu``, ``C = 1.5``, ``E = 0.3``, ``B`` 12 / 11 per rad
-    (front / rear; a slightly understeering car). Pacejka 2012, eq. 4.49."""
-    return AxleTires(Pacejka(B=12.0, C=1.5, D=vehicle.mu, E=0.3), Pacejka(B=11.0, C=1.5, D=vehicle.mu, E=0.3))
-
-
-def resolve_tires(tires: AxleTires | str | Path | None, vehicle: VehicleParams) -> AxleTires:
-    """An :class:`AxleTires` from an instance, a fitted run folder / model.yaml (``tire_models.io``), or
-    None (the preset's default Pacejka tyres).
-
-    Raises:
-        DriftError: a missing or invalid tyre file (:func:`tire_models.io.load_tires`).
-    """
-    if tires is None:
-        return default_tires(vehicle)
-    if isinstance(tires, AxleTires):
-        return tires
-    from tire_models.io import load_tires
-
-    return load_tires(tires)
 
 
 def _float(v) -> float:

@@ -47,7 +47,7 @@ def _extra(
 ) -> dict[str, Any]:
     b = default_bounds(p)
     return {
-        "vehicle": p.name,
+        "vehicle": p.to_dict(),
         "log": source,
         **delay,
         "sensor": {k: float(v) for k, v in res.sensor.to_dict().items()},
