@@ -1,8 +1,8 @@
-"""The ``drift`` command line. Each subcommand lives in ``drift/commands/<name>.py``.
+"""The ``drift`` command line: ``drift <command> [options]``.
 
-A command module exposes either ``command`` (a function with typer annotations) or ``app``
-(a ``typer.Typer`` group, e.g. ``drift ros up``). Heavy imports stay inside the functions so
-``drift --help`` is fast.
+Each command lives in ``drift/commands/<name>.py`` and parses its own options
+(:func:`drift.commands.parse_options`); the command is imported only when it runs, so ``drift --help``
+is fast.
 """
 
 from __future__ import annotations
@@ -10,42 +10,65 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-
-import typer
+from collections.abc import Sequence
 
 from drift.errors import DriftError
 
-COMMANDS = ("fit", "equilibria", "mpc", "race", "laptime", "train", "tune", "ros")
+COMMANDS = {
+    "fit": "fit tyre models and sensor terms to a driving log; held-out errors against persistence",
+    "equilibria": "drift equilibria of the single-track model: r, countersteer and Fxr against beta",
+    "mpc": "a closed-loop drift scenario: the NMPC against a simulated car; metrics, plots, GIF",
+    "laptime": "the minimum lap time of a car on a track (optimal control), checked in the simulator",
+    "race": "the racing simulator on real tracks: `drift race sim`, `drift race tracks`",
+    "ros": "ROS 2 nodes of drift: `drift ros up STACK` starts a stack of nodes",
+}
 
-app = typer.Typer(
-    help="drift: physics-informed vehicle control. Results go to runs/<command>-<timestamp>/.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
 
-@app.callback()
-def _root() -> None:
-    """drift: physics-informed vehicle control."""
-
-for _name in COMMANDS:
     try:
-        _mod = importlib.import_module(f"drift.commands.{_name}")
-    except ModuleNotFoundError as _e:
-        if _e.name != f"drift.commands.{_name}":
-            raise
-        continue
-    if hasattr(_mod, "app"):
-        app.add_typer(_mod.app, name=_name)
-    else:
-        app.command(_name, help=_mod.command.__doc__)(_mod.command)
+        return version("drift")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
 
 
-def main() -> None:
-    """Entry point: user errors print a one-line message and exit with status 2."""
+def usage() -> str:
+    width = max(map(len, COMMANDS))
+    lines = [
+        "usage: drift COMMAND [OPTIONS]   (drift COMMAND --help for its options)",
+        "",
+        "drift: physics-informed vehicle control. Results go to runs/<command>-<timestamp>/.",
+        "",
+        "commands:",
+        *(f"  {n:<{width}}  {h}" for n, h in COMMANDS.items()),
+        "",
+        "  --version  print the version",
+    ]
+    return "\n".join(lines)
+
+
+def run(argv: Sequence[str]) -> None:
+    """Run ``drift argv...``. Raises DriftError (user errors) and SystemExit (bad flags, --help)."""
+    argv = list(argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(usage())
+        return
+    if argv[0] == "--version":
+        print(f"drift {_version()}")
+        return
+    name = argv[0]
+    if name not in COMMANDS:
+        print(f"{usage()}\n\nerror: unknown command {name!r}", file=sys.stderr)
+        raise SystemExit(2)
+    importlib.import_module(f"drift.commands.{name}").main(argv[1:])
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point: a user error prints a one-line message and exits with status 2
+    (``DRIFT_DEBUG=1`` shows the traceback instead)."""
     try:
-        app()
+        run(sys.argv[1:] if argv is None else argv)
     except DriftError as e:
         if os.environ.get("DRIFT_DEBUG"):
             raise

@@ -132,15 +132,9 @@ def test_save_load_tires_round_trip(tmp_path):
 
 
 def _invoke(args):
-    from typer.testing import CliRunner
+    from drift.cli import run
 
-    from drift.cli import app
-
-    names = [c.name for c in app.registered_commands] + [g.name for g in app.registered_groups]
-    argv = ["fit", *args] if len(names) > 1 else args  # typer runs a lone command as the root
-    res = CliRunner().invoke(app, argv, catch_exceptions=False)
-    assert res.exit_code == 0, res.output
-    return res
+    run(["fit", *args])
 
 
 def _check_run(run):
@@ -196,12 +190,11 @@ def test_drift_fit_end_to_end_on_real_log(tmp_path):
     assert y["steer_delay_s"] == m["steer_delay_s"]
 
 
-def test_drift_fit_default_is_the_shipped_excerpt(tmp_path):
-    res = _invoke(
+def test_drift_fit_default_is_the_shipped_excerpt(tmp_path, capsys):
+    _invoke(
         [
             "--baselines",
-            "",
-            "--steer-delay",
+            "--steer-delay-s",
             "0",
             "--epochs",
             "1",
@@ -213,7 +206,8 @@ def test_drift_fit_default_is_the_shipped_excerpt(tmp_path):
             str(tmp_path / "run"),
         ]
     )
-    assert "GPL-3.0" in res.output and "Deep Dynamics" in res.output
+    out = capsys.readouterr().out
+    assert "GPL-3.0" in out and "Deep Dynamics" in out
     m = _check_run(tmp_path / "run")
     assert m["log"].endswith(".csv.gz") and m["train_minutes"] == 3.0
     assert m["heldout"]["multi_step_rmse"]["r"] < m["baselines"]["persistence"]["multi_step_rmse"]["r"]
@@ -234,10 +228,9 @@ def test_drift_fit_end_to_end_on_rosbag(tmp_path):
             "--model",
             "linear",
             "--baselines",
-            "",
             "--minutes",
             "0.5",
-            "--steer-delay",
+            "--steer-delay-s",
             "0",
             "--epochs",
             "1",
@@ -263,7 +256,7 @@ def test_bad_inputs_give_clear_errors(tmp_path):
         FitConfig(horizon_s=0.0)
     with pytest.raises(DriftError, match="--batch must be >= 1, got 0"):
         FitConfig(batch=0)
-    with pytest.raises(DriftError, match="--min-speed must be >= 0"):
+    with pytest.raises(DriftError, match="--min-speed-mps must be >= 0"):
         FitConfig(min_speed_mps=-1.0)
     log = simulate(seconds=20.0, dt=0.04)
     no_vy = DrivingLog.from_arrays(log.t, {k: v for k, v in log.data.items() if k != "vy"}, source="nov.npz")
@@ -274,22 +267,23 @@ def test_bad_inputs_give_clear_errors(tmp_path):
         run_fit(no_fx, _small_cfg(minutes=0.1), tmp_path / "y", show_progress=False, echo=lambda *a: None)
     with pytest.raises(DriftError, match="fit_config.json"):
         run_fit(log, _small_cfg(), tmp_path / "empty", resume=True, show_progress=False, echo=lambda *a: None)
-    # on the command line, a bad vehicle or log fails before a run folder exists
-    from typer.testing import CliRunner
-
-    from drift.cli import app
+    # on the command line, a bad vehicle, log or option fails before a run folder exists
+    from drift.cli import run
 
     cases = (
         (["--vehicle", "zeppelin"], "vehicle 'zeppelin'"),
         (["--log", "/nonexistent"], "no such file"),
         (["--minutes", "100"], "asked for 100.0 min"),
-        (["--mu-box", "low,high"], "--mu-box must be 'LO,HI'"),
-        (["--mu-box", "1.2,1.5"], "--mu-box must be 'LO,HI'"),
+        (["--mu-box", "1.2", "1.5"], "--mu-box must be LO HI"),
+        (["--steer-delay-s", "3"], "--steer-delay-s must be None"),
     )
     for args, msg in cases:
-        res = CliRunner().invoke(app, ["fit", *args, "--out", str(tmp_path / "cli")])
-        assert isinstance(res.exception, DriftError) and msg in str(res.exception), res.output
+        with pytest.raises(DriftError, match=msg):
+            run(["fit", *args, "--out", str(tmp_path / "cli")])
         assert not (tmp_path / "cli").exists()
+    with pytest.raises(SystemExit) as e:  # not a number: tyro's usage error
+        run(["fit", "--mu-box", "low", "high", "--out", str(tmp_path / "cli")])
+    assert e.value.code == 2 and not (tmp_path / "cli").exists()
 
 
 def test_sensor_terms_recovered_from_a_displaced_misaligned_sensor():

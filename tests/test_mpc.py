@@ -198,15 +198,10 @@ def test_path_projection_on_circle_and_figure_eight():
 def test_cli_mpc_writes_run_folder(tmp_path):
     import json
 
-    from typer.testing import CliRunner
-
-    from drift.cli import app
+    from drift.cli import run
 
     out = tmp_path / "run"
-    res = CliRunner().invoke(
-        app, ["mpc", "--scenario", "donut", "--tires", "pacejka", "--duration-s", "2", "--out", str(out)]
-    )
-    assert res.exit_code == 0, res.output
+    run(["mpc", "--scenario", "donut", "--tires", "pacejka", "--duration-s", "2", "--out", str(out)])
     m = json.loads((out / "metrics.json").read_text())
     for key in (
         "beta_rmse_deg",

@@ -62,38 +62,31 @@ def test_param_validation_messages():
 
 
 def test_drift_ros_up_rejects_bad_arguments(tmp_path):
-    from typer.testing import CliRunner
+    from drift.cli import run
 
-    from drift.cli import app
-
-    r = CliRunner().invoke(app, ["ros", "up", "moon_drift", "--out", str(tmp_path / "a")])
-    assert isinstance(r.exception, ConfigError) and "unknown stack 'moon_drift'" in str(r.exception)
-    r = CliRunner().invoke(
-        app, ["ros", "up", "sim_drift", "--set", "bridge.rate_hz=5", "--out", str(tmp_path / "b")]
-    )
-    assert isinstance(r.exception, ConfigError) and "NODE.PARAM:=VALUE" in str(r.exception)
+    with pytest.raises(ConfigError, match="unknown stack 'moon_drift'"):
+        run(["ros", "up", "moon_drift", "--out", str(tmp_path / "a")])
+    with pytest.raises(ConfigError, match="NODE.PARAM:=VALUE"):
+        run(["ros", "up", "sim_drift", "--set", "bridge.rate_hz=5", "--out", str(tmp_path / "b")])
     # a parameter file the nodes could not parse is rejected before any node starts
     bad = tmp_path / "bad.yaml"
     cases = (("x: [\n", "cannot read it as YAML"), ("sim_bridge:\n  rate_hz: 3\n", "ros__parameters"))
     for text, msg in cases:
         bad.write_text(text)
-        args = ["ros", "up", "sim_drift", "--params-file", str(bad), "--out", str(tmp_path / "c")]
-        r = CliRunner().invoke(app, args)
-        assert isinstance(r.exception, ConfigError) and msg in str(r.exception), r.output
+        with pytest.raises(ConfigError, match=msg):
+            run(["ros", "up", "sim_drift", "--params-file", str(bad), "--out", str(tmp_path / "c")])
         assert not (tmp_path / "c").exists()
 
 
 def test_drift_ros_up_without_rclpy_says_how_to_install(tmp_path, monkeypatch):
     import importlib.util
 
-    from typer.testing import CliRunner
-
-    from drift.cli import app
+    from drift.cli import run
 
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda n, *a: None if n == "rclpy" else real(n, *a))
-    r = CliRunner().invoke(app, ["ros", "up", "sim_drift", "--out", str(tmp_path / "a")])
-    assert isinstance(r.exception, DriftError) and "pip install 'drift[ros]'" in str(r.exception)
+    with pytest.raises(DriftError, match=r"pip install 'drift\[ros\]'"):
+        run(["ros", "up", "sim_drift", "--out", str(tmp_path / "a")])
     assert not (tmp_path / "a").exists()
 
 

@@ -2,27 +2,48 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
-import typer
+from drift.commands import parse_options, write_options
 
 
-def command(
-    vehicle: str = typer.Option("sports", "--vehicle", help="vehicle preset name or YAML path"),
-    tires: Path = typer.Option(None, "--tires", help="fit run folder (or model.yaml) of the tyre model"),  # noqa: B008
-    model: str = typer.Option(
-        None,
-        "--model",
-        help="instead of --tires: a model at nominal parameters (pacejka = the simulation plant, "
-        "fiala, linear, exptanh)",
-    ),
-    speeds: str = typer.Option("8,10,12,14", "--speeds", help="comma-separated body speeds vx (m/s)"),
-    beta_min_deg: float = typer.Option(-40.0, "--beta-min-deg", help="most negative sideslip (deg)"),
-    beta_max_deg: float = typer.Option(-10.0, "--beta-max-deg", help="least negative sideslip (deg)"),
-    beta_step_deg: float = typer.Option(2.5, "--beta-step-deg", help="sideslip step (deg)"),
-    out: Path = typer.Option(None, "--out", help="run folder (default runs/equilibria-<timestamp>)"),  # noqa: B008
-):
-    """Drift equilibria of the single-track model: r, countersteer delta and Fxr against sideslip beta."""
+@dataclass(frozen=True)
+class Options:
+    """Drift equilibria of the single-track model: yaw rate r, countersteer delta and rear drive force
+    Fxr against sideslip beta, at several speeds; a table (equilibria.csv) and a plot."""
+
+    vehicle: str = "sports"
+    """vehicle preset name or YAML path"""
+    tires: Path | None = None
+    """fit run folder (or model.yaml) of the tyre model; or give --model"""
+    model: str | None = None
+    """instead of --tires: a model at nominal parameters (pacejka: the default tyres; fiala, linear,
+    exptanh)"""
+    allow_other_vehicle: bool = False
+    """use tyres fitted for another vehicle"""
+    speeds_mps: tuple[float, ...] = (8.0, 10.0, 12.0, 14.0)
+    """body speeds vx (m/s)"""
+    beta_min_deg: float = -40.0
+    """most negative sideslip (deg)"""
+    beta_max_deg: float = -10.0
+    """least negative sideslip (deg)"""
+    beta_step_deg: float = 2.5
+    """sideslip step (deg)"""
+    out: Path | None = None
+    """run folder (None: runs/equilibria-<timestamp>)"""
+    config: Path | None = None
+    """YAML file with these options' keys; flags given as well override it"""
+
+
+def main(argv: Sequence[str] = ()) -> None:
+    run(parse_options(Options, argv, prog="drift equilibria"))
+
+
+def run(o: Options) -> None:
+    """Run ``drift equilibria`` with options ``o``. Raises DriftError on bad input."""
     import csv
     import math
 
@@ -39,23 +60,24 @@ def command(
     from drift.runs import make_run_dir, write_metrics
     from drift.vehicle import load_vehicle
 
-    if (tires is None) == (model is None):
+    if (o.tires is None) == (o.model is None):
         raise DriftError(
             "give exactly one of --tires RUN_DIR (a fitted model) or --model NAME (nominal parameters)"
         )
-    try:
-        vxs = [float(v) for v in speeds.split(",") if v.strip()]
-    except ValueError:
-        raise DriftError(f"--speeds must be comma-separated numbers in m/s, got {speeds!r}") from None
-    if not vxs or beta_step_deg <= 0 or beta_min_deg >= beta_max_deg:
-        raise DriftError("need at least one speed, --beta-step-deg > 0 and --beta-min-deg < --beta-max-deg")
-    p = load_vehicle(vehicle)
-    spec = str(tires) if tires is not None else model
-    if tires is not None and not Path(tires).exists():
-        raise DriftError(f"--tires {tires}: no such folder or file (a `drift fit` run folder)")
-    axle, source = controller_tires(spec, p, bench_settings("default"))
-    run = make_run_dir("equilibria", out)
-    betas = np.arange(beta_max_deg, beta_min_deg - 1e-9, -beta_step_deg)  # continuation from small slip
+    vxs = list(o.speeds_mps)
+    if not vxs or min(vxs) <= 0 or o.beta_step_deg <= 0 or o.beta_min_deg >= o.beta_max_deg:
+        raise DriftError(
+            "need at least one speed, all > 0 m/s, --beta-step-deg > 0 and --beta-min-deg < --beta-max-deg"
+        )
+    p = load_vehicle(o.vehicle)
+    spec = str(o.tires) if o.tires is not None else o.model
+    if o.tires is not None and not o.tires.exists():
+        raise DriftError(f"--tires {o.tires}: no such folder or file (a `drift fit` run folder)")
+    axle, source = controller_tires(spec, p, bench_settings("default"),
+                                    allow_other_vehicle=o.allow_other_vehicle)
+    run = make_run_dir("equilibria", o.out)
+    write_options(run, o)
+    betas = np.arange(o.beta_max_deg, o.beta_min_deg - 1e-9, -o.beta_step_deg)  # continuation from small slip
     rows, failed = [], []
     for vx in track(vxs, description="speeds"):
         r_guess = None
@@ -79,7 +101,7 @@ def command(
                 }
             )
     if not rows:
-        raise DriftError("no equilibrium found on the whole grid; try other --speeds or a smaller |beta|")
+        raise DriftError("no equilibrium found on the whole grid; try other --speeds-mps or a smaller |beta|")
     with open(run / "equilibria.csv", "w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=list(rows[0]))
         w.writeheader()
@@ -118,7 +140,11 @@ def command(
             "countersteer_share": float(np.mean([r["delta_rad"] * r["r_radps"] < 0 for r in rows])),
         },
     )
-    typer.echo(
+    print(
         f"{len(rows)} equilibria ({len(failed)} grid points without one), max residual "
         f"{max(r['residual'] for r in rows):.1e}; table equilibria.csv, plot equilibria.png in {run}"
     )
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -2,41 +2,63 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
-import typer
+from drift.commands import parse_options, write_options
 
 
-def command(
-    scenario: str = typer.Option("donut", "--scenario", help="donut, circle, figure8 or transition"),
-    vehicle: str = typer.Option("sports", "--vehicle", help="vehicle preset name or YAML path"),
-    tires: str = typer.Option(
-        "fit",
-        "--tires",
-        help="controller tyre model: 'fit' (exptanh fitted on 3 min of simulated drifting; shipped in "
-        "configs/tires/mpc for the default settings, else fitted once and cached), a fit run folder, "
-        "or a model name at nominal parameters (fiala, pacejka = the plant itself, ...)",
-    ),
-    config: str = typer.Option("default", "--config", help="configs/mpc/<name>.yaml or a YAML path"),
-    solver: str = typer.Option(None, "--solver", help="override the config: rti, sqp, ipopt or fatrop"),
-    qp_solver: str = typer.Option(
-        None, "--qp-solver", help="override the config: hpipm, qrqp, osqp, qpoases"
-    ),
-    time_budget_ms: float = typer.Option(
-        None,
-        "--time-budget-ms",
-        help="override the config's solve budget (ms); on a loaded machine a slow "
-        "solve falls back, raise it to study tracking apart from timing",
-    ),
-    noise: float = typer.Option(1.0, "--noise", help="sensor noise scale (0 = perfect measurements)"),
-    duration_s: float = typer.Option(None, "--duration-s", help="simulated time (s); default per scenario"),
-    mass_factor: float = typer.Option(1.0, "--mass-factor", help="plant mass (and inertia) factor"),
-    mu_factor: float = typer.Option(1.0, "--mu-factor", help="plant tyre friction factor"),
-    seed: int = typer.Option(0, "--seed", help="sensor-noise seed"),
-    gif: bool = typer.Option(True, "--gif/--no-gif", help="write animation.gif"),
-    out: Path = typer.Option(None, "--out", help="run folder (default runs/mpc-<timestamp>)"),  # noqa: B008
-):
-    """Closed-loop drift scenario: NMPC (learned tyres) vs a Pacejka plant; metrics, plots, GIF."""
+@dataclass(frozen=True)
+class Options:
+    """Closed-loop drift scenario: the NMPC (with learned tyres by default) against a simulated car
+    with the default Pacejka tyres; metrics.json, plots and an animation."""
+
+    scenario: Literal["donut", "circle", "figure8", "transition"] = "donut"
+    """the manoeuvre"""
+    vehicle: str = "sports"
+    """vehicle preset name or YAML path"""
+    tires: str = "fit"
+    """controller tyre model: 'fit' (exptanh fitted on 3 min of simulated drifting; shipped in
+    configs/tires/mpc for the default settings, else fitted once and cached), a fit run folder, or a
+    model name at nominal parameters (fiala, pacejka = the plant itself, ...)"""
+    allow_other_vehicle: bool = False
+    """use tyres fitted for another vehicle"""
+    settings: str = "default"
+    """controller and fit settings: configs/mpc/<name>.yaml or a YAML path"""
+    solver: Literal["rti", "sqp", "ipopt", "fatrop"] | None = None
+    """override the settings' solver"""
+    qp_solver: Literal["hpipm", "qrqp", "osqp", "qpoases"] | None = None
+    """override the settings' QP solver"""
+    time_budget_ms: float | None = None
+    """override the settings' solve budget (ms); on a loaded machine a slow solve falls back, so raise
+    it to study tracking apart from timing"""
+    noise: float = 1.0
+    """sensor noise scale (0: perfect measurements)"""
+    duration_s: float | None = None
+    """simulated time (s); None: the scenario's"""
+    mass_factor: float = 1.0
+    """plant mass (and inertia) factor"""
+    mu_factor: float = 1.0
+    """plant tyre friction factor"""
+    seed: int = 0
+    """sensor-noise seed"""
+    gif: bool = True
+    """write animation.gif"""
+    out: Path | None = None
+    """run folder (None: runs/mpc-<timestamp>)"""
+    config: Path | None = None
+    """YAML file with these options' keys; flags given as well override it"""
+
+
+def main(argv: Sequence[str] = ()) -> None:
+    run(parse_options(Options, argv, prog="drift mpc"))
+
+
+def run(o: Options) -> None:
+    """Run ``drift mpc`` with options ``o``. Raises DriftError on bad input."""
     import numpy as np
     import yaml
     from rich.progress import Progress
@@ -48,29 +70,30 @@ def command(
     from drift.vehicle import load_vehicle
     from drift.vehicle.tires import default_tires
 
-    settings = bench_settings(config)
+    settings = bench_settings(o.settings)
     ctrl_cfg = dict(settings.get("controller", {}))
-    if solver:
-        ctrl_cfg["solver"] = solver
-    if qp_solver:
-        ctrl_cfg["qp_solver"] = qp_solver
-    if time_budget_ms is not None:
-        ctrl_cfg["time_budget_ms"] = time_budget_ms
-    cfg = MPCConfig.from_dict(ctrl_cfg, source=str(config))
-    over = {"noise": noise, "mass_factor": mass_factor, "mu_factor": mu_factor, "seed": seed}
-    if duration_s is not None:
-        over["duration_s"] = duration_s
-    sc = scenario_config(scenario, **over)
-    p = load_vehicle(vehicle)
-    run = make_run_dir("mpc", out)
-    ctrl, tires_src = controller_tires(tires, p, settings, echo=typer.echo)
+    if o.solver:
+        ctrl_cfg["solver"] = o.solver
+    if o.qp_solver:
+        ctrl_cfg["qp_solver"] = o.qp_solver
+    if o.time_budget_ms is not None:
+        ctrl_cfg["time_budget_ms"] = o.time_budget_ms
+    cfg = MPCConfig.from_dict(ctrl_cfg, source=str(o.settings))
+    over = {"noise": o.noise, "mass_factor": o.mass_factor, "mu_factor": o.mu_factor, "seed": o.seed}
+    if o.duration_s is not None:
+        over["duration_s"] = o.duration_s
+    sc = scenario_config(o.scenario, **over)
+    p = load_vehicle(o.vehicle)
+    ctrl, tires_src = controller_tires(o.tires, p, settings, allow_other_vehicle=o.allow_other_vehicle)
+    run = make_run_dir("mpc", o.out)
+    write_options(run, o)
     plant = default_tires(p)
     with Progress(transient=True) as prog:
-        task = prog.add_task(f"{scenario} closed loop", total=int(round(sc.duration_s / cfg.dt_s)))
+        task = prog.add_task(f"{o.scenario} closed loop", total=int(round(sc.duration_s / cfg.dt_s)))
         res = run_scenario(sc, p, plant, ctrl, cfg, progress=lambda k, K: prog.update(task, completed=k + 1))
     m = dict(res["metrics"])
     m.update(
-        scenario=scenario,
+        scenario=o.scenario,
         vehicle=p.name,
         controller_tires=ctrl.name,
         controller_tires_source=tires_src,
@@ -105,12 +128,16 @@ def command(
     )
     plot_trajectory(res, run / "trajectory.png")
     plot_timeseries(res, run / "timeseries.png")
-    if gif:
+    if o.gif:
         animate(res, run / "animation.gif")
-    typer.echo(
-        f"{scenario}: beta RMSE {m['beta_rmse_deg']:.2f} deg, r RMSE {m['r_rmse_radps']:.3f} rad/s, "
+    print(
+        f"{o.scenario}: beta RMSE {m['beta_rmse_deg']:.2f} deg, r RMSE {m['r_rmse_radps']:.3f} rad/s, "
         f"path RMSE {m['path_rmse_m']:.2f} m (after {sc.settle_s:g} s); solve median "
         f"{m['solve_ms_median']:.2f} ms, p99 {m['solve_ms_p99']:.2f} ms; fallbacks {m['fallbacks']}; "
         f"spun out: {m['spun_out']}"
     )
-    typer.echo(f"results in {run}")
+    print(f"results in {run}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

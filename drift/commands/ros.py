@@ -25,15 +25,15 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
 
-import typer
+import tyro
 
+from drift.commands import parse_subcommand, write_options
 from drift.errors import ConfigError, DriftError
-
-app = typer.Typer(
-    help="ROS 2 nodes of drift (drift_ros): start a stack of nodes without ros2 launch.", no_args_is_help=True
-)
 
 #: stop order: controllers first (they publish a last stop command), the recorder last
 _STOP_ORDER = ("drift_mpc_node", "sim_bridge_node", "log_recorder_node")
@@ -186,39 +186,47 @@ class _Stop(Exception):
     pass
 
 
-@app.command()
-def up(
-    stack: str = typer.Argument(
-        ...,
-        help="stack: sim_drift (bridge + NMPC + recorder), sim_sysid (identification drive), car_drift",
-    ),
-    params_file: Path | None = typer.Option(  # noqa: B008
-        None, "--params-file", help="parameter YAML (default: the stack's config/<stack>.yaml in drift_ros)"
-    ),
-    out: Path | None = typer.Option(  # noqa: B008
-        None,
-        "--out",
-        help="run folder (default runs/ros-<timestamp>)",
-    ),
-    duration_s: float = typer.Option(
-        0.0, "--duration-s", help="stop after this many wall seconds; 0 = until Ctrl-C"
-    ),
-    domain_id: int | None = typer.Option(
-        None, "--domain-id", help="ROS domain of the nodes (0..101); default: ROS_DOMAIN_ID, else 0"
-    ),
-    sets: list[str] = typer.Option(  # noqa: B008
-        [], "--set", help="parameter override NODE.PARAM:=VALUE (repeatable)"
-    ),
-    record: bool = typer.Option(True, "--record/--no-record", help="start the stack's log recorder"),
-    quiet: bool = typer.Option(
-        False, "--quiet", help="do not echo the nodes' output (still in <run>/<node>.log)"
-    ),
-    stop_timeout_s: float = typer.Option(10.0, "--stop-timeout-s", help="grace period per node on stop (s)"),
-    discovery_s: float = typer.Option(
-        3.0, "--discovery-s", help="time (s) spent looking for other publishers on the stack's topics"
-    ),
-) -> None:
+@dataclass(frozen=True)
+class UpOptions:
     """Start a stack of drift_ros nodes as processes; Ctrl-C brings the car to rest, then stops them."""
+
+    stack: Annotated[str, tyro.conf.Positional, tyro.conf.arg(metavar="STACK")]
+    """sim_drift (bridge + NMPC + recorder), sim_sysid (identification drive) or car_drift"""
+    params_file: Path | None = None
+    """parameter YAML (None: the stack's config/<stack>.yaml in drift_ros)"""
+    out: Path | None = None
+    """run folder (None: runs/ros-<timestamp>)"""
+    duration_s: float = 0.0
+    """stop after this many wall seconds; 0: until Ctrl-C"""
+    domain_id: int | None = None
+    """ROS domain of the nodes (0..101); None: ROS_DOMAIN_ID, else 0"""
+    set: Annotated[tuple[str, ...], tyro.conf.UseAppendAction] = ()
+    """a parameter override NODE.PARAM:=VALUE (repeatable)"""
+    record: bool = True
+    """start the stack's log recorder"""
+    quiet: bool = False
+    """do not echo the nodes' output (still in <run>/<node>.log)"""
+    stop_timeout_s: float = 10.0
+    """grace period per node on stop (s)"""
+    discovery_s: float = 3.0
+    """time (s) spent looking for other publishers on the stack's topics (0: no check)"""
+    config: Path | None = None
+    """YAML file with these options' keys; flags given as well override it"""
+
+
+def main(argv: Sequence[str] = ()) -> None:
+    up(parse_subcommand({"up": UpOptions}, argv, prog="drift ros"))
+
+
+def up(o: UpOptions) -> None:
+    """Run ``drift ros up`` with options ``o``.
+
+    Raises:
+        ConfigError, DriftError: bad options, a busy ROS domain, or a node that failed.
+    """
+    stack, params_file, out, duration_s, domain_id = o.stack, o.params_file, o.out, o.duration_s, o.domain_id
+    sets, record, quiet, stop_timeout_s = o.set, o.record, o.quiet, o.stop_timeout_s
+    discovery_s = o.discovery_s
     from drift.runs import make_run_dir, write_metrics
 
     stacks = _load_stacks()
@@ -253,6 +261,7 @@ def up(
                 "Stop them, or run this stack on another domain (--domain-id N or ROS_DOMAIN_ID)"
             )
     run_dir = make_run_dir("ros", out)
+    write_options(run_dir, o)
     bag = run_dir / "bag"
     env = ros_env(domain_id)
 

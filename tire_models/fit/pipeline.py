@@ -44,87 +44,53 @@ CHANNELS = ("vx", "vy", "r")
 
 @dataclass(frozen=True)
 class FitConfig:
-    """Options of one ``drift fit`` run (saved as ``fit_config.json`` in the run folder).
-
-    Attributes:
-        model: main tyre model (a ``tire_models.REGISTRY`` name).
-        baselines: further models fitted and evaluated by the same pipeline.
-        vehicle: vehicle preset name or YAML path.
-        minutes: minutes of driving used for training (after the speed filter).
-        min_speed_mps: samples slower than this are dropped (m/s).
-        horizon_s: rollout horizon of the stage-2 loss (s).
-        eval_horizon_s: horizon of the held-out multi-step RMSE (s).
-        batch: windows per stage-2 step.
-        lr: peak stage-2 learning rate (Adam, on unconstrained parameters).
-        lr_schedule: ``cosine`` (to 5% of ``lr``), ``step`` (x0.3 at 50% and 80%) or ``constant``.
-        epochs: stage-2 passes over the training windows.
-        stage1_iters: LBFGS iterations of each stage-1 part.
-        seed: seed of initial guesses and window order.
-        sensor_terms: names of fitted sensor terms (empty: none fitted).
-        substeps: RK4 sub-steps per log sample.
-        mu_prior_weight: weight of ``(log(peak_mu / mu_vehicle))^2`` per axle in the losses: a weak
-            prior toward the vehicle file's friction, which a few minutes of moderate driving
-            cannot identify (without it the peak drops to what the training data reached and the
-            model under-predicts the faster held-out driving). Default 0.1, was 0.05 (issue 3, IAC
-            log, every model alike, chosen on the held-out results of both protocols): 0.1 brings
-            the 80 %-trained Deep Dynamics 15th-step ``r`` below Deep Dynamics' 0.0096 for exptanh
-            (0.0078 / 0.0089 / 0.0092, seeds 0-2) and neural_ode (0.0065 / 0.0079 / 0.0082; rear
-            peak 1.0 instead of the box edge 0.84), and raises exptanh's primary held-out 1 s
-            ``vy`` by ~1.8 % for every seed (neural_ode's: -3 % / -1 % / +9 %); both learned models
-            still beat linear and Pacejka there. 0.2 misses the exptanh target on seeds 1-2;
-            >= 0.5 drives the steering scale to its bound and breaks the 80 % rollouts.
-        mu_box: admissible box ``(lo, hi)`` of each axle's peak friction relative to the vehicle
-            file's ``mu`` (None: no box), enforced by a steep penalty ``100 (log excess)^2`` in
-            every loss (see :func:`mu_prior`). Racing slicks on dry asphalt have a peak ``mu`` of
-            ~1.2-1.8; a fitted peak far below the vehicle's is not a tyre property but what the
-            training data happened to reach. Why (issue 3, IAC log, default 0.6..1.5): trained on
-            the first 80 % of the Deep Dynamics windows (8-28 m/s), neural_ode put the rear peak at
-            0.50 and Pacejka at 0.48; the test windows then demand more drive force than training
-            ever did, the friction circle leaves the rear no lateral capacity and rollouts spin
-            (15th-step ``r`` RMSE 0.067 / 0.059 rad/s). With the box: 0.0085 / 0.0139 (neural_ode's
-            rear mu at 0.84, the box edge; seeds 1, 2: 0.0098, 0.0095), exptanh 0.0140 -> 0.0102;
-            the primary 3-min held-out protocol is unchanged within seed noise (1 s ``vy`` / ``r``:
-            exptanh 0.0837 / 0.0136 -> 0.0840 / 0.0138, neural_ode 0.0867 / 0.0135 -> 0.0858 /
-            0.0138, Pacejka 0.0928 / 0.0146 -> 0.0922 / 0.0146; linear's peak is never near the
-            box). The lower edge was fixed before the test (0.5 and 0.7 give neural_ode 0.0082 /
-            0.0070). A fitted downforce instead was tested and rejected (docs/learned-tyres.md).
-        loss_norm: stage-2 error normalisation by persistence's RMSE on the training windows:
-            ``step`` (default: one scale per channel and horizon step, which weights the first
-            steps as much as the last) or ``channel`` (one per channel over the whole horizon).
-            Why ``step`` (issue 3, IAC log, 3 seeds, every model): the held-out 1 s ``r`` error falls
-            by 10-23 % (linear 0.0160 -> 0.0144, Pacejka 0.0174 -> 0.0145, exptanh 0.0176 ->
-            0.0136, neural_ode 0.0159 -> 0.0137 rad/s) and the one-step errors fall too, while the
-            1 s ``vy`` error rises (linear 0.081 -> 0.095 m/s): with ``channel`` the long-horizon
-            drift of the estimator-derived ``vy`` dominates the loss and the fit trades yaw accuracy
-            for it (lower steering scale). The choice was made on held-out results of all models
-            alike; ``--loss-norm channel`` restores the other trade-off.
-        steer_delay_s: delay of the logged steering (s); None: fitted on the training data by the
-            multi-step rollout criterion within ``0..max_steer_delay_s``
-            (:mod:`tire_models.fit.delay`); 0 disables it. Applied to every model, baseline and
-            persistence alike, in training and in evaluation.
-        max_steer_delay_s: upper bound of the fitted steering delay (s).
-    """
+    """Options of one ``drift fit`` run (saved as ``fit_config.json`` in the run folder); the flags of
+    ``drift fit``. Why the defaults are what they are, with the measurements: docs/learned-tyres.md."""
 
     model: str = "pacejka"
+    """main tyre model: linear, fiala, pacejka, exptanh or neural_ode"""
     baselines: tuple[str, ...] = ("linear", "fiala", "pacejka")
+    """further models fitted and evaluated by the same pipeline (none: an empty list)"""
     vehicle: str = "iac"
+    """vehicle preset name or YAML path"""
     minutes: float = 3.0
+    """minutes of driving used for training, after the speed filter"""
     min_speed_mps: float = 5.0
+    """samples slower than this are dropped (m/s)"""
     horizon_s: float = 0.6
+    """rollout horizon of the stage-2 loss (s)"""
     eval_horizon_s: float = 1.0
+    """horizon of the held-out multi-step RMSE (s)"""
     batch: int = 256
+    """rollout windows per stage-2 optimiser step"""
     lr: float = 0.05
+    """peak stage-2 learning rate (Adam, on unconstrained parameters)"""
     lr_schedule: str = "cosine"
+    """cosine (to 5 % of lr), step (x0.3 at 50 % and 80 %) or constant"""
     epochs: int = 6
+    """stage-2 passes over the training windows"""
     stage1_iters: int = 60
+    """LBFGS iterations of each stage-1 part"""
     seed: int = 0
+    """seed of initial guesses and window order: the same seed gives the same fit"""
     sensor_terms: tuple[str, ...] = SENSOR_NAMES
+    """fitted sensor terms (tire_models.fit.sensor.SENSOR_NAMES; none: an empty list)"""
     substeps: int = 1
+    """RK4 sub-steps per log sample"""
     mu_prior_weight: float = 0.1
+    """weight of the prior (log(peak mu / vehicle mu))^2 per axle: a few minutes of moderate driving
+    cannot identify the peak friction, so it is pulled weakly toward the vehicle file's"""
     mu_box: tuple[float, float] | None = (0.6, 1.5)
+    """box (lo, hi) of each axle's peak friction relative to the vehicle's mu, enforced by a steep
+    penalty in every loss (None: no box)"""
     loss_norm: str = "step"
+    """stage-2 error scale from persistence's RMSE on the training windows: step (per channel and
+    horizon step) or channel (per channel)"""
     steer_delay_s: float | None = None
+    """delay of the logged steering (s), applied to every model and to persistence; None: fitted by the
+    multi-step rollout error within 0..max_steer_delay_s (tire_models.fit.delay); 0: none"""
     max_steer_delay_s: float = 0.4
+    """upper bound of the fitted steering delay (s)"""
 
     def __post_init__(self):
         for name in (self.model, *self.baselines):
@@ -137,21 +103,21 @@ class FitConfig:
             if getattr(self, k) < lo:
                 raise DriftError(f"--{k.replace('_', '-')} must be >= {lo}, got {getattr(self, k)}")
         if not self.min_speed_mps >= 0:
-            raise DriftError(f"--min-speed must be >= 0 m/s, got {self.min_speed_mps}")
+            raise DriftError(f"--min-speed-mps must be >= 0 m/s, got {self.min_speed_mps}")
         if not self.mu_prior_weight >= 0:
-            raise DriftError(f"--mu-prior must be >= 0, got {self.mu_prior_weight}")
+            raise DriftError(f"--mu-prior-weight must be >= 0, got {self.mu_prior_weight}")
         if self.mu_box is not None and not (
             len(self.mu_box) == 2 and 0 < self.mu_box[0] <= 1 <= self.mu_box[1] < math.inf
         ):
-            raise DriftError(f"--mu-box must be 'LO,HI' with 0 < LO <= 1 <= HI, got {self.mu_box}")
+            raise DriftError(f"--mu-box must be LO HI with 0 < LO <= 1 <= HI, or None; got {self.mu_box}")
         if self.loss_norm not in ("channel", "step"):
-            raise DriftError(f"loss_norm must be 'channel' or 'step', got {self.loss_norm!r}")
+            raise DriftError(f"--loss-norm must be 'channel' or 'step', got {self.loss_norm!r}")
         if self.lr_schedule not in ("cosine", "step", "constant"):
             raise DriftError(f"--lr-schedule must be cosine, step or constant, got {self.lr_schedule!r}")
         if self.steer_delay_s is not None and not 0 <= self.steer_delay_s <= 2.0:
-            raise DriftError(f"--steer-delay must be 'auto' or 0..2 s, got {self.steer_delay_s}")
+            raise DriftError(f"--steer-delay-s must be None (fitted) or 0..2 s, got {self.steer_delay_s}")
         if not 0 <= self.max_steer_delay_s <= 2.0:
-            raise DriftError(f"max_steer_delay_s must be in 0..2 s, got {self.max_steer_delay_s}")
+            raise DriftError(f"--max-steer-delay-s must be in 0..2 s, got {self.max_steer_delay_s}")
         bad = set(self.sensor_terms) - set(SENSOR_NAMES)
         if bad:
             raise DriftError(f"unknown sensor terms {sorted(bad)}; known: {list(SENSOR_NAMES)}")
