@@ -65,6 +65,7 @@ def choose_steer_delay(
     echo=None,
     probe: str = "fiala",
     probe_epochs: int = 1,
+    progress=None,
 ) -> tuple[float, dict[str, float]]:
     """Steering delay (s) that minimises the multi-step rollout error of a probe model on ``a``.
 
@@ -76,6 +77,7 @@ def choose_steer_delay(
         horizon_s: rollout horizon of the criterion (s).
         stage1_iters: LBFGS iterations of the probe's stage-1 fit per candidate.
         echo: ``callable(str)`` for one line per candidate, or None.
+        progress: ``callable()`` after each candidate (a progress bar), or None.
         probe_epochs: stage-2 (rollout) epochs of the probe; with 0 the probe's equation-error fit
             leans toward one sample too much delay on a simulated log.
         probe: tyre model of the probe (a saturating curve: a linear probe on a saturating
@@ -103,6 +105,8 @@ def choose_steer_delay(
         scores[str(k)] = s
         if echo is not None:
             echo(f"steering delay {k * a.dt:.2f} s: rollout score (vy + r, / persistence) {s:.4f}")
+        if progress is not None:
+            progress()
         if s < best:
             best, best_k = s, k
     return best_k * a.dt, scores

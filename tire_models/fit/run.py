@@ -120,9 +120,14 @@ def run_fit(
     # steering delay: chosen on the training data only, then applied to every model and persistence
     t_delay = time.perf_counter()
     if cfg.steer_delay_s is None:
-        delay_s, scores = choose_steer_delay(
-            train, p, cfg.sensor_terms, cfg.max_steer_delay_s, cfg.eval_horizon_s
-        )
+        from tqdm.auto import tqdm
+
+        n_cand = int(round(cfg.max_steer_delay_s / train.dt)) + 1
+        with tqdm(total=n_cand, desc="steering delay probe", disable=not show_progress) as pb:
+            delay_s, scores = choose_steer_delay(
+                train, p, cfg.sensor_terms, cfg.max_steer_delay_s, cfg.eval_horizon_s,
+                progress=lambda: pb.update(1),
+            )
         k = int(round(delay_s / train.dt))
         echo(
             f"steering delay {delay_s:.2f} s ({k} samples; fitted on the training data by the "
