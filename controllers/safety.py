@@ -129,11 +129,11 @@ class SafetyConfig:
         ):
             v = getattr(self, name)
             if not (isinstance(v, int | float) and math.isfinite(v) and v > 0):
-                raise ConfigError(f"safety parameter {name} must be a positive finite number, got {v!r}")
+                raise ConfigError(f"safety parameter {name} must be a positive finite number, got {v}")
         for name in ("stop_Fx_N", "stop_speed_mps", "hold_Fx_N", "lf_m", "lr_m", "k_r_s", "predict_max_s"):
             v = getattr(self, name)
             if not (isinstance(v, int | float) and math.isfinite(v) and v >= 0):
-                raise ConfigError(f"safety parameter {name} must be a finite number >= 0, got {v!r}")
+                raise ConfigError(f"safety parameter {name} must be a finite number >= 0, got {v}")
 
     @staticmethod
     def from_vehicle(vehicle, **overrides) -> SafetyConfig:

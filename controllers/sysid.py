@@ -66,7 +66,7 @@ class IdentificationConfig:
         ):
             v = getattr(self, name)
             if not (isinstance(v, int | float) and math.isfinite(v) and v > 0):
-                raise ConfigError(f"identification drive: {name} must be a positive number, got {v!r}")
+                raise ConfigError(f"identification drive: {name} must be a positive number, got {v}")
         lo, hi = self.v_range_mps
         if not 0 < lo <= hi:
             raise ConfigError(f"identification drive: v_range_mps must satisfy 0 < low <= high, got {lo, hi}")

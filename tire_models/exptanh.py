@@ -184,7 +184,7 @@ class ExpTanh(TireModel):
                 from drift.errors import DriftError
 
                 raise DriftError(
-                    f"exptanh tyre: parameter {name}={v!r} outside its admissible box [{lo}, {hi}] "
+                    f"exptanh tyre: parameter {name}={float(v):g} outside its admissible box [{lo}, {hi}] "
                     f"(the shape constraints are only guaranteed there)"
                 )
         if not (isinstance(self.Fz0_N, int | float) and math.isfinite(self.Fz0_N) and self.Fz0_N > 0):

@@ -394,7 +394,12 @@ def shipped_tires_dir():
 
 
 def fitted_tires(
-    vehicle_name: str, settings: dict | None = None, cache_dir=None, echo=print, use_shipped: bool = True
+    vehicle_name: str,
+    settings: dict | None = None,
+    cache_dir=None,
+    echo=print,
+    use_shipped: bool = True,
+    show_progress: bool = True,
 ) -> tuple[AxleTires, str]:
     """The learned controller model: ``fit.model`` fitted by ``tire_models.fit`` on ``fit.minutes`` of
     simulated drifting of the plant (:func:`drift.simulate.simulate_log`, seed ``fit.seed``).
@@ -455,7 +460,7 @@ def fitted_tires(
         f"(once; cached in {folder})"
     )
     log = simulate_log(vehicle_name, minutes=fit["minutes"] + 1.0, seed=fit["seed"], scenario="drift")
-    run_fit(log, cfg, folder, echo=echo, show_progress=False)
+    run_fit(log, cfg, folder, echo=echo, show_progress=show_progress)
     (folder / "fit_settings.yaml").write_text(yaml.safe_dump(fit, sort_keys=True))
     return load_tires(folder), str(folder)
 

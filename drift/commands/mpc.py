@@ -130,11 +130,15 @@ def run(o: Options) -> None:
     plot_timeseries(res, run / "timeseries.png")
     if o.gif:
         animate(res, run / "animation.gif")
+    tracking = (
+        f"beta RMSE {m['beta_rmse_deg']:.2f} deg, r RMSE {m['r_rmse_radps']:.3f} rad/s, "
+        f"path RMSE {m['path_rmse_m']:.2f} m (after {sc.settle_s:g} s)"
+        if sc.duration_s > sc.settle_s
+        else f"no tracking errors (they start after {sc.settle_s:g} s; the run lasted {sc.duration_s:g} s)"
+    )
     print(
-        f"{o.scenario}: beta RMSE {m['beta_rmse_deg']:.2f} deg, r RMSE {m['r_rmse_radps']:.3f} rad/s, "
-        f"path RMSE {m['path_rmse_m']:.2f} m (after {sc.settle_s:g} s); solve median "
-        f"{m['solve_ms_median']:.2f} ms, p99 {m['solve_ms_p99']:.2f} ms; fallbacks {m['fallbacks']}; "
-        f"spun out: {m['spun_out']}"
+        f"{o.scenario}: {tracking}; solve median {m['solve_ms_median']:.2f} ms, p99 {m['solve_ms_p99']:.2f} ms; "
+        f"fallbacks {m['fallbacks']}; spun out: {m['spun_out']}"
     )
     print(f"results in {run}")
 

@@ -80,12 +80,12 @@ class VehicleParams:
             # tensors (parameters being fitted) are checked by their owner
             if isinstance(v, int | float) and not (math.isfinite(v) and v > 0):
                 key = next(k for k, n in _KEYS.items() if n == f)
-                raise ConfigError(f"vehicle {self.name!r}: {key} must be a positive number, got {v!r}")
+                raise ConfigError(f"vehicle {self.name!r}: {key} must be a positive number, got {v}")
         for f in ("h_cg", "c_drag", "c_roll", "c_down", "P_max", "Fx_drive_max", "Fx_brake_max"):
             v = getattr(self, f)
             if isinstance(v, int | float) and not (math.isfinite(v) and v >= 0):
                 key = next(k for k, n in _KEYS.items() if n == f)
-                raise ConfigError(f"vehicle {self.name!r}: {key} must be >= 0, got {v!r}")
+                raise ConfigError(f"vehicle {self.name!r}: {key} must be >= 0, got {v}")
         for f in ("down_front_share", "brake_front_share"):
             if not 0.0 <= getattr(self, f) <= 1.0:
                 raise ConfigError(f"vehicle {self.name!r}: {f} must lie in [0, 1]")
