@@ -1,8 +1,9 @@
 """The ``drift`` command line: ``drift <command> [options]``.
 
-Each command lives in ``drift/commands/<name>.py`` and parses its own options
-(:func:`drift.commands.parse_options`); the command is imported only when it runs, so ``drift --help``
-is fast.
+Each command lives in ``drift/commands/<name>.py``: its options are one dataclass, ``Options`` (or
+``SUBCOMMANDS``, a dict of them, for ``drift race sim|tracks``), parsed by tyro
+(:mod:`drift.commands`), and ``run(options)`` does the work. A command is imported only when it runs,
+so ``drift --help`` is fast.
 """
 
 from __future__ import annotations
@@ -48,20 +49,36 @@ def usage() -> str:
     return "\n".join(lines)
 
 
-def run(argv: Sequence[str]) -> None:
-    """Run ``drift argv...``. Raises DriftError (user errors) and SystemExit (bad flags, --help)."""
+def parse(argv: Sequence[str]):
+    """``(command module, its options)`` of ``drift argv...``, without running it.
+
+    Raises:
+        DriftError: an unreadable ``--config`` file.
+        SystemExit: ``--help``, ``--version`` (status 0), an unknown command or bad flags (status 2).
+    """
+    from drift.commands import parse_options, parse_subcommand
+
     argv = list(argv)
     if not argv or argv[0] in ("-h", "--help"):
         print(usage())
-        return
+        raise SystemExit(0)
     if argv[0] == "--version":
         print(f"drift {_version()}")
-        return
+        raise SystemExit(0)
     name = argv[0]
     if name not in COMMANDS:
         print(f"{usage()}\n\nerror: unknown command {name!r}", file=sys.stderr)
         raise SystemExit(2)
-    importlib.import_module(f"drift.commands.{name}").main(argv[1:])
+    mod = importlib.import_module(f"drift.commands.{name}")
+    if hasattr(mod, "SUBCOMMANDS"):
+        return mod, parse_subcommand(mod.SUBCOMMANDS, argv[1:], prog=f"drift {name}")
+    return mod, parse_options(mod.Options, argv[1:], prog=f"drift {name}")
+
+
+def run(argv: Sequence[str]) -> None:
+    """Run ``drift argv...``. Raises DriftError (user errors) and SystemExit (bad flags, --help)."""
+    mod, options = parse(argv)
+    mod.run(options)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from drift.commands import parse_options, write_options
+from drift.commands import write_options
 
 
 @dataclass(frozen=True)
@@ -36,10 +34,6 @@ class Options:
     """run folder (None: runs/equilibria-<timestamp>)"""
     config: Path | None = None
     """YAML file with these options' keys; flags given as well override it"""
-
-
-def main(argv: Sequence[str] = ()) -> None:
-    run(parse_options(Options, argv, prog="drift equilibria"))
 
 
 def run(o: Options) -> None:
@@ -144,7 +138,3 @@ def run(o: Options) -> None:
         f"{len(rows)} equilibria ({len(failed)} grid points without one), max residual "
         f"{max(r['residual'] for r in rows):.1e}; table equilibria.csv, plot equilibria.png in {run}"
     )
-
-
-if __name__ == "__main__":
-    main(sys.argv[1:])

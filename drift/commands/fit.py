@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated
 
 import tyro
 
-from drift.commands import parse_options, write_options
+from drift.commands import write_options
 from tire_models.fit.pipeline import FitConfig
 
 
@@ -30,10 +28,6 @@ class Options:
     """run folder (None: runs/fit-<timestamp>)"""
     config: Path | None = None
     """YAML file with these options' keys (e.g. a run's options.yaml); flags given as well override it"""
-
-
-def main(argv: Sequence[str] = ()) -> None:
-    run(parse_options(Options, argv, prog="drift fit"))
 
 
 def run(o: Options) -> None:
@@ -68,7 +62,3 @@ def run(o: Options) -> None:
     run_dir = make_run_dir("fit", o.out)
     write_options(run_dir, o)
     run_fit(log_obj, cfg, run_dir)
-
-
-if __name__ == "__main__":
-    main(sys.argv[1:])

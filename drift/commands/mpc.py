@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from drift.commands import parse_options, write_options
+from drift.commands import write_options
 
 
 @dataclass(frozen=True)
@@ -51,10 +49,6 @@ class Options:
     """run folder (None: runs/mpc-<timestamp>)"""
     config: Path | None = None
     """YAML file with these options' keys; flags given as well override it"""
-
-
-def main(argv: Sequence[str] = ()) -> None:
-    run(parse_options(Options, argv, prog="drift mpc"))
 
 
 def run(o: Options) -> None:
@@ -137,11 +131,7 @@ def run(o: Options) -> None:
         else f"no tracking errors (they start after {sc.settle_s:g} s; the run lasted {sc.duration_s:g} s)"
     )
     print(
-        f"{o.scenario}: {tracking}; solve median {m['solve_ms_median']:.2f} ms, p99 {m['solve_ms_p99']:.2f} ms; "
-        f"fallbacks {m['fallbacks']}; spun out: {m['spun_out']}"
+        f"{o.scenario}: {tracking}; solve median {m['solve_ms_median']:.2f} ms, "
+        f"p99 {m['solve_ms_p99']:.2f} ms; fallbacks {m['fallbacks']}; spun out: {m['spun_out']}"
     )
     print(f"results in {run}")
-
-
-if __name__ == "__main__":
-    main(sys.argv[1:])

@@ -25,14 +25,13 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
 import tyro
 
-from drift.commands import parse_subcommand, write_options
+from drift.commands import write_options
 from drift.errors import ConfigError, DriftError
 
 #: stop order: controllers first (they publish a last stop command), the recorder last
@@ -214,11 +213,10 @@ class UpOptions:
     """YAML file with these options' keys; flags given as well override it"""
 
 
-def main(argv: Sequence[str] = ()) -> None:
-    up(parse_subcommand({"up": UpOptions}, argv, prog="drift ros"))
+SUBCOMMANDS = {"up": UpOptions}
 
 
-def up(o: UpOptions) -> None:
+def run(o: UpOptions) -> None:
     """Run ``drift ros up`` with options ``o``.
 
     Raises:
