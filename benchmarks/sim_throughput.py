@@ -53,7 +53,7 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(args.threads)
-    from drift.racing.env import VecRacingEnv, load_config, scaled_track
+    from drift.racing import VecRacingEnv, load_config, scaled_track
 
     rng = np.random.default_rng(0)
     load0 = os.getloadavg()[0]
@@ -66,10 +66,10 @@ def main() -> None:
         f"({args.integrator}), camera {args.camera_sampling}, torch threads {args.threads}"
     )
 
-    single_state = measure(VecRacingEnv(1, cfg_state, track=tr, seed=0), args.single_steps, rng)
-    batch_state = measure(VecRacingEnv(args.cars, cfg_state, track=tr, seed=0), args.steps, rng)
-    single_img = measure(VecRacingEnv(1, cfg_img, track=tr, seed=0), args.single_steps, rng)
-    batch_img = measure(VecRacingEnv(args.image_cars, cfg_img, track=tr, seed=0), args.steps, rng)
+    single_state = measure(VecRacingEnv.from_config(1, cfg_state, track=tr, seed=0), args.single_steps, rng)
+    batch_state = measure(VecRacingEnv.from_config(args.cars, cfg_state, track=tr, seed=0), args.steps, rng)
+    single_img = measure(VecRacingEnv.from_config(1, cfg_img, track=tr, seed=0), args.single_steps, rng)
+    batch_img = measure(VecRacingEnv.from_config(args.image_cars, cfg_img, track=tr, seed=0), args.steps, rng)
 
     rows = [
         ("single car, state only (plain loop)", 1, single_state, None, single_state),

@@ -36,7 +36,7 @@ def sim(
     import numpy as np
     from rich.progress import Progress
 
-    from drift.racing.env import load_config, run_laps, scaled_track
+    from drift.racing import load_config, run_laps, scaled_track
     from drift.runs import make_run_dir, write_metrics
 
     if driver not in DRIVERS:

@@ -4,7 +4,7 @@
 - w_steer_history * steer_history - w_tyre_slip * tyre_slip`` per control step, with (all (B,) arrays):
 
 - ``progress``: centre-line distance gained this step (m, signed; Fuchs et al. 2021, Wurman et al. 2022).
-- ``off_course``: time off course times speed, ``dt_off * v`` (m) (vision paper: Lee et al. 2023).
+- ``off_course``: time off course times speed, ``dt_off * v`` (m) (vision paper: Vasco et al. 2024).
 - ``wall``: time in wall contact times speed, ``dt_wall * v`` (m). (GT Sophy uses kinetic energy; the
   vision paper a contact penalty; time x speed keeps the scale of the off-course term.)
 - ``steer_change``: ``|delta_t - delta_{t-1}| / delta_max`` (dimensionless).
@@ -96,7 +96,7 @@ def reward_terms(
     alpha_f_rad: np.ndarray,
     alpha_r_rad: np.ndarray,
     weights: RewardWeights,
-) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Compute the reward and its terms.
 
     Args:
@@ -107,11 +107,12 @@ def reward_terms(
         delta_max_rad: steering limit used to normalise (rad).
         alpha_f_rad, alpha_r_rad: (B,) slip angles (rad).
     Returns:
-        reward (B,), and a dict with each raw term (key = term name) and each weighted contribution
-        (key ``r_<term>``, signed as it enters the reward).
+        ``(reward, weighted, unweighted)``: reward (B,); ``weighted`` a dict of each term as it enters the
+        reward (weight times term, penalties negative; they sum to the reward); ``unweighted`` the terms
+        before weighting (units above). Keys: :data:`TERMS`.
     """
     d0, d1, d2 = delta_hist_rad[:, 0], delta_hist_rad[:, 1], delta_hist_rad[:, 2]
-    terms = {
+    raw = {
         "progress": progress_m,
         "off_course": off_time_s * speed_mps,
         "wall": wall_time_s * speed_mps,
@@ -120,11 +121,8 @@ def reward_terms(
         "tyre_slip": np.maximum(np.abs(alpha_f_rad) - weights.alpha_free_rad, 0.0)
         + np.maximum(np.abs(alpha_r_rad) - weights.alpha_free_rad, 0.0),
     }
-    out = dict(terms)
+    weighted = {t: (1.0 if t == "progress" else -1.0) * getattr(weights, t) * raw[t] for t in TERMS}
     total = np.zeros_like(progress_m, dtype=float)
     for t in TERMS:
-        sign = 1.0 if t == "progress" else -1.0
-        r = sign * getattr(weights, t) * terms[t]
-        out[f"r_{t}"] = r
-        total = total + r
-    return total, out
+        total = total + weighted[t]
+    return total, weighted, raw

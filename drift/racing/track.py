@@ -686,3 +686,39 @@ def load_track(
         ds_m=ds_m,
         source=str(path),
     )
+
+
+_TRACK_CACHE: dict[tuple, Track] = {}
+
+
+def scaled_track(name_or_path: str | Path | Track, scale: float = 1.0) -> Track:
+    """A track by name or path (:func:`load_track`, cached per name and scale) with its geometry, widths
+    and race line multiplied by ``scale`` (0.1: a 1:10 track for the F1TENTH-class car). A
+    :class:`Track` is returned as it is (it is taken to be scaled already).
+
+    Raises:
+        TrackError: as :func:`load_track`.
+    """
+    if isinstance(name_or_path, Track):
+        return name_or_path
+    key = (str(name_or_path), float(scale))
+    if key not in _TRACK_CACHE:
+        tr = load_track(name_or_path)
+        if scale != 1.0:
+            raw = _read_csv(Path(tr.source), TRACK_COLUMNS)
+            rl = None
+            cand = Path(tr.source).parent.parent / "racelines" / Path(tr.source).name
+            if tr.raceline is not None and cand.is_file():
+                rl = _read_csv(cand, RACELINE_COLUMNS) * scale
+            tr = make_track(
+                raw[:, :2] * scale,
+                raw[:, 2] * scale,
+                raw[:, 3] * scale,
+                name=tr.name,
+                raceline_xy=rl,
+                smooth_m=2.5 * scale,
+                ds_m=1.0 * scale,
+                source=tr.source,
+            )
+        _TRACK_CACHE[key] = tr
+    return _TRACK_CACHE[key]
