@@ -267,21 +267,11 @@ def test_lap_invalid_after_cutting_off_course(track):
     assert len(sim.laps[0]) == 1 and sim.lap_valid[0] == [False]
 
 
-def _race_cli():
-    import importlib
-
-    # TODO(lead): drop this skip once drift/commands/race.py has main(argv) on the tyro CLI
-    if not hasattr(importlib.import_module("drift.commands.race"), "main"):
-        pytest.skip("drift race is not yet on the new CLI (drift.commands.race.main)")
-    from drift.cli import run
-
-    return run
-
-
 def test_cli_race_sim_on_track_file(tmp_path):
     import json
 
-    run = _race_cli()
+    from drift.cli import run
+
     tr = stadium(straight=300.0, R=60.0, w=6.0)
     raw = np.column_stack([tr.xy[::5], tr.w_right[::5], tr.w_left[::5]])
     path = tmp_path / "Oval.csv"
@@ -315,9 +305,9 @@ def test_cli_race_sim_on_track_file(tmp_path):
 
 
 def test_cli_race_sim_bad_inputs_fail_before_a_run_folder(tmp_path):
+    from drift.cli import run
     from drift.errors import DriftError
 
-    run = _race_cli()
     out = tmp_path / "run"
     for args, msg in (
         (["--track", "Atlantis"], "unknown track 'Atlantis'"),

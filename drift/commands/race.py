@@ -7,61 +7,98 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
-import typer
-
+from drift.commands import write_options
 from drift.errors import DriftError
-
-app = typer.Typer(help="Racing simulator on real tracks (TUM format).", no_args_is_help=True)
 
 DRIVERS = ("pure_pursuit",)
 
 
-@app.command("sim")
-def sim(
-    track: str = typer.Option(
-        "Monza", help="Track name (see `drift race tracks`) or path to a TUM-format CSV."
-    ),
-    driver: str = typer.Option("pure_pursuit", help=f"Driver: {', '.join(DRIVERS)}."),
-    laps: int = typer.Option(2, min=1, help="Timed laps (flying start)."),
-    preset: str = typer.Option("iac", help="Environment preset: iac or f1tenth (configs/racing/env.yaml)."),
-    tires: str = typer.Option(None, help="Fitted tyre run folder or model.yaml (default: preset Pacejka)."),
-    physics_hz: float = typer.Option(100.0, help="Physics substep rate (Hz)."),
-    integrator: str = typer.Option("rk4", help="rk4 or euler."),
-    gif_frames: int = typer.Option(60, min=0, help="Camera frames in camera.gif (0 = no GIF)."),
-    out: Path = typer.Option(None, help="Run folder (default runs/race-<timestamp>)."),  # noqa: B008
-) -> None:
-    """Drive a baseline driver around a track; write lap times, trajectory plot and camera GIF."""
+@dataclass(frozen=True)
+class SimOptions:
+    """Drive a baseline driver around a track; write lap times, a trajectory plot and a camera GIF."""
+
+    track: str = "Monza"
+    """track name (drift race tracks) or path to a TUM-format CSV"""
+    driver: str = "pure_pursuit"
+    """the driver: pure_pursuit"""
+    laps: int = 2
+    """timed laps (flying start)"""
+    preset: Literal["iac", "f1tenth"] = "iac"
+    """environment preset (configs/racing/env.yaml)"""
+    tires: Path | None = None
+    """fitted tyres: a drift fit run folder or model.yaml (None: the default tyres)"""
+    allow_other_vehicle: bool = False
+    """use tyres fitted for another vehicle"""
+    physics_hz: float = 100.0
+    """physics substep rate (Hz), rounded up to whole substeps per control step"""
+    integrator: str = "rk4"
+    """rk4 or euler"""
+    gif_frames: int = 60
+    """camera frames in camera.gif (0: no GIF, camera off)"""
+    out: Path | None = None
+    """run folder (None: runs/race-<timestamp>)"""
+    config: Path | None = None
+    """YAML file with these options' keys; flags given as well override it"""
+
+
+@dataclass(frozen=True)
+class TracksOptions:
+    """List the tracks drift knows (shipped, and on the track search path)."""
+
+
+SUBCOMMANDS = {"sim": SimOptions, "tracks": TracksOptions}
+
+
+def run(o: SimOptions | TracksOptions) -> None:
+    """Run ``drift race sim`` or ``drift race tracks``. Raises DriftError on bad input."""
+    if isinstance(o, TracksOptions):
+        from drift.racing.track import track_names
+
+        for n in track_names():
+            print(n)
+        return
+    sim(o)
+
+
+def sim(o: SimOptions) -> None:
+    """``drift race sim``: bad input fails before a run folder exists."""
     import numpy as np
     from rich.progress import Progress
 
     from drift.racing import load_config, run_laps, scaled_track
     from drift.runs import make_run_dir, write_metrics
 
-    if driver not in DRIVERS:
-        raise DriftError(f"unknown driver {driver!r}; choose one of {', '.join(DRIVERS)}")
+    if o.driver not in DRIVERS:
+        raise DriftError(f"unknown driver {o.driver!r}; choose one of {', '.join(DRIVERS)}")
+    if o.laps < 1 or o.gif_frames < 0:
+        raise DriftError(f"--laps must be >= 1 and --gif-frames >= 0, got {o.laps} and {o.gif_frames}")
     from controllers.baselines import PurePursuit
+    from drift.vehicle import load_vehicle
+    from drift.vehicle.tires import resolve_tires
 
-    cfg = load_config(preset, camera=gif_frames > 0, physics_hz=physics_hz, integrator=integrator)
-    tr = scaled_track(track, cfg.track_scale)  # bad names or files fail before a run folder exists
-    if tires is not None:  # so does a bad tyre file
-        from tire_models.io import load_tires
-
-        tires = load_tires(tires)
-    run_dir = make_run_dir("race", out)
+    cfg = load_config(o.preset, camera=o.gif_frames > 0, physics_hz=o.physics_hz, integrator=o.integrator)
+    tr = scaled_track(o.track, cfg.track_scale)  # bad names or files fail before a run folder exists
+    tires = None  # so does a bad tyre file, or one fitted for another vehicle
+    if o.tires is not None:
+        tires = resolve_tires(o.tires, load_vehicle(cfg.vehicle), o.allow_other_vehicle)
+    run_dir = make_run_dir("race", o.out)
+    write_options(run_dir, o)
     drv = PurePursuit()
-    frame_every = 3 if gif_frames > 0 else 0
+    frame_every = 3 if o.gif_frames > 0 else 0
     with Progress() as bar:
-        task = bar.add_task(f"{laps} lap(s) of {track}", total=1.0)
+        task = bar.add_task(f"{o.laps} lap(s) of {o.track}", total=1.0)
         res = run_laps(
             drv,
-            laps=laps,
+            laps=o.laps,
             config=cfg,
             track=tr,
             tires=tires,
             frame_every=frame_every,
-            max_frames=gif_frames,
+            max_frames=o.gif_frames,
             progress=lambda fr: bar.update(task, completed=fr),
         )
     tr = res.track
@@ -74,8 +111,8 @@ def sim(
         "track": tr.name,
         "track_length_m": tr.length_m,
         "vehicle": cfg.vehicle,
-        "driver": driver,
-        "laps_requested": laps,
+        "driver": o.driver,
+        "laps_requested": o.laps,
         "lap_times_s": res.lap_times_s,
         "lap_valid": res.lap_valid,
         "best_lap_s": min(res.lap_times_s) if res.lap_times_s else float("nan"),
@@ -93,17 +130,8 @@ def sim(
     print(
         f"lap times (s): {laps_txt}; off course {res.off_course_s:.1f} s; max slip {res.max_slip_deg:.1f} deg"
     )
-    if len(res.lap_times_s) < laps:
-        print(f"warning: only {len(res.lap_times_s)} of {laps} laps completed")
-
-
-@app.command("tracks")
-def tracks() -> None:
-    """List the tracks found on the track search path."""
-    from drift.racing.track import track_names
-
-    for n in track_names():
-        print(n)
+    if len(res.lap_times_s) < o.laps:
+        print(f"warning: only {len(res.lap_times_s)} of {o.laps} laps completed")
 
 
 def _plot_trajectory(tr, traj, path: Path, lap_times) -> None:
