@@ -7,11 +7,12 @@ Run with ``nice OMP_NUM_THREADS=1 python benchmarks/laptime.py [--grid-m 3] [--t
   building included; ``iter``: coarse + fine IPOPT iterations;
 - ``sim_s``: the simulator's lap when tracking the optimum; ``max_e_m``: the tracker's largest
   distance from the optimal line;
-- ``pp_s``: the pure-pursuit baseline's lap in the racing simulator (measured in the same run; a
-  note says when that lap spent time off course or at the wall, as the simulator flags it).
+- ``pp_s``: the pure-pursuit baseline's lap in the racing simulator (measured in the same run); only
+  a valid lap (no time off course, as the simulator judges it) is reported, an invalid one prints
+  NaN and a note with its time off course and at the wall.
 
 Then the issue's targets (converged, solve under 120 s, simulator within 2 %, faster than pure
-pursuit) and the ratio of the optimal lap time to the pure-pursuit lap. The load average is
+pursuit) and the ratio of the pure-pursuit lap time to the optimal lap (valid laps only). The load average is
 printed at the start and the end (solve times are only comparable on a quiet machine).
 """
 
@@ -39,8 +40,8 @@ def main() -> None:
     )
     args = ap.parse_args()
 
+    from controllers.baselines import pure_pursuit_lap
     from controllers.laptime import min_lap_time, simulate_tracking
-    from drift.commands.laptime import _baseline_lap
     from drift.racing.track import load_track, track_names
     from drift.vehicle import load_vehicle
     from drift.vehicle.tires import default_tires
@@ -53,7 +54,7 @@ def main() -> None:
     t_all = time.perf_counter()
     print(
         f"{'track':14s} {'conv':>5s} {'lap_s':>8s} {'solve_s':>8s} {'build_s':>8s} {'wall_s':>7s} "
-        f"{'iter':>9s} {'sim_s':>8s} {'sim_gap%':>8s} {'max_e_m':>7s} {'pp_s':>8s} {'ocp/pp':>7s}",
+        f"{'iter':>9s} {'sim_s':>8s} {'sim_gap%':>8s} {'max_e_m':>7s} {'pp_s':>8s} {'pp/ocp':>7s}",
         flush=True,
     )
     for name in names:
@@ -67,15 +68,17 @@ def main() -> None:
             sim_s, max_e, why = sim.lap_time_s, sim.max_lateral_error_m, sim.reason
         pp_s, pp_note = math.nan, ""
         if not args.no_baseline:
-            base = _baseline_lap(tr, p, tires)
-            pp_s = base["lap_time_s"] if base else math.nan
-            if base and (base["off_course_s"] > 0 or base["wall_contact_s"] > 0):
+            base = pure_pursuit_lap(tr, p, tires)
+            pp_s = base["lap_time_s"] if base and base["valid"] else math.nan
+            if base is None:
+                pp_note = "  (pure pursuit: no lap)"
+            elif not base["valid"]:
                 pp_note = (
-                    f"  (pure pursuit off course {base['off_course_s']:.1f} s, "
-                    f"wall contact {base['wall_contact_s']:.1f} s)"
+                    f"  (pure pursuit lap {base['lap_time_s']:.2f} s INVALID: off course "
+                    f"{base['off_course_s']:.1f} s, wall contact {base['wall_contact_s']:.1f} s)"
                 )
         gap = 100 * (sim_s / res.lap_time_s - 1) if np.isfinite(sim_s) else math.nan
-        ratio = res.lap_time_s / pp_s if np.isfinite(pp_s) else math.nan
+        ratio = pp_s / res.lap_time_s if np.isfinite(pp_s) and res.converged else math.nan
         rows.append(
             (
                 name,
@@ -126,13 +129,10 @@ def main() -> None:
         rat = [r[9] for r in conv if np.isfinite(r[9])]
         if rat:
             print(
-                f"ratio optimal / pure-pursuit lap time: median {np.median(rat):.3f}, max {max(rat):.3f} "
-                f"(faster on {sum(x < 1 for x in rat)}/{len(rows)} tracks; baseline lap on {len(rat)})"
+                f"ratio pure-pursuit / optimal lap time: median {np.median(rat):.3f}, min {min(rat):.3f}, "
+                f"max {max(rat):.3f} (optimum faster on {sum(x > 1 for x in rat)}/{len(rat)} valid laps)"
             )
-            print(
-                "pure-pursuit laps with time off course or at the wall: "
-                f"{sum(r[12] for r in rows)}/{len(rat)}"
-            )
+        print(f"pure-pursuit laps invalid or missing: {sum(r[12] for r in rows)}/{len(rows)}")
 
 
 if __name__ == "__main__":

@@ -9,6 +9,8 @@ import pytest
 from controllers.laptime import (
     LapTimeConfig,
     LapTimeError,
+    check_problem_size,
+    estimate_problem_size,
     min_lap_time,
     simulate_tracking,
     speed_profile,
@@ -53,9 +55,8 @@ def test_real_tracks_coarse_grid(name):
     _check_invariants(res, IAC, COARSE)
     # faster than the quasi-steady point-mass lap on the race line at 85 % grip (the initial guess)
     seg = np.full(len(res.s), res.grid_m)
-    v_guess = speed_profile(
-        seg, tr.interp(tr.raceline.kappa, tr.raceline.project(tr.position(res.s))[0]), IAC, 0.85 * IAC.mu
-    )
+    kappa_rl = tr.interp(tr.raceline.kappa, tr.raceline.project(tr.position(res.s))[0])
+    v_guess = speed_profile(seg, kappa_rl, IAC, IAC.mu, friction_margin=0.15)
     assert res.lap_time_s < np.sum(seg / v_guess)
     # the car uses the grip: somewhere at the friction limit, the power limit binds on straights
     assert max(res.grip_front.max(), res.grip_rear.max()) > COARSE.grip_limit - 0.01
@@ -300,12 +301,65 @@ def test_mx_and_sx_graphs_give_the_same_iterates():
 def test_pure_pursuit_baseline_is_slower_than_the_optimum_on_a_circle():
     """The baseline driver (pure pursuit, racing simulator) drives a clean lap that the optimum
     beats; a clean lap reports no time off course and none at the wall."""
-    from drift.commands.laptime import _baseline_lap
+    from controllers.baselines import pure_pursuit_lap
 
     tr = circle_track(60.0, 2.5)
-    base = _baseline_lap(tr, IAC, default_tires(IAC))
-    assert base is not None
+    base = pure_pursuit_lap(tr, IAC, default_tires(IAC))
+    assert base is not None and base["valid"]
     assert base["off_course_s"] == 0.0 and base["wall_contact_s"] == 0.0
     res = min_lap_time(tr, IAC, config=LapTimeConfig(grid_m=6.0))
     assert res.lap_time_s < base["lap_time_s"] < 1.3 * res.lap_time_s
     assert np.all(np.diff(base["s"]) >= 0) and len(base["s"]) == len(base["speed"])
+
+
+def test_a_grid_too_fine_for_the_memory_is_refused_before_it_is_built():
+    """Issue 16: ``--grid-m 0.01`` on Monza filled 24 GB and was killed; now it fails at once and says
+    why, with the estimate, the memory available and the smallest grid that fits."""
+    import time
+
+    tr = load_track("Monza")
+    t0 = time.perf_counter()
+    with pytest.raises(LapTimeError) as ei:
+        min_lap_time(tr, IAC, grid_m=0.01)
+    assert time.perf_counter() - t0 < 2.0
+    msg = str(ei.value)
+    assert "GB" in msg and "available" in msg and "smallest grid that fits" in msg
+    assert isinstance(ei.value, DriftError)
+    # the estimate: N = L / grid nodes of 7 variables, about 10 kB per variable
+    size = estimate_problem_size(tr.length_m, LapTimeConfig(grid_m=0.01))
+    assert size.nodes == round(tr.length_m / 0.01) and size.variables == 7 * size.nodes
+    assert size.memory_bytes > 10e9
+    # the default grid passes; on a 1 GB machine the suggested grid fits and a finer one does not
+    assert check_problem_size(tr.length_m, LapTimeConfig()).nodes == round(tr.length_m / 3.0)
+    with pytest.raises(LapTimeError, match="smallest grid") as small:
+        check_problem_size(tr.length_m, LapTimeConfig(grid_m=0.1), available_bytes=10**9)
+    g = float(str(small.value).split("fits is about ")[1].split(" m")[0])
+    check_problem_size(tr.length_m, LapTimeConfig(grid_m=g), available_bytes=10**9)
+    with pytest.raises(LapTimeError):
+        check_problem_size(tr.length_m, LapTimeConfig(grid_m=0.8 * g), available_bytes=10**9)
+
+
+@pytest.mark.parametrize("grid_m", [0.0, -3.0, math.nan, math.inf])
+def test_non_positive_or_non_finite_grid_is_rejected(grid_m):
+    with pytest.raises(LapTimeError, match="grid_m must be a positive, finite number"):
+        LapTimeConfig(grid_m=grid_m)
+    with pytest.raises(LapTimeError, match="grid_m"):
+        min_lap_time(circle_track(), IAC, grid_m=grid_m)
+
+
+def test_progress_reports_every_ipopt_iteration_and_the_tracking_lap():
+    tr = circle_track(60.0, 2.5)
+    calls = []
+    res = min_lap_time(tr, IAC, config=LapTimeConfig(grid_m=6.0), progress=calls.append)
+    # one call per iteration of each grid, iteration 0 included
+    assert len(calls) == res.iterations + len(res.stages)
+    assert [c.grid_m for c in calls][0] == pytest.approx(res.stages[0][0])
+    last = calls[-1]
+    assert last.grid_m == pytest.approx(res.grid_m) and last.iteration == res.stages[-1][2]
+    assert last.infeasibility < 1e-6
+    # the objective is the lap time plus a small regulariser
+    assert res.lap_time_s <= last.objective_s < 1.01 * res.lap_time_s
+    shares = []
+    sim = simulate_tracking(res, IAC, default_tires(IAC), progress=shares.append)
+    assert sim.completed and len(shares) >= 3
+    assert all(0.0 <= x <= 1.0 for x in shares) and shares[-1] > 0.5
