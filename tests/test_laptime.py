@@ -182,16 +182,11 @@ def _circle_track_file(folder):
 
 
 def test_cli_writes_run_folder(tmp_path):
-    from typer.testing import CliRunner
-
-    from drift.cli import app
+    from drift.cli import run
 
     csv = _circle_track_file(tmp_path / "tracks")
     out = tmp_path / "run"
-    r = CliRunner().invoke(
-        app, ["laptime", "--track", str(csv), "--grid-m", "6", "--no-baseline", "--out", str(out)]
-    )
-    assert r.exit_code == 0, r.output
+    run(["laptime", "--track", str(csv), "--grid-m", "6", "--no-baseline", "--out", str(out)])
     m = json.loads((out / "metrics.json").read_text())
     for key in ("lap_time_s", "solve_s", "iterations", "grid_m", "converged", "sim_lap_time_s"):
         assert key in m
@@ -255,30 +250,17 @@ def test_coarse_to_fine_is_the_default_and_reaches_the_same_optimum():
     assert warm.lap_time_s == pytest.approx(cold.lap_time_s, rel=1e-4)
 
 
-def test_cli_failed_solve_writes_the_reason_and_exits_nonzero(tmp_path):
-    from typer.testing import CliRunner
-
-    from drift.cli import app
+def test_cli_failed_solve_writes_the_reason_and_exits_nonzero(tmp_path, capsys):
+    from drift.cli import run
 
     csv = _circle_track_file(tmp_path)
     out = tmp_path / "run"
-    r = CliRunner().invoke(
-        app,
-        [
-            "laptime",
-            "--track",
-            str(csv),
-            "--grid-m",
-            "10",
-            "--max-iter",
-            "2",
-            "--no-baseline",
-            "--out",
-            str(out),
-        ],
-    )
-    assert r.exit_code == 1
-    assert "NOT converged" in r.output and "iteration limit reached" in r.output
+    with pytest.raises(SystemExit) as e:
+        run(["laptime", "--track", str(csv), "--grid-m", "10", "--max-iter", "2", "--no-baseline",
+             "--out", str(out)])
+    assert e.value.code == 1
+    printed = capsys.readouterr().out
+    assert "NOT converged" in printed and "iteration limit reached" in printed
     m = json.loads((out / "metrics.json").read_text())
     assert m["converged"] is False and m["lap_time_s"] is None and m["sim_lap_time_s"] is None
     assert m["reason"] == "iteration limit reached" and m["status"] == "Maximum_Iterations_Exceeded"

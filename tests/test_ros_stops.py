@@ -82,7 +82,7 @@ def _drift_then(tmp_path, event: str):
             ctrl.proc.send_signal(signal.SIGINT)
         elif event == "kill":
             ctrl.proc.kill()
-        # 12 s: a stop takes ~9-10 s from 10 m/s in a drift; the bridge starts its own after its command timeout
+        # 12 s: a stop from a 10 m/s drift takes 9-10 s; the bridge starts its own after its command timeout
         assert probe.wait_for(lambda: sim_t() > t_event + 12.0, 60.0), "the simulation stalled"
         beta, speed = _beta_speed(truth, t_event)
         log = ctrl.log() + bridge.log()

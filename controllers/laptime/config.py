@@ -98,7 +98,7 @@ class LapTimeConfig:
     def __post_init__(self):
         def positive(name, value):
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
-                raise LapTimeError(f"LapTimeConfig.{name} must be a positive, finite number, got {value!r}")
+                raise LapTimeError(f"LapTimeConfig.{name} must be a positive, finite number, got {value}")
 
         positive("grid_m", self.grid_m)
         if self.coarse_grid_m is not None:

@@ -2,29 +2,42 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated
 
-import typer
+import tyro
+
+from controllers.laptime.config import LapTimeConfig
+from drift.commands import write_options
 
 
-def command(
-    track: str = typer.Option(
-        "Monza", "--track", help="track name (TUM database) or path to a TUM-format CSV"
-    ),
-    vehicle: str = typer.Option("iac", "--vehicle", help="vehicle preset name or YAML path"),
-    tires: Path = typer.Option(None, "--tires", help="fit run folder (or model.yaml) of a fitted tyre model"),  # noqa: B008
-    grid_m: float = typer.Option(3.0, "--grid-m", help="collocation grid spacing along the centre line (m)"),
-    max_iter: int = typer.Option(1500, "--max-iter", min=1, help="IPOPT iteration limit per grid"),
-    baseline: bool = typer.Option(
-        True, "--baseline/--no-baseline", help="also drive the pure-pursuit baseline"
-    ),
-    out: Path = typer.Option(None, "--out", help="run folder (default runs/laptime-<timestamp>)"),  # noqa: B008
-):
+@dataclass(frozen=True)
+class Options:
     """Minimum-lap-time optimal control (CasADi + IPOPT), checked in the simulator against pure pursuit.
+    A solve that does not converge still writes the run folder (converged: false, the reason and the
+    active constraints in metrics.json) and exits with status 1."""
 
-    A solve that does not converge still writes the run folder (``converged: false``, ``lap_time_s``
-    null, ``reason`` and the active constraints in metrics.json) and exits with status 1.
-    """
+    laptime: Annotated[LapTimeConfig, tyro.conf.arg(name="")] = field(default_factory=LapTimeConfig)
+    track: str = "Monza"
+    """track name (drift race tracks) or path to a TUM-format CSV"""
+    vehicle: str = "iac"
+    """vehicle preset name or YAML path"""
+    tires: Path | None = None
+    """fitted tyres: a drift fit run folder or model.yaml (None: the default tyres)"""
+    allow_other_vehicle: bool = False
+    """use tyres fitted for another vehicle"""
+    baseline: bool = True
+    """also drive the pure-pursuit baseline"""
+    out: Path | None = None
+    """run folder (None: runs/laptime-<timestamp>)"""
+    config: Path | None = None
+    """YAML file with these options' keys; flags given as well override it"""
+
+
+def run(o: Options) -> None:
+    """Run ``drift laptime``. Raises DriftError on bad input (before a run folder exists) and
+    SystemExit(1) when IPOPT does not converge."""
     import time
 
     import matplotlib
@@ -32,26 +45,37 @@ def command(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import numpy as np
+    from rich.progress import Progress, SpinnerColumn, TimeElapsedColumn
 
-    from controllers.laptime import LapTimeConfig, min_lap_time, simulate_tracking
+    from controllers.laptime import check_problem_size, min_lap_time, simulate_tracking
     from drift.racing.track import load_track
     from drift.runs import make_run_dir, write_metrics
     from drift.vehicle import load_vehicle
     from drift.vehicle.tires import resolve_tires
 
-    if tires is not None and not Path(tires).exists():
-        from drift.errors import DriftError
+    tr = load_track(o.track)
+    p = load_vehicle(o.vehicle)
+    axle = resolve_tires(o.tires, p, o.allow_other_vehicle)
+    cfg = o.laptime
+    size = check_problem_size(tr.length_m, cfg)  # a grid too fine is refused before the run folder exists
+    run = make_run_dir("laptime", o.out)
+    write_options(run, o)
+    print(
+        f"solving the minimum-time lap on {tr.name} ({tr.length_m:.0f} m, grid {cfg.grid_m} m, "
+        f"{size.variables} variables, about {size.memory_bytes / 1e6:.0f} MB) ...",
+        flush=True,
+    )
+    with Progress(SpinnerColumn(), "{task.description}", TimeElapsedColumn(), transient=True) as bar:
+        task = bar.add_task("IPOPT")
 
-        raise DriftError(
-            f"--tires {tires}: no such folder or file (give a `drift fit` run folder or model.yaml)"
-        )
-    tr = load_track(track)
-    p = load_vehicle(vehicle)
-    axle = resolve_tires(tires, p)
-    run = make_run_dir("laptime", out)
-    print(f"solving the minimum-time lap on {tr.name} ({tr.length_m:.0f} m, grid {grid_m} m) ...", flush=True)
-    cfg = LapTimeConfig(grid_m=grid_m, max_iter=max_iter)
-    res = min_lap_time(tr, p, axle, config=cfg, raise_on_failure=False)
+        def show(it):
+            bar.update(
+                task,
+                description=f"IPOPT {it.grid_m:.1f} m grid: iteration {it.iteration}, "
+                f"objective {it.objective_s:.2f} s, infeasibility {it.infeasibility:.1e}",
+            )
+
+        res = min_lap_time(tr, p, axle, config=cfg, raise_on_failure=False, progress=show)
     print(res.summary(), flush=True)
     metrics = {
         "track": tr.name,
@@ -77,7 +101,9 @@ def command(
     sim_lap = float("nan")
     if res.converged:
         t0 = time.perf_counter()
-        sim = simulate_tracking(res, p, axle)
+        with Progress(transient=True) as bar:
+            task = bar.add_task("simulator check", total=1.0)
+            sim = simulate_tracking(res, p, axle, progress=lambda fr: bar.update(task, completed=fr))
         sim_lap = sim.lap_time_s
         metrics.update(
             {
@@ -99,14 +125,21 @@ def command(
     else:
         metrics["sim_lap_time_s"] = float("nan")
     base = None
-    if baseline:
-        base = _baseline_lap(tr, p, axle)
+    if o.baseline:
+        with Progress(transient=True) as bar:
+            task = bar.add_task("pure-pursuit lap", total=1.0)
+            base = _baseline_lap(tr, p, axle, progress=lambda fr: bar.update(task, completed=fr))
         metrics["baseline_lap_time_s"] = base["lap_time_s"] if base else float("nan")
         metrics["baseline_off_course_s"] = base["off_course_s"] if base else float("nan")
         metrics["baseline_wall_contact_s"] = base["wall_contact_s"] if base else float("nan")
-        if base and res.converged:
+        if base and base["valid"] and res.converged:  # compared with valid laps only
             metrics["ocp_vs_baseline_pct"] = 100.0 * (res.lap_time_s / base["lap_time_s"] - 1.0)
-        print(f"pure-pursuit baseline: {metrics['baseline_lap_time_s']:.3f} s", flush=True)
+        metrics["baseline_lap_valid"] = bool(base and base["valid"])
+        print(
+            f"pure-pursuit baseline: {metrics['baseline_lap_time_s']:.3f} s"
+            + ("" if metrics["baseline_lap_valid"] else " (INVALID lap: off course)"),
+            flush=True,
+        )
     _plot_line(res, tr, run / "optimal_line.png", plt)
     _plot_speed(res, base, run / "speed.png", plt, sim_lap)
     write_metrics(run, metrics)
@@ -114,46 +147,18 @@ def command(
         print(f"optimal lap {res.lap_time_s:.3f} s; results in {run}")
     else:
         print(f"NOT converged ({res.reason}); metrics.json marks converged=false; results in {run}")
-        raise typer.Exit(code=1)
+        raise SystemExit(1)
 
 
-def resolve_baseline():  # pragma: no cover - thin import helper
-    from controllers.baselines import PurePursuit
-
-    return PurePursuit
-
-
-def _baseline_lap(tr, p, axle):
-    """Lap time (s) and speed trace of the pure-pursuit baseline in the racing simulator, or None."""
-    import numpy as np
-
-    from drift.racing.env import load_config, run_laps
+def _baseline_lap(tr, p, axle, progress=None):
+    """The pure-pursuit baseline's lap (:func:`controllers.baselines.pure_pursuit_lap`), or None."""
+    from controllers.baselines import pure_pursuit_lap
 
     try:
-        PurePursuit = resolve_baseline()
-        run = run_laps(
-            PurePursuit(), laps=1, config=load_config("iac", camera=False), track=tr, vehicle=p, tires=axle
-        )
+        return pure_pursuit_lap(tr, p, axle, progress=progress)
     except Exception as e:  # the baseline is context, never a reason to lose the optimum
         print(f"pure-pursuit baseline failed: {e}")
         return None
-    if not run.lap_times_s:
-        return None
-    tj = run.trajectory
-    t_start = tj["t_s"][-1] - run.lap_times_s[-1]
-    keep = tj["t_s"] >= t_start
-    s_m, speed = np.asarray(tj["s_m"][keep]), np.asarray(tj["speed_mps"][keep])
-    order = np.argsort(s_m)  # one lap, ordered by position (the lap starts and ends at the line)
-    dt = float(np.median(np.diff(tj["t_s"]))) if len(tj["t_s"]) > 1 else 0.0
-    off = np.asarray(tj["off_course"], float)[keep] if "off_course" in tj else np.zeros(int(keep.sum()))
-    wall = np.asarray(tj["wall_contact"], float)[keep] if "wall_contact" in tj else np.zeros(int(keep.sum()))
-    return {
-        "lap_time_s": float(run.lap_times_s[-1]),
-        "s": s_m[order],
-        "speed": speed[order],
-        "off_course_s": dt * float(np.sum(off > 0)),
-        "wall_contact_s": dt * float(np.sum(wall > 0)),
-    }
 
 
 def _plot_line(res, tr, path, plt):
