@@ -19,7 +19,7 @@ from drift.racing.reward import RewardWeights
 from drift.racing.sim import RacingSim
 from drift.racing.track import Track
 from drift.vehicle.params import VehicleParams
-from drift.vehicle.tires import AxleTires
+from tire_models import AxleTires
 
 __all__ = ["RacingEnv", "env_config"]
 

@@ -51,7 +51,8 @@ from drift.racing.track import Track, scaled_track
 from drift.vehicle import applied_force, axle_loads, f, kinematic_velocities, load_vehicle, slip_angles
 from drift.vehicle.integrate import rk4_step
 from drift.vehicle.params import VehicleParams
-from drift.vehicle.tires import AxleTires, resolve_tires
+from drift.vehicle.tires import resolve_tires
+from tire_models import AxleTires
 
 __all__ = ["RacingSim"]
 
