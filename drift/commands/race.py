@@ -1,34 +1,45 @@
-"""``drift race ...``: the racing simulator on real tracks.
+"""``drift race ...``: the racing simulator on real tracks, and the QR-SAC racing agent.
 
-``drift race sim --track Monza --driver pure_pursuit --laps 2`` drives laps and writes a run folder with
-``metrics.json`` (``lap_times_s``, ``lap_valid``, ``off_course_s``, ``max_slip_deg``, ...), ``trajectory.png``
-(path coloured by speed over the track map), ``camera.gif`` (onboard view) and ``trajectory.npz``.
+- ``drift race sim --track Monza --driver pure_pursuit --laps 2`` drives laps and writes a run folder
+  with ``metrics.json`` (lap times, validity, time off course, slip), ``trajectory.png`` (the path
+  coloured by speed), ``camera.gif`` (the onboard view) and ``trajectory.npz``; ``--driver agent --run
+  RUN_DIR`` drives a trained agent instead.
+- ``drift race train --track Norisring --steps N`` trains QR-SAC (:mod:`controllers.qrsac`); ``--resume
+  RUN_DIR`` continues an interrupted run.
+- ``drift race eval --run RUN_DIR`` drives the agent's deterministic laps and compares them with the
+  minimum-time lap and pure pursuit's (:mod:`controllers.yardstick`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from drift.commands import write_options
+import tyro
+
+from controllers.qrsac import QRSACConfig
+from drift.commands import options_from_yaml, write_options
 from drift.errors import DriftError
 
-DRIVERS = ("pure_pursuit",)
+DRIVERS = ("pure_pursuit", "agent")
 
 
 @dataclass(frozen=True)
 class SimOptions:
-    """Drive a baseline driver around a track; write lap times, a trajectory plot and a camera GIF."""
+    """Drive a driver around a track; write lap times, a trajectory plot and a camera GIF."""
 
     track: str = "Monza"
     """track name (drift race tracks) or path to a TUM-format CSV"""
     driver: str = "pure_pursuit"
-    """the driver: pure_pursuit"""
+    """the driver: pure_pursuit, or agent (with --run)"""
+    run: Path | None = None
+    """with --driver agent: a drift race train run folder (its best checkpoint drives)"""
     laps: int = 2
     """timed laps (flying start)"""
     preset: Literal["iac", "f1tenth"] = "iac"
-    """environment preset (configs/racing/env.yaml)"""
+    """environment preset (configs/racing/env.yaml); an agent uses its own run's"""
     tires: Path | None = None
     """fitted tyres: a drift fit run folder or model.yaml (None: the default tyres)"""
     allow_other_vehicle: bool = False
@@ -38,9 +49,56 @@ class SimOptions:
     integrator: str = "rk4"
     """rk4 or euler"""
     gif_frames: int = 60
-    """camera frames in camera.gif (0: no GIF, camera off)"""
+    """camera frames in camera.gif (0: no GIF)"""
     out: Path | None = None
     """run folder (None: runs/race-<timestamp>)"""
+    config: Path | None = None
+    """YAML file with these options' keys; flags given as well override it"""
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    """Train the QR-SAC racing agent (image actor, privileged critic) on a track; checkpoints, TensorBoard
+    scalars (tb/) and evaluation laps go to the run folder."""
+
+    qrsac: Annotated[QRSACConfig, tyro.conf.arg(name="")] = field(default_factory=QRSACConfig)
+    track: str = "Norisring"
+    """track name (drift race tracks) or path to a TUM-format CSV"""
+    preset: Literal["iac", "f1tenth"] = "iac"
+    """environment preset and vehicle (configs/racing/env.yaml)"""
+    steps: int = 200_000
+    """total environment steps (car-steps over all cars)"""
+    reward: Path | None = None
+    """reward weights YAML (None: configs/racing/reward.yaml)"""
+    tires: Path | None = None
+    """fitted tyres: a drift fit run folder or model.yaml (None: the default tyres)"""
+    allow_other_vehicle: bool = False
+    """use tyres fitted for another vehicle"""
+    resume: Path | None = None
+    """continue this interrupted run folder with its own options, up to --steps"""
+    out: Path | None = None
+    """run folder (None: runs/race-train-<timestamp>)"""
+    config: Path | None = None
+    """YAML file with these options' keys; flags given as well override it"""
+
+
+@dataclass(frozen=True)
+class EvalOptions:
+    """Deterministic laps of a trained agent against the minimum-time lap and pure pursuit's; metrics,
+    the driven and the optimal line, speed against distance, and what the actor sees."""
+
+    run: Path
+    """a drift race train run folder"""
+    track: str | None = None
+    """track (None: the one it trained on)"""
+    laps: int = 3
+    """timed laps (flying start)"""
+    checkpoint: Literal["best", "last"] = "best"
+    """best.pt (the best evaluation) or checkpoint.pt (the last)"""
+    gif_frames: int = 60
+    """camera frames in camera.gif (0: no GIF)"""
+    out: Path | None = None
+    """run folder (None: runs/race-eval-<timestamp>)"""
     config: Path | None = None
     """YAML file with these options' keys; flags given as well override it"""
 
@@ -50,18 +108,179 @@ class TracksOptions:
     """List the tracks drift knows (shipped, and on the track search path)."""
 
 
-SUBCOMMANDS = {"sim": SimOptions, "tracks": TracksOptions}
+SUBCOMMANDS = {"sim": SimOptions, "train": TrainOptions, "eval": EvalOptions, "tracks": TracksOptions}
 
 
-def run(o: SimOptions | TracksOptions) -> None:
-    """Run ``drift race sim`` or ``drift race tracks``. Raises DriftError on bad input."""
+def run(o) -> None:
+    """Run a ``drift race`` subcommand with its options. Raises DriftError on bad input."""
     if isinstance(o, TracksOptions):
         from drift.racing.track import track_names
 
         for n in track_names():
             print(n)
-        return
-    sim(o)
+    elif isinstance(o, TrainOptions):
+        train(o)
+    elif isinstance(o, EvalOptions):
+        evaluate(o)
+    else:
+        sim(o)
+
+
+def _env_kwargs(o: TrainOptions) -> dict:
+    """The racing environment of a training run: preset (and its vehicle), track, tyres, reward."""
+    from drift.racing.reward import load_reward_weights
+    from drift.vehicle import load_vehicle
+    from drift.vehicle.tires import resolve_tires
+
+    kw = {"preset": o.preset, "vehicle": o.preset, "track": o.track}
+    if o.tires is not None:
+        kw["tires"] = resolve_tires(o.tires, load_vehicle(o.preset), o.allow_other_vehicle)
+    if o.reward is not None:
+        kw["reward"] = load_reward_weights(o.reward)
+    return kw
+
+
+def _run_options(run_dir: Path) -> TrainOptions:
+    path = Path(run_dir) / "options.yaml"
+    if not path.is_file():
+        raise DriftError(f"{run_dir}: no options.yaml; pass the run folder of a drift race train")
+    return options_from_yaml(TrainOptions, path)
+
+
+class AgentDriver:
+    """A trained agent as a driver of :func:`drift.racing.run_laps`: the actor's deterministic action
+    (``tanh`` of the mean) from the observation the environment gives it (:func:`observe`)."""
+
+    def __init__(self, agent):
+        self.agent = agent
+
+    def __call__(self, sim):
+        from drift.racing.observations import observe
+
+        return self.agent.act(observe(sim), deterministic=True)
+
+
+def train(o: TrainOptions) -> None:
+    """``drift race train``: bad input fails before a run folder exists."""
+    from rich.progress import Progress
+
+    from controllers.qrsac import train as train_agent
+    from drift.racing.track import load_track
+    from drift.runs import make_run_dir, write_metrics
+
+    resume = o.resume is not None
+    if resume:
+        o = dataclasses.replace(_run_options(o.resume), steps=o.steps, resume=o.resume)
+    if o.steps < 1:
+        raise DriftError(f"--steps must be >= 1, got {o.steps}")
+    load_track(o.track)  # a bad track fails here
+    kw = _env_kwargs(o)
+    run_dir = make_run_dir("race-train", o.resume if resume else o.out)
+    if not resume:
+        write_options(run_dir, o)
+    with Progress() as bar:
+        task = bar.add_task(f"QR-SAC on {o.track}", total=o.steps)
+
+        def show(d):
+            lap = d.get("best_valid_lap_s")
+            ret = d.get("episode_return")
+            bar.update(
+                task,
+                completed=d["step"],
+                description=f"QR-SAC on {o.track}: {d['steps_per_s']:.0f} steps/s, return "
+                + ("-" if ret is None else f"{ret:.1f}")
+                + f", laps {d['laps']}, best valid lap "
+                + ("-" if lap is None else f"{lap:.2f} s"),
+            )
+
+        m = train_agent(
+            o.qrsac, run_dir, o.steps, env_kwargs=kw, resume=resume, progress=show, log=bar.console.print
+        )
+    write_metrics(run_dir, m)
+    lap = m.get("best_valid_lap_s")
+    print(
+        f"{m['steps']} steps in {m['wall_s'] / 60:.1f} min ({m['steps_per_s']:.0f} steps/s); best valid lap "
+        + ("none yet" if lap is None else f"{lap:.2f} s")
+        + f"; drift race eval --run {run_dir}"
+    )
+
+
+def _drive_agent(run_dir: Path, track, laps: int, gif_frames: int, checkpoint: str = "best"):
+    """The agent of ``run_dir`` driving ``laps`` laps: ``(LapRun, env)``; the env holds car and config."""
+    from rich.progress import Progress
+
+    from controllers.qrsac import load_agent
+    from drift.racing import RacingEnv, run_laps
+
+    opts = _run_options(run_dir)
+    ck = Path(run_dir) / ("best.pt" if checkpoint == "best" else "checkpoint.pt")
+    if checkpoint == "best" and not ck.exists():
+        ck = Path(run_dir) / "checkpoint.pt"
+    agent = load_agent(ck)
+    kw = _env_kwargs(opts)
+    if track is not None:
+        kw["track"] = track
+    needs_image = "image" in agent.config.stored_keys
+    env = RacingEnv(camera=needs_image or gif_frames > 0, **kw)
+    with Progress() as bar:
+        task = bar.add_task(f"{laps} lap(s) of {env.sim.track.name} by the agent", total=1.0)
+        res = run_laps(
+            AgentDriver(agent),
+            laps=laps,
+            config=env.cfg,
+            track=env.sim.track,
+            vehicle=env.sim.p,
+            tires=env.sim.tires,
+            frame_every=1 if gif_frames > 0 else 0,
+            max_frames=gif_frames,
+            progress=lambda fr: bar.update(task, completed=fr),
+        )
+    return res, env
+
+
+def evaluate(o: EvalOptions) -> None:
+    """``drift race eval``: lap times against the yardsticks, plots and the actor's view."""
+    import numpy as np
+
+    from controllers.yardstick import yardstick
+    from drift.runs import make_run_dir, write_metrics
+
+    if o.laps < 1 or o.gif_frames < 0:
+        raise DriftError(f"--laps must be >= 1 and --gif-frames >= 0, got {o.laps} and {o.gif_frames}")
+    _run_options(o.run)  # not a training run: fails before the run folder
+    run_dir = make_run_dir("race-eval", o.out)
+    write_options(run_dir, o)
+    res, env = _drive_agent(o.run, o.track, o.laps, o.gif_frames, o.checkpoint)
+    y = yardstick(env.sim.track, env.sim.p, env.sim.tires)
+    valid = [t for t, ok in zip(res.lap_times_s, res.lap_valid, strict=True) if ok]
+    best = min(valid) if valid else float("nan")
+    metrics = {
+        "run": str(o.run),
+        "track": env.sim.track.name,
+        "lap_times_s": res.lap_times_s,
+        "lap_valid": res.lap_valid,
+        "best_valid_lap_s": best,
+        "off_course_s": res.off_course_s,
+        "wall_contact_s": res.wall_contact_s,
+        "ocp_lap_s": y.ocp_lap_s,
+        "pure_pursuit_lap_s": y.pure_pursuit_lap_s,
+        "lap_over_ocp": best / y.ocp_lap_s,
+        "lap_over_pure_pursuit": best / y.pure_pursuit_lap_s,
+    }
+    write_metrics(run_dir, metrics)
+    traj = res.trajectory
+    np.savez_compressed(run_dir / "trajectory.npz", **traj)
+    optimal = (y.ocp_x_m, y.ocp_y_m)
+    _plot_trajectory(res.track, traj, run_dir / "trajectory.png", res.lap_times_s, optimal=optimal)
+    _plot_speed(traj, y, run_dir / "speed.png")
+    if res.frames:
+        _write_gif(res.frames, run_dir / "camera.gif", fps=int(round(1.0 / env.cfg.dt_s)))
+    laps = zip(res.lap_times_s, res.lap_valid, strict=True)
+    laps_txt = ", ".join(f"{t:.2f}{'' if ok else ' (invalid)'}" for t, ok in laps)
+    print(
+        f"laps (s): {laps_txt or 'none completed'}; best valid / minimum-time lap "
+        f"{metrics['lap_over_ocp']:.3f}, / pure pursuit {metrics['lap_over_pure_pursuit']:.3f}"
+    )
 
 
 def sim(o: SimOptions) -> None:
@@ -76,31 +295,40 @@ def sim(o: SimOptions) -> None:
         raise DriftError(f"unknown driver {o.driver!r}; choose one of {', '.join(DRIVERS)}")
     if o.laps < 1 or o.gif_frames < 0:
         raise DriftError(f"--laps must be >= 1 and --gif-frames >= 0, got {o.laps} and {o.gif_frames}")
+    if (o.driver == "agent") != (o.run is not None):
+        raise DriftError("--driver agent needs --run RUN_DIR (a drift race train run folder), and only it")
     from controllers.baselines import PurePursuit
     from drift.vehicle import load_vehicle
     from drift.vehicle.tires import resolve_tires
 
-    cfg = load_config(o.preset, camera=o.gif_frames > 0, physics_hz=o.physics_hz, integrator=o.integrator)
-    tr = scaled_track(o.track, cfg.track_scale)  # bad names or files fail before a run folder exists
-    tires = None  # so does a bad tyre file, or one fitted for another vehicle
-    if o.tires is not None:
-        tires = resolve_tires(o.tires, load_vehicle(cfg.vehicle), o.allow_other_vehicle)
-    run_dir = make_run_dir("race", o.out)
-    write_options(run_dir, o)
-    drv = PurePursuit()
-    frame_every = 3 if o.gif_frames > 0 else 0
-    with Progress() as bar:
-        task = bar.add_task(f"{o.laps} lap(s) of {o.track}", total=1.0)
-        res = run_laps(
-            drv,
-            laps=o.laps,
-            config=cfg,
-            track=tr,
-            tires=tires,
-            frame_every=frame_every,
-            max_frames=o.gif_frames,
-            progress=lambda fr: bar.update(task, completed=fr),
-        )
+    if o.driver == "agent":
+        _run_options(o.run)  # not a training run: fails before the run folder
+        run_dir = make_run_dir("race", o.out)
+        write_options(run_dir, o)
+        res, env = _drive_agent(o.run, o.track, o.laps, o.gif_frames)
+        cfg = env.cfg
+        frame_every = 1
+    else:
+        cfg = load_config(o.preset, camera=o.gif_frames > 0, physics_hz=o.physics_hz, integrator=o.integrator)
+        tr = scaled_track(o.track, cfg.track_scale)  # bad names or files fail before a run folder exists
+        tires = None  # so does a bad tyre file, or one fitted for another vehicle
+        if o.tires is not None:
+            tires = resolve_tires(o.tires, load_vehicle(cfg.vehicle), o.allow_other_vehicle)
+        run_dir = make_run_dir("race", o.out)
+        write_options(run_dir, o)
+        frame_every = 3 if o.gif_frames > 0 else 0
+        with Progress() as bar:
+            task = bar.add_task(f"{o.laps} lap(s) of {o.track}", total=1.0)
+            res = run_laps(
+                PurePursuit(),
+                laps=o.laps,
+                config=cfg,
+                track=tr,
+                tires=tires,
+                frame_every=frame_every,
+                max_frames=o.gif_frames,
+                progress=lambda fr: bar.update(task, completed=fr),
+            )
     tr = res.track
     traj = res.trajectory
     np.savez_compressed(run_dir / "trajectory.npz", **traj)
@@ -134,7 +362,7 @@ def sim(o: SimOptions) -> None:
         print(f"warning: only {len(res.lap_times_s)} of {o.laps} laps completed")
 
 
-def _plot_trajectory(tr, traj, path: Path, lap_times) -> None:
+def _plot_trajectory(tr, traj, path: Path, lap_times, optimal=None) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -152,9 +380,12 @@ def _plot_trajectory(tr, traj, path: Path, lap_times) -> None:
     lc.set_array(traj["speed_mps"][:-1])
     ax.add_collection(lc)
     fig.colorbar(lc, ax=ax, label="speed (m/s)")
+    if optimal is not None:
+        ax.plot(*optimal, "k--", lw=0.8, label="minimum-time line")
     off = traj["off_course"].astype(bool)
     if off.any():
         ax.plot(xy[off, 0], xy[off, 1], "r.", ms=3, label="off course")
+    if off.any() or optimal is not None:
         ax.legend()
     ax.set_aspect("equal")
     ax.set_xlabel("x (m)")
@@ -173,3 +404,21 @@ def _write_gif(frames, path: Path, fps: int = 3, upscale: int = 3) -> None:
         Image.fromarray(f).resize((f.shape[1] * upscale, f.shape[0] * upscale), Image.NEAREST) for f in frames
     ]
     imgs[0].save(path, save_all=True, append_images=imgs[1:], duration=int(1000 / max(fps, 1)), loop=0)
+
+
+def _plot_speed(traj, y, path: Path) -> None:
+    """Speed against centre-line distance: the agent's laps and the minimum-time lap's."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(10, 4))
+    ax.plot(traj["s_m"], traj["speed_mps"] * 3.6, ".", ms=1.5, label="agent")
+    ax.plot(y.ocp_s_m, y.ocp_speed_mps * 3.6, "k-", lw=0.9, label=f"minimum-time lap ({y.ocp_lap_s:.2f} s)")
+    ax.set_xlabel("distance along the centre line (m)")
+    ax.set_ylabel("speed (km/h)")
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
