@@ -147,19 +147,6 @@ def _run_options(run_dir: Path) -> TrainOptions:
     return options_from_yaml(TrainOptions, path)
 
 
-class AgentDriver:
-    """A trained agent as a driver of :func:`drift.racing.run_laps`: the actor's deterministic action
-    (``tanh`` of the mean) from the observation the environment gives it (:func:`observe`)."""
-
-    def __init__(self, agent):
-        self.agent = agent
-
-    def __call__(self, sim):
-        from drift.racing.observations import observe
-
-        return self.agent.act(observe(sim), deterministic=True)
-
-
 def train(o: TrainOptions) -> None:
     """``drift race train``: bad input fails before a run folder exists."""
     from rich.progress import Progress
@@ -210,6 +197,7 @@ def _drive_agent(run_dir: Path, track, laps: int, gif_frames: int, checkpoint: s
     from rich.progress import Progress
 
     from controllers.qrsac import load_agent
+    from controllers.qrsac.driver import AgentDriver
     from drift.racing import RacingEnv, run_laps
 
     opts = _run_options(run_dir)
