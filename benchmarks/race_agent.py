@@ -1,0 +1,214 @@
+"""Benchmark: the racing agents on one track, same environment, same environment steps, several seeds.
+
+Variants (issue 11):
+
+1. ``qrsac-image-priv``: QR-SAC, image actor + privileged critic (the vision paper's agent);
+2. ``qrsac-image-actor``: the ablation, image actor + a critic that sees only what the actor sees;
+3. ``qrsac-state``: QR-SAC with a state actor (privileged + proprio, no pixels);
+4. ``tqc-state``: sb3-contrib TQC (truncated quantile critics) on the state observation, the peer an RL
+   user would pick, with its defaults except the replay size, same environment steps.
+
+Each run trains for ``--steps`` car-steps on ``--track`` (defaults of ``QRSACConfig``; TQC on
+``--num-envs`` cars through sb3's vectorised env), then drives ``--laps`` deterministic laps with
+:func:`drift.racing.run_laps`. One table, one row per variant (mean over seeds, and the best seed):
+best valid lap (s), best valid lap / minimum-time lap (:mod:`controllers.yardstick`), the share of
+evaluation laps without time off course, car-steps/s with updates (the update-to-data ratio stated),
+wall time. Training curves (evaluation return against steps) go to ``--out`` as CSV and PNG.
+
+    python benchmarks/race_agent.py [--track Norisring] [--steps 200000] [--seeds 0,1,2]
+        [--variants qrsac-image-priv,qrsac-image-actor,qrsac-state,tqc-state] [--laps 3] [--out DIR]
+
+Long: on 2 CPU cores the image variants train at ~100 car-steps/s, so 200k steps take about 35 min
+each; run it where time allows and quote the table with the command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+VARIANTS = ("qrsac-image-priv", "qrsac-image-actor", "qrsac-state", "tqc-state")
+
+
+def _qrsac(variant: str, track, steps: int, seed: int, run_dir: Path, eval_every: int):
+    from controllers.qrsac import QRSACConfig, load_agent, train
+
+    actor_obs = "state" if variant == "qrsac-state" else "image"
+    critic_obs = "actor" if variant == "qrsac-image-actor" else "privileged"
+    cfg = QRSACConfig(actor_obs=actor_obs, critic_obs=critic_obs, seed=seed, eval_every=eval_every)
+    t0 = time.perf_counter()
+    m = train(cfg, run_dir, steps, env_kwargs={"track": track})
+    wall = time.perf_counter() - t0
+    curve = [(e["step"], e["return"]) for e in m["evaluations"]]
+    agent = load_agent(run_dir / ("best.pt" if (run_dir / "best.pt").exists() else "checkpoint.pt"))
+    return agent, {"steps_per_s": m["steps_per_s"], "wall_s": wall, "utd": cfg.utd, "curve": curve}
+
+
+def _tqc(track, steps: int, seed: int, num_envs: int, eval_every: int):
+    """sb3-contrib TQC on the flattened state observation (privileged + proprio)."""
+    import gymnasium as gym
+    from sb3_contrib import TQC
+    from stable_baselines3.common.callbacks import BaseCallback
+    from stable_baselines3.common.env_util import make_vec_env
+
+    import drift.racing  # noqa: F401 - registers the ids
+    from controllers.qrsac import evaluate
+
+    def make():
+        env = gym.make("drift/Racing-v0", track=track, camera=False)
+        env = gym.wrappers.FilterObservation(env, ["privileged", "proprio"])
+        return gym.wrappers.FlattenObservation(env)
+
+    venv = make_vec_env(make, n_envs=num_envs, seed=seed)
+    model = TQC("MlpPolicy", venv, seed=seed, buffer_size=min(steps, 1_000_000), verbose=0)
+    curve: list[tuple[int, float]] = []
+
+    class Curve(BaseCallback):  # the same deterministic evaluation as QR-SAC's training runs
+        def _on_step(self) -> bool:
+            if eval_every and self.num_timesteps % eval_every < num_envs:
+                ev = evaluate(TQCPolicy(model), env_kwargs={"track": track})
+                curve.append((self.num_timesteps, ev["return"]))
+            return True
+
+    t0 = time.perf_counter()
+    model.learn(total_timesteps=steps, callback=Curve())
+    wall = time.perf_counter() - t0
+    utd = model.gradient_steps / (model.train_freq.frequency * num_envs)
+    return TQCPolicy(model), {"steps_per_s": steps / wall, "wall_s": wall, "utd": utd, "curve": curve}
+
+
+class TQCPolicy:
+    """TQC's deterministic action from the environment's observation dict (privileged + proprio), with the
+    ``config`` and ``shapes`` of a state agent so that :func:`controllers.qrsac.evaluate` drives it."""
+
+    def __init__(self, model):
+        from controllers.qrsac import QRSACConfig
+
+        self.model = model
+        self.config = QRSACConfig(actor_obs="state")
+        self.shapes = {"privileged": (365,), "proprio": (12,)}
+
+    def act(self, obs, deterministic=True):
+        x = np.concatenate([obs["privileged"], obs["proprio"]], axis=-1)  # FlattenObservation's key order
+        return self.model.predict(x, deterministic=deterministic)[0]
+
+
+def _laps(policy, track, laps: int) -> dict:
+    from controllers.qrsac.driver import AgentDriver
+    from drift.racing import RacingEnv, run_laps
+
+    needs_image = "image" in getattr(getattr(policy, "config", None), "stored_keys", ())
+    env = RacingEnv(track=track, camera=needs_image)
+    run = run_laps(AgentDriver(policy), laps=laps, config=env.cfg, track=env.sim.track)
+    valid = [t for t, ok in zip(run.lap_times_s, run.lap_valid, strict=True) if ok]
+    return {
+        "laps": len(run.lap_times_s),
+        "valid_laps": len(valid),
+        "best_valid_lap_s": min(valid) if valid else float("nan"),
+        "clean_share": len(valid) / laps,
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--track", default="Norisring")
+    ap.add_argument("--steps", type=int, default=200_000, help="car-steps per run")
+    ap.add_argument("--seeds", default="0,1,2")
+    ap.add_argument("--variants", default=",".join(VARIANTS))
+    ap.add_argument("--laps", type=int, default=3, help="deterministic evaluation laps per run")
+    ap.add_argument("--num-envs", type=int, default=8, help="TQC's cars (QR-SAC: its config's num_envs)")
+    ap.add_argument("--eval-every", type=int, default=20_000, help="car-steps between curve points")
+    ap.add_argument("--out", default="runs/bench-race-agent")
+    a = ap.parse_args()
+
+    import os
+
+    from controllers.yardstick import yardstick
+    from drift.racing import RacingEnv
+
+    variants = [v for v in a.variants.split(",") if v]
+    unknown = set(variants) - set(VARIANTS)
+    if unknown:
+        raise SystemExit(f"unknown variants {sorted(unknown)}; known: {', '.join(VARIANTS)}")
+    seeds = [int(s) for s in a.seeds.split(",") if s]
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    env = RacingEnv(track=a.track, camera=False)
+    ys = yardstick(env.sim.track, env.sim.p, env.sim.tires)
+    print(
+        f"{env.sim.track.name}: minimum-time lap {ys.ocp_lap_s:.2f} s, "
+        f"pure pursuit {ys.pure_pursuit_lap_s:.2f} s; "
+        f"{a.steps} car-steps per run, seeds {seeds}; load average {os.getloadavg()[0]:.1f} "
+        f"({os.cpu_count()} cores)",
+        flush=True,
+    )
+    rows, curves = [], []
+    for v in variants:
+        for seed in seeds:
+            if v == "tqc-state":
+                policy, info = _tqc(a.track, a.steps, seed, a.num_envs, a.eval_every)
+            else:
+                policy, info = _qrsac(v, a.track, a.steps, seed, out / f"{v}-seed{seed}", a.eval_every)
+            ev = _laps(policy, a.track, a.laps)
+            row = {"variant": v, "seed": seed, **ev, "steps_per_s": info["steps_per_s"], "utd": info["utd"],
+                   "wall_s": info["wall_s"], "lap_over_ocp": ev["best_valid_lap_s"] / ys.ocp_lap_s}
+            rows.append(row)
+            curves += [{"variant": v, "seed": seed, "step": s, "return": r} for s, r in info["curve"]]
+            print(json.dumps(row), flush=True)
+    with open(out / "runs.csv", "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    with open(out / "curves.csv", "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=["variant", "seed", "step", "return"])
+        w.writeheader()
+        w.writerows(curves)
+    _plot_curves(curves, out / "curves.png")
+
+    print(f"\n== {env.sim.track.name}, {a.steps} car-steps per run, {len(seeds)} seed(s); "
+          f"minimum-time lap {ys.ocp_lap_s:.2f} s, pure pursuit {ys.pure_pursuit_lap_s:.2f} s ==")
+    print(f"{'variant':20s} {'best lap s':>10s} {'mean lap s':>10s} {'lap/OCP':>8s} {'clean laps':>10s}"
+          f" {'steps/s':>8s} {'utd':>5s} {'wall min':>8s}")
+    for v in variants:
+        rs = [r for r in rows if r["variant"] == v]
+        laps = np.array([r["best_valid_lap_s"] for r in rs])
+        best = np.nanmin(laps) if np.isfinite(laps).any() else float("nan")
+        mean = np.nanmean(laps) if np.isfinite(laps).any() else float("nan")
+        clean = np.mean([r["clean_share"] for r in rs])
+        speed = np.mean([r["steps_per_s"] for r in rs])
+        wall = np.mean([r["wall_s"] for r in rs]) / 60
+        print(f"{v:20s} {best:10.2f} {mean:10.2f} {best / ys.ocp_lap_s:8.3f} {clean:10.2f} {speed:8.0f}"
+              f" {rs[0]['utd']:5.2f} {wall:8.1f}")
+    pp = ys.pure_pursuit_lap_s
+    print(f"pure pursuit: {pp:.2f} s, {pp / ys.ocp_lap_s:.3f} x the OCP lap")
+    print(f"tables and curves in {out}")
+
+
+def _plot_curves(curves, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for v in dict.fromkeys(c["variant"] for c in curves):
+        for seed in dict.fromkeys(c["seed"] for c in curves if c["variant"] == v):
+            pts = [(c["step"], c["return"]) for c in curves if c["variant"] == v and c["seed"] == seed]
+            if pts:
+                s, r = zip(*pts, strict=True)
+                ax.plot(s, r, label=f"{v} seed {seed}", lw=1)
+    ax.set_xlabel("car-steps")
+    ax.set_ylabel("deterministic evaluation return")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    main()
