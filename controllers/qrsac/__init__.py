@@ -1,7 +1,8 @@
 """QR-SAC (quantile-regression soft actor-critic with a privileged critic) for the racing simulator.
 
 The algorithm and the training loop are in one file, :mod:`controllers.qrsac.qrsac`; the networks in
-:mod:`controllers.qrsac.networks`, the replay buffer in :mod:`controllers.qrsac.buffer`.
+:mod:`controllers.qrsac.networks`, the replay buffer in :mod:`controllers.qrsac.buffer`, the rollout
+workers on Ray (optional: ``pip install 'drift[ray]'``) in :mod:`controllers.qrsac.workers`.
 """
 
 from controllers.qrsac.qrsac import (

@@ -14,6 +14,11 @@ each stream's newest row, whose next observation is not stored yet) and walks up
 returns the rewards and flags of the window (:class:`Batch`); the window stops at a termination, at a
 time-limit truncation (bootstrapping from the final observation), or where the stream's stored data end
 (reported as a truncation: a shorter n-step target, still unbiased).
+
+With rollout workers (:mod:`controllers.qrsac.workers`) the buffer holds one stream per car per worker
+(``num_envs = workers * cars``); a worker's vector step is added at its stream offset (``add(...,
+offset=w * cars)``), and :meth:`ReplayBuffer.end_streams` closes every stream's open episode when the cars
+restart without their state (a resumed run whose workers start new episodes).
 """
 
 from __future__ import annotations
@@ -66,7 +71,7 @@ class ReplayBuffer:
 
     Args:
         capacity: total rows (transitions plus one final row per finished episode), split evenly over cars.
-        num_envs: cars B.
+        num_envs: streams B: the cars (with rollout workers: workers x cars per worker).
         shapes, dtypes: per stored observation key, one car's shape and numpy dtype (images uint8).
         n_step: window length n. seed: seed of the sampling generator.
     Raises:
@@ -138,17 +143,20 @@ class ReplayBuffer:
         self.head[cars] = (rows + 1) % self.C
         self.count[cars] = np.minimum(self.count[cars] + 1, self.C)
 
-    def add(self, obs, action, reward, terminated, truncated, final_obs=None) -> None:
-        """Store one vector step of all cars.
+    def add(self, obs, action, reward, terminated, truncated, final_obs=None, offset: int = 0) -> None:
+        """Store one vector step of ``b`` cars (all B streams by default) in streams ``offset .. offset+b-1``.
 
         Args:
-            obs: dict of (B, ...) observations the actions were taken from (before the step).
-            action: (B, 2); reward: (B,) (as learned, e.g. scaled); terminated, truncated: (B,) bool.
+            obs: dict of (b, ...) observations the actions were taken from (before the step).
+            action: (b, 2); reward: (b,) (as learned, e.g. scaled); terminated, truncated: (b,) bool.
             final_obs: for the cars that finished, ``info["final_obs"]`` of a SAME_STEP vector env (object
                 array of per-car dicts, None elsewhere); required when a car finished.
+            offset: first stream (a rollout worker's ``w * cars``).
         """
-        B = self.B
-        cars = np.arange(B)
+        b = len(reward)
+        if offset < 0 or offset + b > self.B:
+            raise DriftError(f"streams {offset}..{offset + b - 1} outside the buffer's {self.B} streams")
+        cars = offset + np.arange(b)
         done = np.asarray(terminated, bool) | np.asarray(truncated, bool)
         self._write(cars, obs, action, reward, terminated, truncated, final=False)
         if done.any():
@@ -157,7 +165,27 @@ class ReplayBuffer:
             idx = np.flatnonzero(done)
             fo = {k: np.stack([final_obs[i][k] for i in idx]) for k in self.obs}
             z = np.zeros(len(idx))
-            self._write(idx, fo, np.zeros((len(idx), 2)), z, False, False, final=True)
+            self._write(offset + idx, fo, np.zeros((len(idx), 2)), z, False, False, final=True)
+
+    def end_streams(self) -> None:
+        """Close every stream's open episode at its newest stored observation, as a time-limit truncation,
+        before its car restarts in a new episode whose first observation would otherwise follow it.
+
+        The newest row (``s_t``, whose step ``a_t`` has no stored next observation) becomes the final row of
+        the episode and the row before it is marked truncated, so windows bootstrap from ``s_t``; the step
+        taken from ``s_t`` is dropped. Streams that are empty or already end with a final row are unchanged.
+        """
+        for car in np.flatnonzero(self.count > 0):
+            last = (self.head[car] - 1) % self.C
+            if self.final[car, last]:
+                continue
+            self.final[car, last] = True
+            self.action[car, last] = 0.0
+            self.reward[car, last] = 0.0
+            self.term[car, last] = self.trunc[car, last] = False
+            prev = (last - 1) % self.C
+            if self.count[car] >= 2 and not self.final[car, prev]:
+                self.trunc[car, prev] = True
 
     def _age(self, cars: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """Rows written after ``rows`` in each car's stream."""

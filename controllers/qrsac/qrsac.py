@@ -3,7 +3,8 @@
 The algorithm of Gran Turismo Sophy (Wurman et al., *Nature* 2022, Methods) and its vision-based successor
 (Vasco et al., *RLC* 2024, App. J), in one file in the shape of CleanRL's ``sac_continuous_action.py``:
 the config, the pure loss and target functions, the learner's update, the training loop, evaluation and
-checkpoints. Networks: :mod:`controllers.qrsac.networks`; replay buffer: :mod:`controllers.qrsac.buffer`.
+checkpoints. Networks: :mod:`controllers.qrsac.networks`; replay buffer: :mod:`controllers.qrsac.buffer`;
+rollout workers on Ray (``workers``, backend ``ray``): :mod:`controllers.qrsac.workers`.
 
 - **Critics:** two distributional critics of ``N`` quantiles at fractions ``tau_i = (2i-1)/2N``, trained with
   the quantile Huber loss (kappa = 1, :func:`quantile_huber_loss`).
@@ -49,9 +50,11 @@ from controllers.qrsac.networks import Actor, QuantileCritic, obs_keys
 from drift.errors import ConfigError, DriftError
 
 __all__ = [
+    "BACKENDS",
     "QRSACConfig",
     "Agent",
     "train",
+    "check_backend",
     "evaluate",
     "load_agent",
     "quantile_fractions",
@@ -61,6 +64,8 @@ __all__ = [
 ]
 
 CHECKPOINT_FORMAT = "drift.qrsac/1"
+#: where :func:`train` steps the cars: the learner itself, or rollout workers on Ray
+BACKENDS = ("local", "ray")
 
 
 # ====================================================================== config
@@ -130,6 +135,14 @@ class QRSACConfig:
     """Car steps between TensorBoard scalars and progress callbacks."""
     device: str = "cpu"
     """Torch device (``cpu``, ``cuda``)."""
+    workers: int = 0
+    """Rollout workers (Ray actors, with backend ray), each stepping its own ``num_envs`` cars on CPU for
+    the learner (GT Sophy: a fleet of consoles); 0: the learner steps the cars itself (backend local)."""
+    rollout_steps: int = 25
+    """With workers: vector steps each worker takes per round; the learner updates while the next round
+    runs, so the workers' policy lags by up to a round plus ``broadcast_every`` updates."""
+    broadcast_every: int = 100
+    """With workers: learner updates between broadcasts of the actor's weights to the workers."""
 
     #: fields a resumed run may change: they do not change what is learned
     RUN_FIELDS = (
@@ -148,6 +161,7 @@ class QRSACConfig:
         if self.critic_obs not in ("privileged", "actor"):
             raise ConfigError(f"critic_obs must be 'privileged' or 'actor', got {self.critic_obs!r}")
         positive = ("num_envs", "buffer_capacity", "n_step", "n_quantiles", "batch_size", "log_every")
+        positive += ("rollout_steps", "broadcast_every")
         for name in positive:
             if not getattr(self, name) >= 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -162,6 +176,8 @@ class QRSACConfig:
                 raise ConfigError(f"{name} must be > 0, got {getattr(self, name)}")
         if self.grad_clip < 0 or self.learning_starts < 0 or self.eval_every < 0 or self.checkpoint_every < 0:
             raise ConfigError("grad_clip, learning_starts, eval_every and checkpoint_every must be >= 0")
+        if self.workers < 0:
+            raise ConfigError(f"workers must be >= 0, got {self.workers}")
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
 
     def replace(self, **kw) -> QRSACConfig:
@@ -544,11 +560,12 @@ def _config_from(d: dict, path: Path) -> QRSACConfig:
 def _check_resume(ck: dict, config: QRSACConfig, shapes: dict, path: Path) -> None:
     """Raise a DriftError naming every config field and observation shape that differs."""
     saved = ck["config"]
+    defaults = {f.name: f.default for f in dataclasses.fields(QRSACConfig)}
     diffs = []
     for k, v in config.to_dict().items():
         if k in QRSACConfig.RUN_FIELDS:
             continue
-        old = saved.get(k, "<missing>")
+        old = saved.get(k, defaults[k])  # a field the checkpoint predates had its default
         if (tuple(old) if isinstance(old, list) else old) != v:
             diffs.append(f"{k}: {old!r} in the checkpoint, {v!r} now")
     old_shapes = {k: tuple(v) for k, v in ck["shapes"].items()}
@@ -636,6 +653,21 @@ def _step_values(info: dict) -> dict[str, np.ndarray]:
     return out
 
 
+def check_backend(config: QRSACConfig, backend: str) -> None:
+    """Raise a DriftError unless ``backend`` can run ``config``: ``local`` without workers, ``ray`` with
+    workers and Ray installed (the message says ``pip install 'drift[ray]'``)."""
+    if backend not in BACKENDS:
+        raise DriftError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+    if backend == "ray":
+        from controllers.qrsac.workers import import_ray
+
+        import_ray()
+        if config.workers < 1:
+            raise DriftError("backend 'ray' needs rollout workers: --workers N (N >= 1)")
+    elif config.workers > 0:
+        raise DriftError(f"{config.workers} rollout workers need backend 'ray' (--backend ray)")
+
+
 def train(
     config: QRSACConfig,
     run_dir: str | Path,
@@ -644,8 +676,18 @@ def train(
     resume: bool = False,
     progress: Callable[[dict], None] | None = None,
     log: Callable[[str], None] | None = None,
+    backend: str = "local",
+    address: str | None = None,
 ) -> dict[str, Any]:
     """Train QR-SAC on ``VecRacingEnv`` (``config.num_envs`` cars) until ``steps`` car steps.
+
+    Backend ``local`` (``config.workers == 0``): the learner steps the cars itself, one vector step then
+    the updates due. Backend ``ray`` (``config.workers >= 1``, needs ``pip install 'drift[ray]'``): the
+    cars run in ``workers`` Ray actors (:mod:`controllers.qrsac.workers`), one replay stream per car per
+    worker. Synchronous rounds, pipelined by one: the learner collects every worker's ``rollout_steps``
+    vector steps (``ray.get``), starts the next round, adds the collected one to the buffer, runs the
+    updates due (``utd`` per car step over all workers' cars) and, once ``broadcast_every`` more updates
+    are done, broadcasts the actor's weights (applied from the worker's next round).
 
     Args:
         config: :class:`QRSACConfig`.
@@ -656,24 +698,31 @@ def train(
             ``camera``, ``image_px``, ``max_episode_steps`` (default 3000), ...); the camera is on by default
             only when an input needs it.
         resume: continue from ``run_dir/checkpoint.pt`` (same config except :attr:`QRSACConfig.RUN_FIELDS`,
-            same observation shapes). With the buffer saved, on CPU, resumed equals uninterrupted.
+            same observation shapes). With the buffer saved, on CPU, resumed equals uninterrupted (backend
+            local). With Ray the resume is not exact: the workers restart their cars in new episodes (seeds
+            offset by the step), the buffer's open episodes end as truncations where they stopped.
         progress: called every ``log_every`` steps with a dict: ``step``, ``steps_per_s``, ``episode_return``
             (mean over episodes finished since the last call, None if none), ``laps`` (total timed laps),
             ``best_valid_lap_s`` (training and evaluation), ``updates``.
         log: called with one line of text per event (run start, evaluations, checkpoints), e.g. ``print``.
+        backend: ``local`` or ``ray`` (see above).
+        address: with backend ``ray``, the Ray cluster to join (None: start a local Ray instance, shut down
+            at the end; an instance the caller already initialised is used and left running).
     Returns:
         metrics dict (JSON-ready): ``steps``, ``updates``, ``episodes``, ``wall_s``, ``steps_per_s``,
         ``best_eval_return``, ``best_valid_lap_s``, ``evaluations`` (list of :func:`evaluate` dicts with
-        ``step``), ``buffer_bytes``.
+        ``step``), ``buffer_bytes``; with Ray also ``workers`` and ``broadcasts``.
     Raises:
         DriftError: an environment without the inputs the config needs; a buffer larger than the machine's
-            memory; resume without, or with a corrupt or mismatched, checkpoint.
+            memory; resume without, or with a corrupt or mismatched, checkpoint; backend ``ray`` without
+            Ray installed or without workers, workers with backend ``local``.
     """
     from torch.utils.tensorboard import SummaryWriter
 
     from drift.racing.vector import VecRacingEnv
 
     c = config
+    check_backend(c, backend)  # before the run folder
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     say = log or (lambda line: None)
@@ -682,14 +731,15 @@ def train(
         raise DriftError(f"device {c.device!r} asked for but CUDA is not available: use device='cpu'")
     device = torch.device(c.device)
 
-    envs = VecRacingEnv(
-        num_envs=c.num_envs, seed=c.seed, autoreset_mode="SameStep", **_env_kwargs(c, env_kwargs)
-    )
+    env_kw = _env_kwargs(c, env_kwargs)
+    W = c.workers  # with workers, the learner's own env (one car) only gives shapes and evaluations
+    envs = VecRacingEnv(num_envs=1 if W else c.num_envs, seed=c.seed, autoreset_mode="SameStep", **env_kw)
     shapes = _check_shapes(c, envs, None, "train")
     agent = Agent(c, shapes).to(device)
     learner = Learner(agent)
     dtypes = {k: np.uint8 if k == "image" else np.float32 for k in c.stored_keys}
-    buffer = ReplayBuffer(c.buffer_capacity, c.num_envs, shapes, dtypes, c.n_step, seed=c.seed)
+    streams = c.num_envs * max(W, 1)  # one per car (per worker)
+    buffer = ReplayBuffer(c.buffer_capacity, streams, shapes, dtypes, c.n_step, seed=c.seed)
     action_rng = np.random.default_rng(c.seed)
     obs, _ = envs.reset(seed=c.seed)
     B = c.num_envs
@@ -719,10 +769,11 @@ def train(
                 "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
                 "actions": action_rng.bit_generator.state,
             },
-            "loop": _np_to_torch({"obs": obs, "ep_return": ep_return, "ep_terms": ep_terms}),
-            "env": _np_to_torch(_env_state(envs)),
             "evaluations": evaluations,
         }
+        if not W:  # the workers' cars are not checkpointed: they restart on resume
+            ck["loop"] = _np_to_torch({"obs": obs, "ep_return": ep_return, "ep_terms": ep_terms})
+            ck["env"] = _np_to_torch(_env_state(envs))
         if with_buffer:
             ck["buffer"] = _np_to_torch(buffer.state_dict())
         return ck
@@ -742,12 +793,15 @@ def train(
             if ck["rng"]["cuda"] and torch.cuda.is_available():
                 torch.cuda.set_rng_state_all(ck["rng"]["cuda"])
             action_rng.bit_generator.state = ck["rng"]["actions"]
-            loop = _torch_to_np(ck["loop"])
-            obs, ep_return, ep_terms = loop["obs"], loop["ep_return"], loop["ep_terms"]
-            _load_env_state(envs, _torch_to_np(ck["env"]))
+            if not W:
+                loop = _torch_to_np(ck["loop"])
+                obs, ep_return, ep_terms = loop["obs"], loop["ep_return"], loop["ep_terms"]
+                _load_env_state(envs, _torch_to_np(ck["env"]))
             evaluations = list(ck.get("evaluations", []))
             if "buffer" in ck:
                 buffer.load_state_dict(_torch_to_np(ck["buffer"]))
+                if W:
+                    buffer.end_streams()  # the workers' cars restart in new episodes
             else:
                 ctr.update(update_start=ctr["step"] + c.learning_starts, updates_before=ctr["updates"])
                 say(
@@ -758,14 +812,14 @@ def train(
             raise DriftError(f"{ck_path} is corrupt or incomplete ({type(e).__name__}: {e})") from None
 
     writer = SummaryWriter(str(run_dir / "tb"))
+    cars = f"{W} workers x {B} cars" if W else f"{B} cars"
     say(
-        f"qrsac run {run_dir.name}: seed {c.seed}, {B} cars, actor {c.actor_obs}, critic {c.critic_obs}, "
+        f"qrsac run {run_dir.name}: seed {c.seed}, {cars}, actor {c.actor_obs}, critic {c.critic_obs}, "
         f"buffer {buffer.nbytes / 2**20:.0f} MiB, device {device}, from step {ctr['step']} to {steps}"
     )
     win: dict[str, list] = {"returns": [], "laps": [], "off": [], "terms": []}
     upd_stats: list[dict] = []
-    t0, wall0, step0 = time.perf_counter(), time.perf_counter(), ctr["step"]
-    first_step = ctr["step"]
+    clock = {"t0": time.perf_counter(), "step0": ctr["step"]}
 
     def run_eval() -> None:
         ev = _eval_sim(
@@ -791,48 +845,42 @@ def train(
     def crossed(prev: int, now: int, every: int) -> bool:
         return every > 0 and now // every > prev // every
 
-    while ctr["step"] < steps:
-        if ctr["step"] < c.learning_starts:
-            action = action_rng.uniform(-1.0, 1.0, (B, 2))
-        else:
-            action = agent.act(obs, deterministic=False)
-        next_obs, reward, term, trunc, info = envs.step(action)
-        buffer.add(obs, action, reward * c.reward_scale, term, trunc, info.get("final_obs"))
-
-        # episode statistics (unscaled reward; finished cars report through final_info)
-        vals = _step_values(info)
-        ep_return += reward
+    def record(reward, term, trunc, vals: dict, ep_ret: np.ndarray, ep_trm: dict) -> None:
+        """Episode statistics of one vector step of ``len(reward)`` cars (unscaled reward; finished cars
+        report through final_info); ``ep_ret`` and ``ep_trm`` are those cars' running sums, updated."""
+        n = len(reward)
+        ep_ret += reward
         for k, v in vals.items():
             if k.startswith("reward_terms/"):
-                ep_terms[k] = ep_terms.get(k, np.zeros(B)) + v
-        lap_done = vals.get("lap_completed", np.zeros(B, bool)).astype(bool)
+                ep_trm[k] = ep_trm.get(k, np.zeros(n)) + v
+        lap_done = vals.get("lap_completed", np.zeros(n, bool)).astype(bool)
         ctr["laps"] += int(lap_done.sum())
-        for i in np.flatnonzero(lap_done & vals.get("lap_valid", np.zeros(B, bool)).astype(bool)):
+        for i in np.flatnonzero(lap_done & vals.get("lap_valid", np.zeros(n, bool)).astype(bool)):
             lap = float(vals["lap_time_s"][i])
             win["laps"].append(lap)
             ctr["best_lap_s"] = lap if ctr["best_lap_s"] is None else min(ctr["best_lap_s"], lap)
-        win["off"].append(float(np.mean(vals.get("off_course", np.zeros(B)))))
+        win["off"].append(float(np.mean(vals.get("off_course", np.zeros(n)))))
         for i in np.flatnonzero(term | trunc):
-            win["returns"].append(float(ep_return[i]))
-            win["terms"].append({k: float(v[i]) for k, v in ep_terms.items()})
-            ep_return[i] = 0.0
-            for v in ep_terms.values():
+            win["returns"].append(float(ep_ret[i]))
+            win["terms"].append({k: float(v[i]) for k, v in ep_trm.items()})
+            ep_ret[i] = 0.0
+            for v in ep_trm.values():
                 v[i] = 0.0
             ctr["episodes"] += 1
-        obs = next_obs
-        prev = ctr["step"]
-        ctr["step"] += B
 
-        # updates: utd per car step after learning_starts (update_start)
+    def update() -> None:
+        """The updates due: utd per car step after learning_starts (update_start)."""
         due = ctr["updates_before"] + int(math.floor(c.utd * max(0, ctr["step"] - ctr["update_start"])))
         while ctr["updates"] < due:
             upd_stats.append(learner.update(buffer.sample(c.batch_size)))
             ctr["updates"] += 1
 
+    def after_steps(prev: int) -> None:
+        """Scalars and progress, evaluation and checkpoint due since step ``prev``."""
         if crossed(prev, ctr["step"], c.log_every) or ctr["step"] >= steps:
             now = time.perf_counter()
-            sps = (ctr["step"] - step0) / max(now - t0, 1e-9)
-            t0, step0 = now, ctr["step"]
+            sps = (ctr["step"] - clock["step0"]) / max(now - clock["t0"], 1e-9)
+            clock.update(t0=now, step0=ctr["step"])
             s = ctr["step"]
             writer.add_scalar("charts/steps_per_s", sps, s)
             writer.add_scalar("charts/off_course_rate", float(np.mean(win["off"])) if win["off"] else 0.0, s)
@@ -857,13 +905,73 @@ def train(
                         "updates": ctr["updates"],
                     }
                 )
-            win = {"returns": [], "laps": [], "off": [], "terms": []}
-            upd_stats = []
+            for v in win.values():
+                v.clear()
+            upd_stats.clear()
         if crossed(prev, ctr["step"], c.eval_every):
             run_eval()
         if crossed(prev, ctr["step"], c.checkpoint_every) and ctr["step"] < steps:
             torch.save(checkpoint(c.save_buffer), ck_path)
             say(f"checkpoint at step {ctr['step']}")
+
+    broadcasts = 0
+    fleet = None
+    if W:  # before the clock starts: Ray and the workers take a while to start
+        say(f"starting {W} rollout workers on Ray ({address or 'a local instance'})")
+        actor_state = {k: v.detach().cpu() for k, v in agent.actor.state_dict().items()}
+        from controllers.qrsac.workers import RayFleet
+
+        fleet = RayFleet(c, shapes, env_kw, c.seed + ctr["step"], actor_state, address)
+    wall0 = clock["t0"] = time.perf_counter()
+    first_step = ctr["step"]
+    try:
+        if not W:  # local: the learner steps the cars
+            while ctr["step"] < steps:
+                if ctr["step"] < c.learning_starts:
+                    action = action_rng.uniform(-1.0, 1.0, (B, 2))
+                else:
+                    action = agent.act(obs, deterministic=False)
+                next_obs, reward, term, trunc, info = envs.step(action)
+                buffer.add(obs, action, reward * c.reward_scale, term, trunc, info.get("final_obs"))
+                record(reward, term, trunc, _step_values(info), ep_return, ep_terms)
+                obs = next_obs
+                prev = ctr["step"]
+                ctr["step"] += B
+                update()
+                after_steps(prev)
+        else:  # Ray: rounds of rollout_steps vector steps on every worker, the next one running meanwhile
+            ep_rets = [np.zeros(B) for _ in range(W)]
+            ep_trms: list[dict] = [{} for _ in range(W)]
+
+            def start_round(at: int) -> int:
+                """Start the round from car step ``at``; the car step it ends at."""
+                if at >= steps:
+                    return at
+                k = min(c.rollout_steps, math.ceil((steps - at) / (W * B)))
+                fleet.start(k, explore=at < c.learning_starts)
+                return at + W * B * k
+
+            submitted = start_round(ctr["step"])
+            while ctr["step"] < steps:
+                rollouts = fleet.collect()
+                submitted = start_round(submitted)
+                prev, prev_updates = ctr["step"], ctr["updates"]
+                for w, ro in enumerate(rollouts):
+                    for t in range(len(ro["reward"])):
+                        r, te, tr = ro["reward"][t], ro["terminated"][t], ro["truncated"][t]
+                        o = {k: v[t] for k, v in ro["obs"].items()}
+                        buffer.add(o, ro["action"][t], r * c.reward_scale, te, tr, ro["final_obs"][t], w * B)
+                        record(r, te, tr, ro["values"][t], ep_rets[w], ep_trms[w])
+                    ctr["step"] += B * len(ro["reward"])
+                update()
+                if crossed(prev_updates, ctr["updates"], c.broadcast_every):
+                    fleet.broadcast(agent.actor.state_dict())
+                    broadcasts += 1
+                after_steps(prev)
+    finally:
+        if fleet is not None:
+            fleet.close()
+            say("rollout workers stopped")
 
     if c.eval_every > 0 and (not evaluations or evaluations[-1]["step"] != ctr["step"]):
         run_eval()
@@ -871,7 +979,7 @@ def train(
     writer.close()
     wall = time.perf_counter() - wall0
     say(f"done at step {ctr['step']}: {ctr['updates']} updates, {wall:.1f} s")
-    return {
+    metrics = {
         "steps": ctr["step"],
         "updates": ctr["updates"],
         "episodes": ctr["episodes"],
@@ -882,3 +990,6 @@ def train(
         "evaluations": evaluations,
         "buffer_bytes": buffer.nbytes,
     }
+    if W:
+        metrics.update(workers=W, broadcasts=broadcasts)
+    return metrics

@@ -5,7 +5,8 @@
   coloured by speed), ``camera.gif`` (the onboard view) and ``trajectory.npz``; ``--driver agent --run
   RUN_DIR`` drives a trained agent instead.
 - ``drift race train --track Norisring --steps N`` trains QR-SAC (:mod:`controllers.qrsac`); ``--resume
-  RUN_DIR`` continues an interrupted run.
+  RUN_DIR`` continues an interrupted run; ``--workers N --backend ray [--address ADDR]`` steps the cars in
+  N rollout workers on Ray (``pip install 'drift[ray]'``) feeding the learner.
 - ``drift race eval --run RUN_DIR`` drives the agent's deterministic laps and compares them with the
   minimum-time lap and pure pursuit's (:mod:`controllers.yardstick`).
 """
@@ -75,7 +76,14 @@ class TrainOptions:
     allow_other_vehicle: bool = False
     """use tyres fitted for another vehicle"""
     resume: Path | None = None
-    """continue this interrupted run folder with its own options, up to --steps"""
+    """continue this interrupted run folder with its own options, up to --steps (and --address, if given)"""
+    backend: Literal["local", "ray"] = "local"
+    """where the cars run: local (the learner steps them) or ray (--workers N rollout workers as Ray actors;
+    pip install 'drift[ray]')"""
+    address: str | None = None
+    """with --backend ray: the Ray cluster to join (ray start --head prints it; None: a local Ray instance)"""
+    threads: int = 1
+    """torch CPU threads of the learner (more threads than free cores spin against each other)"""
     out: Path | None = None
     """run folder (None: runs/race-train-<timestamp>)"""
     config: Path | None = None
@@ -152,16 +160,24 @@ def train(o: TrainOptions) -> None:
     from rich.progress import Progress
 
     from controllers.qrsac import train as train_agent
+    from controllers.qrsac.qrsac import check_backend
     from drift.racing.track import load_track
     from drift.runs import make_run_dir, write_metrics
 
     resume = o.resume is not None
     if resume:
-        o = dataclasses.replace(_run_options(o.resume), steps=o.steps, resume=o.resume)
+        saved = _run_options(o.resume)
+        o = dataclasses.replace(saved, steps=o.steps, resume=o.resume, address=o.address or saved.address)
     if o.steps < 1:
         raise DriftError(f"--steps must be >= 1, got {o.steps}")
+    check_backend(o.qrsac, o.backend)  # Ray missing, or workers without it: fails before the run folder
+    if o.threads < 1:
+        raise DriftError(f"--threads must be >= 1, got {o.threads}")
     load_track(o.track)  # a bad track fails here
     kw = _env_kwargs(o)
+    import torch
+
+    torch.set_num_threads(o.threads)
     run_dir = make_run_dir("race-train", o.resume if resume else o.out)
     if not resume:
         write_options(run_dir, o)
@@ -181,7 +197,15 @@ def train(o: TrainOptions) -> None:
             )
 
         m = train_agent(
-            o.qrsac, run_dir, o.steps, env_kwargs=kw, resume=resume, progress=show, log=bar.console.print
+            o.qrsac,
+            run_dir,
+            o.steps,
+            env_kwargs=kw,
+            resume=resume,
+            progress=show,
+            log=bar.console.print,
+            backend=o.backend,
+            address=o.address,
         )
     write_metrics(run_dir, m)
     lap = m.get("best_valid_lap_s")
