@@ -124,9 +124,14 @@ def main() -> None:
     ap.add_argument("--num-envs", type=int, default=8, help="TQC's cars (QR-SAC: its config's num_envs)")
     ap.add_argument("--eval-every", type=int, default=20_000, help="car-steps between curve points")
     ap.add_argument("--out", default="runs/bench-race-agent")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (more than free cores spin)")
     a = ap.parse_args()
 
     import os
+
+    import torch
+
+    torch.set_num_threads(a.threads)
 
     from controllers.yardstick import yardstick
     from drift.racing import RacingEnv
