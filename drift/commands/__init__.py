@@ -90,6 +90,8 @@ def options_from_yaml(options_type: type[T], path: Path) -> T:
         if key not in owner:
             raise DriftError(f"--config {path}: unknown option {key!r}; known: {sorted(owner)}")
         v = tuple(v) if isinstance(v, list) else v
+        hint = hints[key] if owner[key] is None else _hints(nested[owner[key]])[key]
+        _check_type(path, key, v, hint)
         if owner[key] is None:
             top[key] = Path(v) if _is_path(hints[key]) and isinstance(v, str) else v
         else:
@@ -100,6 +102,20 @@ def options_from_yaml(options_type: type[T], path: Path) -> T:
         return options_type(**top)
     except TypeError as e:
         raise DriftError(f"--config {path}: {e}") from None
+
+
+def _check_type(path: Path, key: str, value: Any, hint) -> None:
+    """A number-typed option given text (or text given a number) is named, with the type it takes."""
+    args = typing.get_args(hint) if isinstance(hint, types.UnionType) or typing.get_origin(hint) else (hint,)
+    scalars = [t for t in args if t in (int, float, bool, str)]
+    if value is None or not scalars or isinstance(value, tuple):
+        return
+    numeric = any(t in (int, float) for t in scalars)
+    if isinstance(value, str) and str not in scalars or (
+        numeric and str not in scalars and not isinstance(value, int | float)
+    ):
+        want = " or ".join(t.__name__ for t in args if t is not type(None))
+        raise DriftError(f"--config {path}: {key} must be {want}, got {value!r}")
 
 
 def options_to_dict(options: Any) -> dict[str, Any]:
