@@ -183,3 +183,20 @@ def test_vector_env_partial_reset_and_disabled_autoreset(track):
     assert (env.sim.steps == np.where(mask, 0, 2)).all()
     env.reset(seed=1, options={"reset_mask": ~mask})  # car i reseeded with 1 + i: its start comes back
     assert np.allclose(env.sim.s[~mask], s0[~mask])
+
+
+def test_bad_actions_are_refused_with_the_expected_form():
+    from drift.errors import DriftError
+    from drift.racing import RacingEnv, VecRacingEnv
+
+    vec = VecRacingEnv(2, camera=False)
+    vec.reset(seed=0)
+    s_before = vec.sim.s.copy()
+    for bad in (np.zeros(3), np.full((2, 2), np.nan)):
+        with pytest.raises(DriftError, match=r"2 x \[steer, throttle_brake\], finite"):
+            vec.step(bad)
+    assert np.array_equal(vec.sim.s, s_before)  # nothing was stepped
+    one = RacingEnv(camera=False)
+    one.reset(seed=0)
+    with pytest.raises(DriftError, match="finite"):
+        one.step(np.array([np.inf, 0.0]))

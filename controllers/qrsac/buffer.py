@@ -254,6 +254,7 @@ class ReplayBuffer:
         }
 
     def load_state_dict(self, state: dict) -> None:
+        """Restore what :meth:`state_dict` saved (a checkpoint's buffer)."""
         a = state["arrays"]
         used = a["action"].shape[1]
         for k in self.obs:

@@ -62,6 +62,7 @@ class ImageEncoder(nn.Module):
         self.features = features
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
+        """Features (B, features) of uint8 images (B, H, W, 3), RGB 0-255."""
         x = image.permute(0, 3, 1, 2).float() / 255.0
         return self.head(self.conv(x))
 
@@ -76,6 +77,7 @@ class _Inputs(nn.Module):
         self.dim = sum(image_features if k == "image" else int(math.prod(shapes[k])) for k in keys)
 
     def forward(self, obs: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The inputs of ``keys`` concatenated, (B, dim): images through the encoder, vectors as they are."""
         parts = [self.encoder(obs[k]) if k == "image" else obs[k].float() for k in self.keys]
         return torch.cat(parts, dim=-1)
 
@@ -144,4 +146,5 @@ class QuantileCritic(nn.Module):
         self.net = mlp(self.inputs.dim + action_dim, hidden, n_quantiles)
 
     def forward(self, obs: dict[str, torch.Tensor], action: torch.Tensor) -> torch.Tensor:
+        """Quantiles (B, n_quantiles) of the return of ``action`` (B, 2) at the observations ``obs``."""
         return self.net(torch.cat([self.inputs(obs), action], dim=-1))

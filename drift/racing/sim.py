@@ -43,7 +43,7 @@ from typing import Any
 
 import numpy as np
 
-from drift.errors import ConfigError
+from drift.errors import ConfigError, DriftError
 from drift.racing import observations
 from drift.racing.config import RacingConfig
 from drift.racing.reward import reward_terms
@@ -310,9 +310,17 @@ class RacingSim:
             - ``reward_terms``: dict of the weighted terms as they enter the reward (they sum to it),
               ``reward_terms_unweighted``: the same terms before weighting (units in
               :mod:`drift.racing.reward`).
+        Raises:
+            DriftError: an action that is not (B, 2) or not finite (nothing is stepped).
         """
         c, p, tr = self.cfg, self.p, self.track
-        a = np.clip(np.asarray(action, dtype=float).reshape(self.B, 2), -1.0, 1.0)
+        a = np.asarray(action, dtype=float)
+        if a.size != self.B * 2 or not np.all(np.isfinite(a)):
+            raise DriftError(
+                f"actions must be {self.B} x [steer, throttle_brake], finite, in [-1, 1]; got shape {a.shape}"
+                + ("" if a.size != self.B * 2 else f" with non-finite values {a.reshape(self.B, 2).tolist()}")
+            )
+        a = np.clip(a.reshape(self.B, 2), -1.0, 1.0)
         if c.steering == "absolute":
             self.delta_target = a[:, 0] * p.delta_max
         else:

@@ -163,13 +163,23 @@ class VecRacingEnv(gym.vector.VectorEnv):
         return self.sim.observe(), {}
 
     def step(self, actions):
+        """Step every car with ``actions`` (B, 2) in [-1, 1] (``[steer, throttle_brake]``).
+
+        Returns gymnasium 1.x's ``(obs, reward (B,), terminated (B,), truncated (B,), info)``: ``info`` a dict
+        of (B,) arrays with ``_key`` masks; with SAME_STEP autoreset the finished cars are reset at once and
+        their last observation and info are in ``info["final_obs"]`` / ``info["final_info"]``.
+
+        Raises:
+            DriftError: actions of the wrong shape or not finite, or stepping a finished car with
+                autoreset DISABLED.
+        """
         B, sim = self.num_envs, self.sim
         if self.autoreset_mode == AutoresetMode.DISABLED and self._autoreset.any():
             raise DriftError(
                 f"cars {np.flatnonzero(self._autoreset).tolist()} finished with autoreset_mode DISABLED: "
                 "reset them with reset(options={'reset_mask': mask}) before stepping"
             )
-        rew, term, info = sim.step(np.asarray(actions, dtype=float).reshape(B, 2))
+        rew, term, info = sim.step(actions)
         trunc = sim.steps >= self.max_episode_steps if self.max_episode_steps else np.zeros(B, dtype=bool)
         mode = self.autoreset_mode
         if mode == AutoresetMode.NEXT_STEP:
