@@ -52,6 +52,8 @@ __all__ = [
     "proprio_dim",
     "privileged_dim",
     "top_speed_mps",
+    "proprio_vector",
+    "CommandHistory",
 ]
 
 
@@ -128,37 +130,92 @@ def observe(sim, idx=None) -> dict[str, np.ndarray]:
     """Observations of cars ``idx`` (default all) of ``sim``: dict of batched arrays ``proprio``
     (k, proprio_dim) float32, ``privileged`` (k, privileged_dim) float32 and, with the camera, ``image``
     (k, H, W, 3) uint8; vectors clipped into :func:`observation_bounds`."""
-    c, p = sim.cfg, sim.p
     idx = np.arange(sim.B) if idx is None else np.asarray(idx)
     x = sim.x[idx]
-    vx, vy, r = x[:, 3], x[:, 4], x[:, 5]
-    v = np.hypot(vx, vy)
-    vr = c.v_ref_mps
-    proprio = np.concatenate(
-        [
-            np.stack(
-                [
-                    v / vr,
-                    vx / vr,
-                    vy / vr,
-                    r,
-                    sim.acc[idx, 0] / p.g,
-                    sim.acc[idx, 1] / p.g,
-                    sim.delta[idx] / p.delta_max,
-                ],
-                1,
-            ),
-            sim.hist[idx, 1:] / p.delta_max,
-            sim.prev_action[idx],
-        ],
-        axis=1,
-    ).astype(np.float32)
+    v = np.hypot(x[:, 3], x[:, 4])
+    proprio = proprio_vector(
+        x, sim.acc[idx], sim.delta[idx], sim.hist[idx], sim.prev_action[idx], sim.cfg, sim.p
+    )
     out = {"proprio": proprio, "privileged": _privileged(sim, idx, x, v)}
     for k, (lo, hi) in sim.obs_bounds.items():
         np.clip(out[k], lo, hi, out=out[k])
     if sim.camera is not None:
         out["image"] = sim.camera.render(x[:, 0], x[:, 1], x[:, 2])
     return out
+
+
+def proprio_vector(x, acc, delta, hist, prev_action, cfg, p) -> np.ndarray:
+    """The ``proprio`` vectors (k, proprio_dim) float32, unclipped, of k cars: the one definition used by
+    :func:`observe` and by ``racing_agent_node`` (from a car's messages).
+
+    Args:
+        x: (k, 6) ``[X, Y, psi, vx, vy, r]`` (m, rad, body-frame m/s, rad/s). acc: (k, 2) body-frame
+        ``[ax, ay]`` (m/s^2, as an IMU measures them). delta: (k,) road-wheel angle (rad). hist: (k,
+        steer_history) road-wheel angles at the ends of the last control steps (rad, newest first; the
+        newest is ``delta``). prev_action: (k, 2) the previous action in [-1, 1]. cfg: :class:`RacingConfig`.
+        p: :class:`VehicleParams`.
+    """
+    vx, vy, r = x[:, 3], x[:, 4], x[:, 5]
+    vr = cfg.v_ref_mps
+    head = np.stack(
+        [np.hypot(vx, vy) / vr, vx / vr, vy / vr, r, acc[:, 0] / p.g, acc[:, 1] / p.g, delta / p.delta_max], 1
+    )
+    return np.concatenate([head, hist[:, 1:] / p.delta_max, prev_action], axis=1).astype(np.float32)
+
+
+class CommandHistory:
+    """The part of the ``proprio`` observation that a car's sensors do not measure, rebuilt from the
+    actions alone: the road-wheel angle, the steering history and the previous action, with the
+    steering actuator of :func:`drift.racing.sim.advance` (the wheel follows the target at
+    ``delta_rate_max``). Fed the same actions from the same reset, it holds what :class:`RacingSim` holds
+    (``sim.delta``, ``sim.hist``, ``sim.prev_action``), so an agent outside the simulator (on ROS) sees
+    what it saw in training.
+
+    Args: cfg: :class:`RacingConfig` (``steering``, ``steer_step_rad``, ``dt_s``, ``steer_history``).
+    p: :class:`VehicleParams`.
+    """
+
+    def __init__(self, cfg, p):
+        self.cfg, self.p = cfg, p
+        self.reset()
+
+    def reset(self) -> None:
+        """The state after :meth:`RacingSim.reset`: wheels straight, no history."""
+        self.delta = 0.0
+        self.delta_target = 0.0
+        self.hist = np.zeros(self.cfg.steer_history)
+        self.prev_action = np.zeros(2)
+
+    def target_rad(self, action) -> float:
+        """Road-wheel angle target (rad) of ``action`` (2,) in [-1, 1], as :meth:`RacingSim.step` sets it."""
+        c, p = self.cfg, self.p
+        steer = float(np.clip(action[0], -1.0, 1.0))
+        if c.steering == "absolute":
+            return steer * p.delta_max
+        return float(np.clip(self.delta_target + steer * c.steer_step_rad, -p.delta_max, p.delta_max))
+
+    def record(self, action) -> None:
+        """Account for ``action`` (2,) applied over one control step ``dt_s``."""
+        a = np.clip(np.asarray(action, dtype=float).reshape(2), -1.0, 1.0)
+        self.delta_target = self.target_rad(a)
+        step = self.p.delta_rate_max * self.cfg.dt_s  # the wheel's travel within one step
+        self.delta = self.delta + float(np.clip(self.delta_target - self.delta, -step, step))
+        self.hist = np.concatenate([[self.delta], self.hist[:-1]])
+        self.prev_action = a
+
+    def proprio(self, x, acc, bounds) -> np.ndarray:
+        """The ``proprio`` vector (proprio_dim,) float32 for state ``x`` (6,) and accelerations ``acc`` (2,),
+        clipped into ``bounds`` (low, high) (:func:`observation_bounds`)."""
+        v = proprio_vector(
+            np.asarray(x, float)[None],
+            np.asarray(acc, float)[None],
+            np.array([self.delta]),
+            self.hist[None],
+            self.prev_action[None],
+            self.cfg,
+            self.p,
+        )[0]
+        return np.clip(v, *bounds)
 
 
 def _privileged(sim, idx, x, v) -> np.ndarray:

@@ -54,7 +54,7 @@ from drift.vehicle.params import VehicleParams
 from drift.vehicle.tires import resolve_tires
 from tire_models import AxleTires
 
-__all__ = ["RacingSim"]
+__all__ = ["RacingSim", "advance"]
 
 
 def _float(v) -> float:
@@ -64,6 +64,44 @@ def _float(v) -> float:
 def _wrap_half(d, L):
     """Arc-length difference ``d`` wrapped to ``[-L/2, L/2)`` on a closed track of length ``L``."""
     return (d + 0.5 * L) % L - 0.5 * L
+
+
+def advance(x, delta, delta_target, Fx_demand, p, rhs, dt_s, substeps, integrator="rk4", v_kinematic_mps=1.0):
+    """The physics of one control interval: the one simulator core of :class:`RacingSim` and
+    ``sim_bridge_node`` (pure function).
+
+    Per substep of ``h = dt_s / substeps``: the road wheel moves towards ``delta_target`` at most at
+    ``p.delta_rate_max``; the force demand ``Fx_demand(vx)`` (N, evaluated at the substep's speed, so power
+    limits and traction control follow the car) passes :func:`drift.vehicle.applied_force`; ``x`` advances
+    one RK4 (or explicit Euler) step of ``rhs(x, u)`` with ``u = [delta, Fx]`` held; below
+    ``v_kinematic_mps`` the lateral velocity and yaw rate follow the kinematic bicycle and ``vx`` does not
+    go negative (the dynamic model is singular at standstill).
+
+    Args:
+        x: (B, 6) ``[X, Y, psi, vx, vy, r]`` (m, rad, body-frame m/s, rad/s). delta, delta_target: (B,) rad.
+        Fx_demand: callable ``vx (B,) -> Fx (B,)`` (N). p: :class:`VehicleParams`. rhs: ``f(x, u)``
+        (:func:`drift.vehicle.f` with the car's tyres). dt_s: interval (s). integrator: ``rk4`` or ``euler``.
+    Returns:
+        ``(x, delta, acc, xy)``: the state (B, 6) and wheel angle (B,) at the end, the body-frame
+        accelerations ``[ax, ay] = [vx_dot - vy r, vy_dot + vx r]`` (B, 2, m/s^2) there, and the positions
+        of every substep (substeps + 1, B, 2) for lap timing.
+    """
+    h = dt_s / substeps
+    xy = np.empty((substeps + 1, len(x), 2))
+    xy[0] = x[:, :2]
+    for j in range(substeps):
+        delta = delta + np.clip(delta_target - delta, -p.delta_rate_max * h, p.delta_rate_max * h)
+        u = np.stack([delta, applied_force(Fx_demand(x[:, 3]), x[:, 3], p)], 1)
+        x = rk4_step(rhs, x, u, h) if integrator == "rk4" else x + h * rhs(x, u)
+        slow = x[:, 3] < v_kinematic_mps
+        if slow.any():  # kinematic bicycle at walking pace; no reversing
+            vx = np.maximum(x[slow, 3], 0.0)
+            vy, r = kinematic_velocities(vx, delta[slow], p)
+            x[slow, 3], x[slow, 4], x[slow, 5] = vx, vy, r
+        xy[j + 1] = x[:, :2]
+    dx = rhs(x, u)
+    acc = np.stack([dx[:, 3] - x[:, 4] * x[:, 5], dx[:, 4] + x[:, 3] * x[:, 5]], 1)
+    return x, delta, acc, xy
 
 
 class RacingSim:
@@ -313,7 +351,7 @@ class RacingSim:
         Raises:
             DriftError: an action that is not (B, 2) or not finite (nothing is stepped).
         """
-        c, p, tr = self.cfg, self.p, self.track
+        c, p = self.cfg, self.p
         a = np.asarray(action, dtype=float)
         if a.size != self.B * 2 or not np.all(np.isfinite(a)):
             raise DriftError(
@@ -322,35 +360,59 @@ class RacingSim:
             )
         a = np.clip(a.reshape(self.B, 2), -1.0, 1.0)
         if c.steering == "absolute":
-            self.delta_target = a[:, 0] * p.delta_max
+            target = a[:, 0] * p.delta_max
         else:
-            self.delta_target = np.clip(
-                self.delta_target + a[:, 0] * c.steer_step_rad, -p.delta_max, p.delta_max
-            )
-        nsub = c.substeps
-        h = c.dt_s / nsub
-        x = self.x
-        delta = self.delta
-        xy_sub = np.empty((nsub + 1, self.B, 2))
-        xy_sub[0] = x[:, :2]
+            target = np.clip(self.delta_target + a[:, 0] * c.steer_step_rad, -p.delta_max, p.delta_max)
+        return self._interval(target, lambda vx: self.force_command(a[:, 1], vx), a)
+
+    def step_controls(self, delta_rad, lon, kind: str = "Fx_N"):
+        """Advance all cars one control step under physical commands (a car's drive-by-wire interface, as
+        ``sim_bridge_node`` receives them) instead of normalised actions.
+
+        Args:
+            delta_rad: (B,) road-wheel angle target (rad), clipped to ``delta_max``; the wheel follows it
+                at ``delta_rate_max``.
+            lon: (B,) longitudinal command: with ``kind="Fx_N"`` a force demand (N, drive > 0, brake < 0,
+                through :func:`drift.vehicle.applied_force` only); with ``kind="throttle"`` the action's
+                throttle/brake in [-1, 1] through :meth:`force_command` (traction control and ABS, as
+                :meth:`step`).
+        Returns:
+            as :meth:`step`; the reward's "previous action" is the command normalised by the limits.
+        Raises:
+            DriftError: commands not finite or not of shape (B,); an unknown ``kind``.
+        """
+        p = self.p
+        d = np.asarray(delta_rad, dtype=float).reshape(-1)
+        u = np.asarray(lon, dtype=float).reshape(-1)
+        if d.size != self.B or u.size != self.B or not (np.all(np.isfinite(d)) and np.all(np.isfinite(u))):
+            raise DriftError(f"commands must be {self.B} finite steering angles and {self.B} finite values")
+        target = np.clip(d, -p.delta_max, p.delta_max)
+        if kind == "throttle":
+            thr = np.clip(u, -1.0, 1.0)
+            demand, norm = (lambda vx: self.force_command(thr, vx)), thr
+        elif kind == "Fx_N":
+            demand = lambda vx: u  # noqa: E731
+            norm = np.clip(np.where(u >= 0, u / p.Fx_drive_max, u / p.Fx_brake_max), -1.0, 1.0)
+        else:
+            raise DriftError(f"kind must be 'Fx_N' or 'throttle', got {kind!r}")
+        return self._interval(target, demand, np.stack([target / p.delta_max, norm], 1))
+
+    def _interval(self, target, Fx_demand, a):
+        c, p, tr = self.cfg, self.p, self.track
+        self.delta_target = target
         s_old, t_old = self.s.copy(), self.t.copy()
-        vkin = c.v_kinematic_mps
-        for j in range(nsub):
-            delta = delta + np.clip(self.delta_target - delta, -p.delta_rate_max * h, p.delta_rate_max * h)
-            u = np.stack([delta, applied_force(self.force_command(a[:, 1], x[:, 3]), x[:, 3], self.p)], 1)
-            if c.integrator == "rk4":
-                x = rk4_step(self._rhs, x, u, h)
-            else:
-                x = x + h * self._rhs(x, u)
-            slow = x[:, 3] < vkin
-            if slow.any():  # kinematic bicycle at walking pace; no reversing
-                vx = np.maximum(x[slow, 3], 0.0)
-                vy, r = kinematic_velocities(vx, delta[slow], p)
-                x[slow, 3], x[slow, 4], x[slow, 5] = vx, vy, r
-            xy_sub[j + 1] = x[:, :2]
-        # body accelerations where the step ends (before any wall contact): a = v_dot + omega x v
-        dx = self._rhs(x, u)
-        self.acc = np.stack([dx[:, 3] - x[:, 4] * x[:, 5], dx[:, 4] + x[:, 3] * x[:, 5]], 1)
+        x, delta, self.acc, xy_sub = advance(
+            self.x,
+            self.delta,
+            target,
+            Fx_demand,
+            p,
+            self._rhs,
+            c.dt_s,
+            c.substeps,
+            c.integrator,
+            c.v_kinematic_mps,
+        )
         self.delta = delta
         fr = slip_angles(x[:, 3], x[:, 4], x[:, 5], delta, p)
         self.alpha = np.stack([fr[0], fr[1]], 1)
