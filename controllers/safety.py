@@ -60,6 +60,7 @@ class Mode(str, Enum):
     OK = "ok"  #: controller command, saturated and rate limited
     NO_ODOM = "no_odom"  #: no odometry received yet: safe stop
     STALE = "stale"  #: odometry older than the timeout: safe stop
+    STALE_CAMERA = "stale_camera"  #: camera image missing or older than its timeout: safe stop
     ESTOP = "estop"  #: emergency stop latched: safe stop
     INVALID = "invalid"  #: the controller returned NaN/inf or failed: safe stop
     SHUTDOWN = "shutdown"  #: the node is going down: safe stop
@@ -95,6 +96,9 @@ class SafetyConfig:
         k_r_s: yaw-rate damping of the recovery law (s): ``delta -= k_r_s r``.
         predict_max_s: longest prediction (s) of the state through stale odometry.
         latch_stops: a stop for stale odometry or an invalid command latches until :meth:`SafetyFilter.reset`.
+        rate_step_min_s: least time (s) the rate limits allow for between two commands: the control
+            period, for a command holds at least that long (a control command right after a watchdog's
+            stop may still change by one period's worth).
     """
 
     odom_timeout_s: float = 0.1
@@ -114,6 +118,7 @@ class SafetyConfig:
     k_r_s: float = 0.05
     predict_max_s: float = 1.0
     latch_stops: bool = True
+    rate_step_min_s: float = 0.0
 
     def __post_init__(self):
         for name in (
@@ -130,7 +135,16 @@ class SafetyConfig:
             v = getattr(self, name)
             if not (isinstance(v, int | float) and math.isfinite(v) and v > 0):
                 raise ConfigError(f"safety parameter {name} must be a positive finite number, got {v}")
-        for name in ("stop_Fx_N", "stop_speed_mps", "hold_Fx_N", "lf_m", "lr_m", "k_r_s", "predict_max_s"):
+        for name in (
+            "stop_Fx_N",
+            "stop_speed_mps",
+            "hold_Fx_N",
+            "lf_m",
+            "lr_m",
+            "k_r_s",
+            "predict_max_s",
+            "rate_step_min_s",
+        ):
             v = getattr(self, name)
             if not (isinstance(v, int | float) and math.isfinite(v) and v >= 0):
                 raise ConfigError(f"safety parameter {name} must be a finite number >= 0, got {v}")
@@ -362,10 +376,17 @@ class SafetyFilter:
         Fx = min(max(float(Fx), -c.Fx_brake_max_N), c.Fx_drive_max_N)
         delta = self._rate_limit_delta(t, delta)
         if self._last is not None:
-            dt = max(0.0, t - self._last[0])
+            dt = max(c.rate_step_min_s, t - self._last[0])
             step = c.Fx_rate_max_Nps * dt
             Fx = min(max(Fx, self._last[2] - step), self._last[2] + step)
         return self._emit(t, delta, Fx, Mode.OK, None)
+
+    def begin_stop(self, t: float, mode: Mode) -> SafeCommand:
+        """Start (or continue) a stop for a cause the filter does not watch itself (e.g. ``STALE_CAMERA``),
+        latched like a stale-odometry stop when ``latch_stops``; returns its command at ``t``."""
+        if self._estop_latched:
+            return self.stop_command(t, Mode.ESTOP)
+        return self._begin_stop(t, mode)
 
     def _begin_stop(self, t: float, mode: Mode) -> SafeCommand:
         if self.config.latch_stops:
@@ -375,7 +396,7 @@ class SafetyFilter:
     def _rate_limit_delta(self, t: float, delta: float) -> float:
         if self._last is None:
             return delta
-        dt = max(0.0, t - self._last[0])
+        dt = max(self.config.rate_step_min_s, t - self._last[0])
         step = self.config.delta_rate_max_radps * dt
         return min(max(delta, self._last[1] - step), self._last[1] + step)
 

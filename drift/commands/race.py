@@ -216,20 +216,36 @@ def train(o: TrainOptions) -> None:
     )
 
 
+def load_run(run_dir: str | Path, checkpoint: str = "best"):
+    """The agent of a ``drift race train`` run folder and the environment it trained in.
+
+    Args:
+        run_dir: the run folder (``options.yaml``, ``best.pt`` and/or ``checkpoint.pt``).
+        checkpoint: ``best`` (falls back to the last when no evaluation was saved) or ``last``.
+    Returns:
+        ``(agent, env_kwargs)``: the :class:`controllers.qrsac.Agent` (eval mode, CPU unless the run
+        used CUDA and it is present) and the keyword arguments of :class:`drift.racing.RacingEnv`
+        (``preset``, ``vehicle``, ``track``, ``tires``, ``reward``) of its training.
+    Raises:
+        DriftError: no options.yaml, a missing or corrupt checkpoint.
+    """
+    from controllers.qrsac import load_agent
+
+    opts = _run_options(Path(run_dir))
+    ck = Path(run_dir) / ("best.pt" if checkpoint == "best" else "checkpoint.pt")
+    if checkpoint == "best" and not ck.exists():
+        ck = Path(run_dir) / "checkpoint.pt"
+    return load_agent(ck), _env_kwargs(opts)
+
+
 def _drive_agent(run_dir: Path, track, laps: int, gif_frames: int, checkpoint: str = "best"):
     """The agent of ``run_dir`` driving ``laps`` laps: ``(LapRun, env)``; the env holds car and config."""
     from rich.progress import Progress
 
-    from controllers.qrsac import load_agent
     from controllers.qrsac.driver import AgentDriver
     from drift.racing import RacingEnv, run_laps
 
-    opts = _run_options(run_dir)
-    ck = Path(run_dir) / ("best.pt" if checkpoint == "best" else "checkpoint.pt")
-    if checkpoint == "best" and not ck.exists():
-        ck = Path(run_dir) / "checkpoint.pt"
-    agent = load_agent(ck)
-    kw = _env_kwargs(opts)
+    agent, kw = load_run(run_dir, checkpoint)
     if track is not None:
         kw["track"] = track
     needs_image = "image" in agent.config.stored_keys

@@ -34,8 +34,8 @@ class RacingConfig:
         integrator: ``rk4`` or ``euler``. steering: ``absolute`` or ``rate`` (``steer_step_rad`` per step).
         horizon_min_s, horizon_max_s, n_ahead: times ahead of the privileged course points.
         camera, image_px, camera_sampling: onboard camera on/off, image size (px), ``bilinear``/``nearest``.
-        wall_margin_m: walls this far beyond the boundaries (m, scaled); wall_speed_factor: speed kept along
-            a wall per control step in contact.
+        wall_margin_m: walls this far beyond the boundaries (m, scaled); wall_speed_factor: share of the
+            speed along a wall kept per 0.1 s in contact.
         friction_use, brake_rear_use: share of axle friction that drive/brakes and the rear brakes may use.
         reset_speed_min_mps, reset_speed_max_mps, reset_offset_frac: random reset speeds and lateral offset
             (share of the half width).

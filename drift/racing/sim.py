@@ -18,7 +18,9 @@ Actions, both in [-1, 1]: ``[steer, throttle_brake]``.
   (traction control / ABS), see :meth:`RacingSim.force_command`.
 
 Walls lie ``wall_margin_m`` beyond the boundaries. A car whose side reaches a wall is put back against
-it, loses its velocity into the wall and keeps ``wall_speed_factor`` of its speed along it.
+it, loses its velocity into the wall and keeps ``wall_speed_factor`` of its speed along it (and half its
+yaw rate) per 0.1 s in contact, so that contact costs the same at any control rate (``sim_bridge_node``
+steps the same simulator at 100 Hz).
 
 Off course: the whole car beyond a boundary (centre farther than half the car width outside).
 
@@ -528,12 +530,13 @@ class RacingSim:
         vn = -vwx * np.sin(th) + vwy * np.cos(th)
         into = np.sign(n[hit])  # +1 left wall, -1 right wall
         vn = np.where(vn * into > 0, 0.0, vn)
-        vt = vt * c.wall_speed_factor
+        k = c.dt_s / 0.1  # the factors hold per 0.1 s in contact, whatever the control rate
+        vt = vt * c.wall_speed_factor**k
         vwx, vwy = vt * np.cos(th) - vn * np.sin(th), vt * np.sin(th) + vn * np.cos(th)
         x[hit, 0], x[hit, 1] = pos[:, 0], pos[:, 1]
         x[hit, 3] = vwx * np.cos(psi) + vwy * np.sin(psi)
         x[hit, 4] = -vwx * np.sin(psi) + vwy * np.cos(psi)
-        x[hit, 5] *= 0.5
+        x[hit, 5] *= 0.5**k
         return x
 
     # -------------------------------------------------------------- observations

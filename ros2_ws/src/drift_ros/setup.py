@@ -20,13 +20,14 @@ setup(
     zip_safe=True,
     maintainer="drift developers",
     maintainer_email="drift@example.org",
-    description="ROS 2 nodes for drift: drift NMPC controller, simulator bridge, rosbag2 log recorder.",
+    description="ROS 2 nodes for drift: drift NMPC, racing agent, simulator bridge, rosbag2 log recorder.",
     license="GPL-3.0-or-later",
     entry_points={
         "console_scripts": [
             "drift_mpc_node = drift_ros.drift_mpc_node:main",
             "sim_bridge_node = drift_ros.sim_bridge_node:main",
             "log_recorder_node = drift_ros.log_recorder_node:main",
+            "racing_agent_node = drift_ros.racing_agent_node:main",
         ],
     },
 )

@@ -1,4 +1,4 @@
-"""Onboard camera of the simulator bridge: :class:`drift.racing.camera.TrackCamera` as sensor_msgs/Image."""
+"""Camera images as ``sensor_msgs/Image`` (rgb8): the bridge's frames out, the agent's frames in."""
 
 from __future__ import annotations
 
@@ -10,35 +10,30 @@ ensure_ros_env()
 
 from sensor_msgs.msg import Image  # noqa: E402
 
-from drift.errors import ConfigError  # noqa: E402
+
+def image_msg(img: np.ndarray, stamp, frame_id: str = "camera") -> Image:
+    """``img`` (H, W, 3) uint8 RGB -> ``sensor_msgs/Image`` (rgb8, row-major, no padding)."""
+    msg = Image()
+    msg.header.stamp = stamp
+    msg.header.frame_id = frame_id
+    msg.height, msg.width = int(img.shape[0]), int(img.shape[1])
+    msg.encoding = "rgb8"
+    msg.is_bigendian = 0
+    msg.step = 3 * msg.width
+    msg.data = np.ascontiguousarray(img, dtype=np.uint8).tobytes()
+    return msg
 
 
-def make_camera(track_name: str, scale: float = 1.0):
-    """Return ``render(x (6,), stamp) -> sensor_msgs/Image`` (rgb8, frame ``camera``) on ``track_name``.
+def image_array(msg: Image) -> np.ndarray:
+    """``sensor_msgs/Image`` (rgb8 or bgr8, rows possibly padded) -> (H, W, 3) uint8 RGB.
 
-    ``scale`` multiplies the camera geometry (1 = full-size car; 0.1 for a 1:10 car).
-    Raises ConfigError when the track cannot be loaded.
+    Raises:
+        ValueError: another encoding, or a data size that does not match height x step.
     """
-    from drift.racing.camera import CameraConfig, TrackCamera
-    from drift.racing.track import load_track
-
-    try:
-        track = load_track(track_name)
-    except Exception as e:  # noqa: BLE001 - DriftError or a file error, re-raised with the parameter
-        raise ConfigError(f"parameter track = {track_name!r}: {e}") from None
-    cam = TrackCamera(track, CameraConfig(scale=scale))
-
-    def render(x, stamp) -> Image:
-        img = cam.render(np.array([x[0]]), np.array([x[1]]), np.array([x[2]]))[0]
-        msg = Image()
-        msg.header.stamp = stamp
-        msg.header.frame_id = "camera"
-        msg.height, msg.width = int(img.shape[0]), int(img.shape[1])
-        msg.encoding = "rgb8"
-        msg.is_bigendian = 0
-        msg.step = 3 * msg.width
-        msg.data = np.ascontiguousarray(img, dtype=np.uint8).tobytes()
-        return msg
-
-    render.track = track
-    return render
+    if msg.encoding not in ("rgb8", "bgr8"):
+        raise ValueError(f"image encoding {msg.encoding!r}; expected rgb8 or bgr8")
+    h, w, step = int(msg.height), int(msg.width), int(msg.step)
+    if step < 3 * w or len(msg.data) != h * step:
+        raise ValueError(f"image data of {len(msg.data)} bytes does not match {h} rows x {step} bytes")
+    img = np.frombuffer(bytes(msg.data), np.uint8).reshape(h, step)[:, : 3 * w].reshape(h, w, 3)
+    return np.ascontiguousarray(img[..., ::-1] if msg.encoding == "bgr8" else img)

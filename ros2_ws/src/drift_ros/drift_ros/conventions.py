@@ -122,27 +122,48 @@ def make_command(
     return msg
 
 
-def parse_command(msg, mass_kg: float, Fx_drive_max_N: float, Fx_brake_max_N: float) -> tuple[float, float]:
-    """``/drive`` message -> ``(delta rad, Fx N)``. Raises ``ValueError`` on an unknown layout or NaN."""
+def parse_drive(msg, mass_kg: float) -> tuple[float, float, str]:
+    """``/drive`` message -> ``(delta rad, value, kind)``: ``kind`` ``"Fx_N"`` (value a force demand, N) or
+    ``"throttle"`` (value in [-1, 1], label :data:`THROTTLE_LABEL`).
+
+    Raises:
+        ValueError: an unknown layout label, too few values, NaN or inf.
+    """
+    kind = "Fx_N"
     if AckermannDriveStamped is not None and isinstance(msg, AckermannDriveStamped):
-        delta, Fx = msg.drive.steering_angle, msg.drive.acceleration * mass_kg
+        delta, value = msg.drive.steering_angle, msg.drive.acceleration * mass_kg
     else:
         label = msg.layout.dim[0].label if msg.layout.dim else FALLBACK_LABEL
         if len(msg.data) < 2:
             raise ValueError(f"/drive Float64MultiArray needs 2 values [{label}], got {len(msg.data)}")
-        delta, lon = float(msg.data[0]), float(msg.data[1])
-        if label == FALLBACK_LABEL:
-            Fx = lon
-        elif label == THROTTLE_LABEL:
-            lon = min(max(lon, -1.0), 1.0)
-            Fx = lon * (Fx_drive_max_N if lon >= 0 else Fx_brake_max_N)
-        else:
+        delta, value = float(msg.data[0]), float(msg.data[1])
+        if label == THROTTLE_LABEL:
+            kind, value = "throttle", min(max(value, -1.0), 1.0)
+        elif label != FALLBACK_LABEL:
             raise ValueError(
                 f"/drive layout label {label!r} unknown; expected {FALLBACK_LABEL!r} or {THROTTLE_LABEL!r}"
             )
-    if not (math.isfinite(delta) and math.isfinite(Fx)):
+    if not (math.isfinite(delta) and math.isfinite(value)):
         raise ValueError("/drive command holds NaN or inf")
-    return float(delta), float(Fx)
+    return float(delta), float(value), kind
+
+
+def parse_command(msg, mass_kg: float, Fx_drive_max_N: float, Fx_brake_max_N: float) -> tuple[float, float]:
+    """``/drive`` message -> ``(delta rad, Fx N)``, a throttle scaled by the drive / brake force limits.
+    Raises ``ValueError`` as :func:`parse_drive`."""
+    delta, value, kind = parse_drive(msg, mass_kg)
+    if kind == "throttle":
+        value = value * (Fx_drive_max_N if value >= 0 else Fx_brake_max_N)
+    return delta, value
+
+
+def throttle_msg(delta: float, throttle: float):
+    """``/drive`` as ``std_msgs/Float64MultiArray`` labelled :data:`THROTTLE_LABEL`: ``[delta rad, throttle]``
+    (throttle > 0 drive, < 0 brake, as a share of the car's limits)."""
+    msg = Float64MultiArray()
+    msg.layout.dim = [MultiArrayDimension(label=THROTTLE_LABEL, size=2, stride=2)]
+    msg.data = [float(delta), float(throttle)]
+    return msg
 
 
 def make_path(xy: np.ndarray, psi: np.ndarray | None, stamp, frame_id: str = "map") -> Path:

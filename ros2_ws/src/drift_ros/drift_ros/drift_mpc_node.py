@@ -206,6 +206,7 @@ def safety_config(vehicle, values: dict) -> SafetyConfig:
     over = {k: values[k] for k in _SAFETY_KEYS if values.get(k)}
     over.setdefault("odom_timeout_s", values.get("odom_timeout_s", 0.1))
     over.update({k: values[k] for k in _SAFETY_KEYS_EXACT if k in values})
+    over["rate_step_min_s"] = 1.0 / values["rate_hz"]  # a command holds one control period
     return SafetyConfig.from_vehicle(vehicle, **over)
 
 
@@ -225,22 +226,25 @@ def model_predictor(vehicle, tires):
 
 class DriftMpcNode(Node):
     """The controller node. ``controller_factory(vehicle, tires, settings)`` injects a controller
-    (default: :func:`drift_ros.control.make_controller` with the ``controller`` parameter)."""
+    (default: :func:`drift_ros.control.make_controller` with the ``controller`` parameter).
+
+    Subclasses (``racing_agent_node``) keep its safety and change what it drives with: ``NODE_NAME``,
+    ``PARAMS``, :meth:`_car`, :meth:`_controller_step` and :meth:`_drive_msg`."""
+
+    NODE_NAME = "drift_mpc"
+    PARAMS = PARAMS
 
     def __init__(self, controller_factory=None, **node_kwargs):
-        super().__init__("drift_mpc", **node_kwargs)
-        self.values = declare(self, PARAMS)
-        self.add_on_set_parameters_callback(validator(self.get_name(), PARAMS))
+        super().__init__(self.NODE_NAME, **node_kwargs)
+        self.values = declare(self, self.PARAMS)
+        self.add_on_set_parameters_callback(validator(self.get_name(), self.PARAMS))
         self.add_post_set_parameters_callback(self._parameters_changed)
         v = self.values
-        self.vehicle = vehicle_from_param(v["vehicle"])
-        self.tires = tires_from_param(v["tires"], self.vehicle)
+        self.vehicle, self.tires = self._car()
         settings = dict(v)
         factory = controller_factory or (lambda veh, tir, s: make_controller(v["controller"], veh, tir, s))
         self.controller = factory(self.vehicle, self.tires, settings)
-        self.safety = SafetyFilter(
-            safety_config(self.vehicle, v), predict=model_predictor(self.vehicle, self.tires)
-        )
+        self.safety = SafetyFilter(self._safety_config(), predict=model_predictor(self.vehicle, self.tires))
         self.msg_type = conv.command_msg_type(v["command_type"])
         self.failures = 0  # consecutive failed solves
         self.finished = False  # the controller's programme is over (read by drift_ros.runner)
@@ -267,9 +271,25 @@ class DriftMpcNode(Node):
             self.create_timer(self.period, self._control)
         self.create_timer(self.period, self._watchdog, clock=self.steady)
         self.get_logger().info(
-            f"controller {v['controller']} on vehicle {self.vehicle.name} at {v['rate_hz']:g} Hz; /drive as "
-            f"{self.msg_type.__name__}; odometry timeout {self.safety.config.odom_timeout_s * 1e3:.0f} ms"
+            f"controller {v.get('controller', self.NODE_NAME)} on vehicle {self.vehicle.name} at "
+            f"{v['rate_hz']:g} Hz; /drive as {self.msg_type.__name__}; odometry timeout "
+            f"{self.safety.config.odom_timeout_s * 1e3:.0f} ms"
         )
+
+    def _car(self):
+        """``(VehicleParams, AxleTires)`` the node drives (from the ``vehicle`` and ``tires`` parameters)."""
+        vehicle = vehicle_from_param(self.values["vehicle"])
+        return vehicle, tires_from_param(self.values["tires"], vehicle)
+
+    def _safety_config(self) -> SafetyConfig:
+        return safety_config(self.vehicle, self.values)
+
+    def _controller_step(self, x: np.ndarray, t: float):
+        """``(command [delta, Fx], diagnostics)`` of the controller for state ``x`` at node time ``t``."""
+        return self.controller.step(x, t)
+
+    def _drive_msg(self, cmd: SafeCommand, speed: float, stamp):
+        return conv.make_command(self.msg_type, cmd.delta, cmd.Fx, self.vehicle.m, speed, stamp)
 
     # ---- time ----------------------------------------------------------------------------------
     def _now(self) -> float:
@@ -310,12 +330,12 @@ class DriftMpcNode(Node):
             self.get_logger().warning("emergency stop reset refused: /emergency_stop is still True")
 
     def _parameters_changed(self, params) -> None:
-        specs = {p.name: p for p in PARAMS}
+        specs = {p.name: p for p in self.PARAMS}
         for p in params:
             if p.name in specs:
                 self.values[p.name] = specs[p.name].coerce(p.value)
         if any(p.name in _SAFETY_KEYS for p in params):
-            self.safety.config = safety_config(self.vehicle, self.values)
+            self.safety.config = self._safety_config()
 
     # ---- control -------------------------------------------------------------------------------
     def _control(self) -> None:
@@ -336,7 +356,7 @@ class DriftMpcNode(Node):
             x[5] = self.imu_r[1]
         t = self.get_clock().now().nanoseconds * 1e-9
         try:
-            u, diag = self.controller.step(x, t)
+            u, diag = self._controller_step(x, t)
             u = np.asarray(u, dtype=float).reshape(-1)
             raw = (u[0], u[1]) if u.size >= 2 else (math.nan, math.nan)
         except Exception as e:  # noqa: BLE001 - a failing controller must not stop the node
@@ -347,8 +367,8 @@ class DriftMpcNode(Node):
             self.get_logger().info("controller programme complete: stopping the car, then exiting")
             self.finished = True  # run_node's graceful shutdown: the drift-aware stop to rest
         self.failures = self.failures + 1 if diag.get("success") is False else 0
-        if self.failures >= self.values["solver_failures_max"]:
-            if self.failures == self.values["solver_failures_max"]:
+        if self.failures >= self.values.get("solver_failures_max", 1):
+            if self.failures == self.values.get("solver_failures_max", 1):
                 self.get_logger().error(f"{self.failures} consecutive failed solves: stopping the car")
             raw = (math.nan, math.nan)
         # judged at the tick's start: the command is based on the odometry available then
@@ -369,9 +389,7 @@ class DriftMpcNode(Node):
         stamp = self.get_clock().now().to_msg()
         speed = float(self.state[3]) if self.state is not None else 0.0
         self.pub_mode.publish(String(data=cmd.mode.value))
-        self.pub_drive.publish(
-            conv.make_command(self.msg_type, cmd.delta, cmd.Fx, self.vehicle.m, speed, stamp)
-        )
+        self.pub_drive.publish(self._drive_msg(cmd, speed, stamp))
         self.last_publish = self._now()
         self.n_published += 1
         if cmd.mode is not self.last_mode:

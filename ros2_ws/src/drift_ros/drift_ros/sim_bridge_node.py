@@ -1,7 +1,12 @@
 """``sim_bridge_node``: drift's simulator behind the interface of a car.
 
-Integrates the single-track model (:func:`drift.vehicle.compiled_step`: :func:`drift.vehicle.f`, RK4,
-tyres from :mod:`tire_models`) and publishes what a car publishes:
+Steps the racing environment's simulator core, so a controller or an agent meets through ROS the car it
+met in training: with a ``track``, a one-car :class:`drift.racing.RacingSim` (the same actuation, walls,
+lap timing and camera renderer as ``drift.racing.RacingEnv``, settings of the racing ``preset``); without
+one (open ground, e.g. the donut), the same physics of :func:`drift.racing.sim.advance` alone. Both
+integrate :func:`drift.vehicle.f` with RK4 (``substeps`` per tick) and the default tyres of
+:func:`drift.vehicle.tires.default_tires` unless ``tires`` names others. It publishes what a car
+publishes:
 
 - ``/clock`` (rosgraph_msgs/Clock): simulated time, so nodes with ``use_sim_time`` follow it;
 - ``/odom`` (nav_msgs/Odometry, pose in ``map``, twist in ``base_link``) at ``rate_hz`` (sim time);
@@ -10,17 +15,21 @@ tyres from :mod:`tire_models`) and publishes what a car publishes:
 - TF ``map -> base_link``: ``tf2_msgs/TFMessage`` on ``/tf`` when ``tf2_msgs`` is importable; the
   pip wheels of ROS 2 Jazzy lack it, then a ``geometry_msgs/TransformStamped`` on
   ``/map_to_base_link`` carries the same transform;
-- ``/camera/image_raw`` (sensor_msgs/Image, rgb8) at ``camera_rate_hz`` when the racing camera
-  (``drift.racing.camera``) is available and ``track`` names a track;
+- ``/camera/image_raw`` (sensor_msgs/Image, rgb8) at ``camera_rate_hz`` when ``track`` names a track:
+  the environment's camera (:class:`drift.racing.camera.TrackCamera`, ``image_px`` square);
+- ``~/lap`` (std_msgs/Float64MultiArray ``[lap_time_s, valid]``) at each timed lap (the first crossing
+  of the start line starts the clock; valid: never off course), with a track;
 - ``~/ground_truth`` (nav_msgs/Odometry): the true state every tick, never delayed or dropped (for
   evaluating a run under injected sensor faults).
 
 It accepts what a car accepts: ``/drive`` as ``ackermann_msgs/AckermannDriveStamped`` (if
 installed) or ``std_msgs/Float64MultiArray`` (``"delta_rad,Fx_N"`` or ``"delta_rad,throttle"``).
-Actuation is the car's (:func:`drift.vehicle.applied_force`): steering clipped and rate limited,
-drive limited by force and power, brakes that oppose the direction of travel and never reverse the
-car. Before the first command the car coasts; without a command for ``command_timeout_s``
-(simulated) after it, the car stops itself with the drift-aware stop of
+Actuation is the car's (:func:`drift.racing.sim.advance`): the wheel follows the commanded angle at
+the steering rate limit, drive limited by force and power, brakes that oppose the direction of travel
+and never reverse the car (:func:`drift.vehicle.applied_force`); a ``throttle`` command passes the
+environment's traction control and ABS (:meth:`drift.racing.RacingSim.force_command`) with a track, and
+scales the force limits without one. Before the first command the car coasts; without a command for
+``command_timeout_s`` (simulated) after it, the car stops itself with the drift-aware stop of
 :class:`controllers.safety.DriftStop` (what a car's own watchdog must do: a controller that died
 mid-drift leaves the car drifting).
 
@@ -29,6 +38,11 @@ controller's first command issued with fresh odometry: the first ``/drive`` afte
 ``/drive_mode`` (:mod:`drift_ros.conventions`), so that a controller's start-up stop commands do not
 brake the car out of its initial condition (``start_on: any_command``: the first non-zero
 command, for controllers that publish no ``/drive_mode``).
+
+Synchronous mode (``sync_camera``): after each camera frame the simulation waits for the next
+``/drive`` (at most ``sync_timeout_s`` wall seconds) before it steps on, as a simulator's synchronous
+mode; an agent acting on each frame then drives exactly the steps it drove in the environment, however
+loaded the machine.
 
 Fault injection (for tests and robustness checks; simulated time): ``odom_drop_prob`` drops that
 share of ``/odom`` and ``/imu`` messages, ``odom_delay_s`` delays them, and a ``std_msgs/Float64``
@@ -59,12 +73,14 @@ from rclpy.clock import Clock, ClockType  # noqa: E402
 from rclpy.node import Node  # noqa: E402
 from rosgraph_msgs.msg import Clock as ClockMsg  # noqa: E402
 from sensor_msgs.msg import Image, Imu  # noqa: E402
-from std_msgs.msg import Float64, Float64MultiArray, String  # noqa: E402
+from std_msgs.msg import Float64, Float64MultiArray, MultiArrayDimension, String  # noqa: E402
 
 from controllers.safety import DriftStop, SafetyConfig  # noqa: E402
-from drift.errors import ConfigError  # noqa: E402
-from drift.vehicle import applied_force, compiled_step  # noqa: E402
+from drift.errors import ConfigError, DriftError  # noqa: E402
+from drift.racing.sim import advance  # noqa: E402
+from drift.vehicle import f  # noqa: E402
 from drift_ros import conventions as conv  # noqa: E402
+from drift_ros.camera import image_msg  # noqa: E402
 from drift_ros.models import tires_from_param, vehicle_from_param  # noqa: E402
 from drift_ros.params import Param, declare, non_negative, positive, validator  # noqa: E402
 from drift_ros.runner import run_node  # noqa: E402
@@ -139,15 +155,31 @@ PARAMS = [
     ),
     Param("fault_seed", 0, "-", "seed of the dropped messages", read_only=True),
     Param("camera_rate_hz", 10.0, "Hz", "camera image rate (simulated time); 0 = off", non_negative),
-    Param("track", "", "-", "track for the camera (name or TUM csv); empty = no camera", read_only=True),
+    Param("track", "", "-", "track (name or TUM csv); empty = open ground, no camera", read_only=True),
     Param(
-        "camera_scale",
-        1.0,
+        "preset",
+        "iac",
         "-",
-        "camera geometry scale (1 = full-size car, 0.1 for 1:10)",
-        positive,
+        "racing environment preset of the track (configs/racing/env.yaml: scale, walls, camera)",
+        choices=("iac", "f1tenth"),
         read_only=True,
     ),
+    Param("image_px", 0, "px", "camera image side; 0 = the preset's", non_negative, read_only=True),
+    Param(
+        "start_s_m",
+        0.0,
+        "m",
+        "track_start: position along the centre line (m; negative = before the start line)",
+        read_only=True,
+    ),
+    Param(
+        "sync_camera",
+        False,
+        "-",
+        "after each camera frame wait for the next /drive before stepping on (synchronous mode)",
+        read_only=True,
+    ),
+    Param("sync_timeout_s", 1.0, "s", "synchronous mode: longest wait for a /drive (wall clock)", positive),
     Param(
         "start_time_s",
         0.0,
@@ -171,15 +203,18 @@ class SimBridgeNode(Node):
         self.add_on_set_parameters_callback(validator(self.get_name(), PARAMS))
         self.vehicle = vehicle_from_param(v["vehicle"])
         self.tires = tires_from_param(v["tires"], self.vehicle)
-        self.camera = self._make_camera()
-        self.x = self._initial_state()
-        self.u = np.array([0.0, 0.0])  # applied [delta, Fx]
-        self.u_cmd = np.array([0.0, 0.0])  # last commanded
         self.dt = 1.0 / v["rate_hz"]
+        self.sim = self._make_sim()
+        self.camera = self.sim.camera if self.sim is not None else None
+        self.x = self._initial_state()
+        self.delta = 0.0  # road-wheel angle (rad)
+        self.acc = np.zeros(2)  # body accelerations (m/s^2): none while held, as after an environment's reset
+        self.cmd = (0.0, 0.0, "Fx_N")  # last command (delta rad, value, kind): straight, coasting
         self.t = v["start_time_s"] or time.time()
         self.t_cmd = -math.inf
         self.steps = 0
-        self._step, self._derivs = compiled_step(self.vehicle, self.tires, self.dt, v["substeps"])
+        self.sync_since: float | None = None  # wall time of the frame awaiting its command
+        self.frame0 = 0  # camera frames every 1 / camera_rate_hz from this step (the start)
         self.paused = bool(v["start_paused"])
         self.stop = DriftStop(SafetyConfig.from_vehicle(self.vehicle))
         self.drive_mode = ""  # latest /drive_mode of the controller
@@ -197,6 +232,7 @@ class SimBridgeNode(Node):
             self.pub_tf = self.create_publisher(TransformStamped, "/map_to_base_link", 10)
         self.pub_rtf = self.create_publisher(Float64, "~/real_time_factor", 10)
         self.pub_truth = self.create_publisher(Odometry, "~/ground_truth", 10)
+        self.pub_lap = self.create_publisher(Float64MultiArray, "~/lap", 10)
         self.create_subscription(String, "/drive_mode", self._on_drive_mode, conv.COMMAND_QOS)
         self.create_subscription(Float64, "~/blackout", self._on_blackout, 10)
         # accept both command types of a car
@@ -209,9 +245,10 @@ class SimBridgeNode(Node):
         self.add_post_set_parameters_callback(self._params_changed)
         self._rtf_report = (self._wall(), 0)
         self.get_logger().info(
-            f"simulating {self.vehicle.name} ({self.tires.front.name} tyres) at {v['rate_hz']:g} Hz, "
-            f"real-time "
-            f"factor {v['real_time_factor']:g}; x0 = {np.round(self.x, 3).tolist()}; TF on "
+            f"simulating {self.vehicle.name} ({self.tires.front.name} tyres) "
+            f"{'on ' + self.sim.track.name if self.sim is not None else 'on open ground'} "
+            f"at {v['rate_hz']:g} Hz, real-time factor {v['real_time_factor']:g}; "
+            f"x0 = {np.round(self.x, 3).tolist()}; TF on "
             f"{'/tf' if TFMessage else '/map_to_base_link (no tf2_msgs)'}; camera "
             f"{'on' if self.camera else 'off'}"
         )
@@ -219,32 +256,49 @@ class SimBridgeNode(Node):
     def _wall(self) -> float:
         return self.steady.now().nanoseconds * 1e-9
 
+    def _make_sim(self):
+        """A one-car RacingSim on ``track`` ticking at ``rate_hz`` (None without a track)."""
+        v = self.values
+        if not v["track"]:
+            return None
+        from drift.racing import RacingSim, load_config
+
+        try:
+            cfg = load_config(
+                v["preset"],
+                track=v["track"],
+                vehicle=self.vehicle.name,
+                camera=v["camera_rate_hz"] > 0,
+                dt_s=self.dt,
+                physics_hz=v["rate_hz"] * v["substeps"],
+                **({"image_px": v["image_px"]} if v["image_px"] else {}),
+            )
+            return RacingSim(cfg, 1, vehicle=self.vehicle, tires=self.tires)
+        except (DriftError, OSError) as e:
+            raise ConfigError(f"parameter track = {v['track']!r} (preset {v['preset']!r}): {e}") from None
+
     def _initial_state(self) -> np.ndarray:
         v = self.values
-        if v["initial_condition"] == "rest":
-            return np.array([0.0, 0.0, 0.0, v["initial_vx_mps"], 0.0, 0.0])
         if v["initial_condition"] == "track_start":
-            if self.camera is None:
+            if self.sim is None:
                 raise ConfigError(
                     "parameter initial_condition = 'track_start' needs a track (parameter track)"
                 )
-            tr = self.camera.track
-            return np.array([tr.xy[0, 0], tr.xy[0, 1], tr.heading[0], v["initial_vx_mps"], 0.0, 0.0])
-        from drift_ros.scenarios import make_scenario
+            L = self.sim.track.length_m
+            self.sim.reset(
+                s_m=v["start_s_m"] % L, n_m=0.0, speed_mps=v["initial_vx_mps"], heading_err_rad=0.0
+            )
+            return self.sim.x[0].copy()
+        if v["initial_condition"] == "rest":
+            x = np.array([0.0, 0.0, 0.0, v["initial_vx_mps"], 0.0, 0.0])
+        else:
+            from drift_ros.scenarios import make_scenario
 
-        return make_scenario(v["scenario"], self.vehicle, self.tires, v["radius_m"], v["beta_ref_rad"]).x0
-
-    def _make_camera(self):
-        v = self.values
-        if not v["track"] or v["camera_rate_hz"] <= 0:
-            return None
-        try:
-            from drift_ros.camera import make_camera
-        except ImportError as e:
-            raise ConfigError(
-                f"parameter track = {v['track']!r}: the camera renderer is not available ({e})"
-            ) from None
-        return make_camera(v["track"], v["camera_scale"])
+            sc = make_scenario(v["scenario"], self.vehicle, self.tires, v["radius_m"], v["beta_ref_rad"])
+            x = np.asarray(sc.x0, dtype=float)
+        if self.sim is not None:
+            self.sim.set_state(x[None])
+        return x
 
     def _params_changed(self, params) -> None:
         for p in params:
@@ -267,44 +321,59 @@ class SimBridgeNode(Node):
         self.get_logger().warning(f"fault injection: no /odom or /imu for {msg.data:g} s")
 
     def _on_drive(self, msg) -> None:
-        p = self.vehicle
         try:
-            self.u_cmd = np.array(conv.parse_command(msg, p.m, p.Fx_drive_max, p.Fx_brake_max))
+            cmd = conv.parse_drive(msg, self.vehicle.m)
         except ValueError as e:
             self.get_logger().warning(f"ignoring /drive: {e}", throttle_duration_sec=1.0)
             return
-        self.t_cmd = self.t
+        self.cmd, self.t_cmd = cmd, self.t
+        if self.sync_since is not None:  # the frame's command: step on
+            self.sync_since = None
+            self.wall0, self.steps0 = self._wall(), self.steps
         if self.paused:
             if self.values["start_on"] == "ok_command":
                 start = self.drive_mode == "ok"
             else:
-                start = bool(np.any(self.u_cmd != 0.0))
+                start = cmd[0] != 0.0 or cmd[1] != 0.0
             if start:
                 self.paused = False
-                self.u = self.u_cmd.copy()  # the controller takes over the initial condition as it is
+                self.frame0 = self.steps  # the next frame one camera period after the start
+                if self.values["initial_condition"] == "scenario":  # a drift: its wheel angle, as it is
+                    self.delta = float(np.clip(cmd[0], -self.vehicle.delta_max, self.vehicle.delta_max))
+                    if self.sim is not None:
+                        self.sim.delta[:] = self.delta
                 self.get_logger().info("first command received: simulation running")
 
-    def _actuate(self) -> None:
-        p = self.vehicle
-        delta, Fx = self.u_cmd  # before the first command: straight, coasting
+    def _command(self) -> tuple[float, float, str]:
+        """The command in force: the last /drive, or the car's own stop once /drive went silent."""
         if math.isfinite(self.t_cmd) and self.t - self.t_cmd > self.values["command_timeout_s"]:
             if not self.stop.active:
                 self.get_logger().warning("no /drive within command_timeout_s: the car stops itself")
             delta, Fx, _ = self.stop.command(self.t, *self.x[3:6])
-        elif self.stop.active:
+            return delta, Fx, "Fx_N"
+        if self.stop.active:
             self.stop.reset()
-        step = p.delta_rate_max * self.dt
-        delta = float(np.clip(np.clip(delta, -p.delta_max, p.delta_max), self.u[0] - step, self.u[0] + step))
-        self.u = np.array([delta, applied_force(Fx, self.x[3], p)])
+        return self.cmd
 
     # ---- simulation ----------------------------------------------------------------------------
     def _tick(self) -> None:
+        if self.sync_since is not None:
+            if self._wall() - self.sync_since < self.values["sync_timeout_s"]:
+                return
+            self.get_logger().warning(
+                "synchronous mode: no /drive for the last camera frame within sync_timeout_s; stepping on",
+                throttle_duration_sec=5.0,
+            )
+            self.sync_since = None
+            self.wall0, self.steps0 = self._wall(), self.steps
         # catch up when a tick came late, at most 3 steps per tick
         due = int((self._wall() - self.wall0) * self.values["real_time_factor"] / self.dt) - (
             self.steps - self.steps0
         )
         for _ in range(max(1, min(due, 3))):
             self.step()
+            if self.sync_since is not None:
+                break
         w, n = self._rtf_report
         if self._wall() - w >= 1.0:
             self.pub_rtf.publish(Float64(data=(self.steps - n) * self.dt / (self._wall() - w)))
@@ -312,27 +381,23 @@ class SimBridgeNode(Node):
 
     def step(self) -> None:
         """Advance one tick and publish clock, odometry, IMU, TF (and the camera when due)."""
-        if self.paused:
-            x = self.x.copy()
-        else:
-            self._actuate()
-            x = self._step(self.x, self.u)
+        if not self.paused:
+            self._physics(*self._command())
+        x = self.x
         if not np.all(np.isfinite(x)):
             self.get_logger().error(
                 "simulation diverged (non-finite state); restarting from the initial state"
             )
-            x = self._initial_state()
+            self.delta = 0.0
+            x = self.x = self._initial_state()
         x[2] = math.remainder(x[2], 2 * math.pi)
-        self.x = x
         self.t += self.dt
         self.steps += 1
         stamp = _stamp(self.t)
         self.pub_clock.publish(ClockMsg(clock=stamp))
         odom = conv.state_to_odometry(x, stamp)
         self.pub_truth.publish(odom)
-        vx, vy, r = x[3:6]
-        dv = self._derivs(x[3:6], self.u)
-        imu = conv.make_imu(dv[0] - vy * r, dv[1] + vx * r, r, x[2], stamp)
+        imu = conv.make_imu(self.acc[0], self.acc[1], x[5], x[2], stamp)
         self._publish_sensors(odom, imu)
         tf = TransformStamped()
         tf.header.stamp, tf.header.frame_id, tf.child_frame_id = stamp, "map", "base_link"
@@ -341,8 +406,42 @@ class SimBridgeNode(Node):
         q.x, q.y, q.z, q.w = conv.yaw_to_quaternion(float(x[2]))
         self.pub_tf.publish(TFMessage(transforms=[tf]) if TFMessage is not None else tf)
         rate = self.values["camera_rate_hz"]
-        if self.camera is not None and rate > 0 and self.steps % max(1, round(1.0 / (rate * self.dt))) == 0:
-            self.pub_img.publish(self.camera(x, stamp))
+        every = max(1, round(1.0 / (rate * self.dt))) if rate > 0 else 0
+        if self.camera is not None and every and (self.steps - self.frame0) % every == 0:
+            img = self.camera.render(x[None, 0], x[None, 1], x[None, 2])[0]
+            self.pub_img.publish(image_msg(img, stamp))
+            if self.values["sync_camera"] and not self.paused:
+                self.sync_since = self._wall()
+
+    def _physics(self, delta: float, value: float, kind: str) -> None:
+        """Advance one tick under the command (the environment's core, see the module doc)."""
+        if self.sim is not None:
+            _, _, info = self.sim.step_controls([delta], [value], kind)
+            self.x, self.delta, self.acc = self.sim.x[0].copy(), float(self.sim.delta[0]), self.sim.acc[0]
+            if info["lap_completed"][0]:
+                lap, valid = float(info["lap_time_s"][0]), bool(info["lap_valid"][0])
+                msg = Float64MultiArray(data=[lap, float(valid)])
+                msg.layout.dim = [MultiArrayDimension(label="lap_time_s,valid", size=2, stride=2)]
+                self.pub_lap.publish(msg)
+                self.get_logger().info(
+                    f"lap {int(info['lap_count'][0])}: {lap:.3f} s ({'valid' if valid else 'off course'})"
+                )
+            return
+        p = self.vehicle
+        if kind == "throttle":  # no traction control on open ground: a share of the force limits
+            value = value * (p.Fx_drive_max if value >= 0 else p.Fx_brake_max)
+        target = np.array([np.clip(delta, -p.delta_max, p.delta_max)])
+        x, d, acc, _ = advance(
+            self.x[None],
+            np.array([self.delta]),
+            target,
+            lambda vx: np.full_like(vx, value),
+            p,
+            lambda x, u: f(x, u, p, self.tires),
+            self.dt,
+            self.values["substeps"],
+        )
+        self.x, self.delta, self.acc = x[0], float(d[0]), acc[0]
 
     def _publish_sensors(self, odom, imu) -> None:
         """Publish /odom and /imu through the injected faults (delay, drops, blackout)."""

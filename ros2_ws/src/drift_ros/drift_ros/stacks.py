@@ -32,6 +32,7 @@ class Stack:
 BRIDGE = NodeSpec("sim_bridge_node", "sim_bridge", ("/odom", "/imu", "/clock"))
 MPC = NodeSpec("drift_mpc_node", "drift_mpc", ("/drive",))
 RECORDER = NodeSpec("log_recorder_node", "log_recorder")
+AGENT = NodeSpec("racing_agent_node", "racing_agent", ("/drive",))
 
 STACKS: dict[str, Stack] = {
     "sim_drift": Stack(
@@ -46,6 +47,13 @@ STACKS: dict[str, Stack] = {
         "+ log recorder; ends by itself, and its recording fits with `drift fit --log RUN/bag`",
         (BRIDGE, MPC, RECORDER),
         "sim_sysid.yaml",
+    ),
+    "sim_race": Stack(
+        "sim_race",
+        "simulator bridge on a track with its camera + a trained racing agent (racing_agent.run:=RUN_DIR) "
+        "+ log recorder (simulated time, synchronous camera)",
+        (BRIDGE, AGENT, RECORDER),
+        "sim_race.yaml",
     ),
     "car_drift": Stack(
         "car_drift",
