@@ -20,7 +20,8 @@ COMMANDS = {
     "equilibria": "drift equilibria of the single-track model: r, countersteer and Fxr against beta",
     "mpc": "a closed-loop drift scenario: the NMPC against a simulated car; metrics, plots, GIF",
     "laptime": "the minimum lap time of a car on a track (optimal control), checked in the simulator",
-    "race": "the racing simulator on real tracks: `drift race sim`, `drift race tracks`",
+    "race": "the racing simulator and the QR-SAC agent: `drift race sim|train|eval|tracks`",
+    "tune": "sweep the racing reward's weights: each trial trains the agent and is scored by its laps",
     "ros": "ROS 2 nodes of drift: `drift ros up STACK` starts a stack of nodes",
 }
 

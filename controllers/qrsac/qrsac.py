@@ -678,6 +678,7 @@ def train(
     log: Callable[[str], None] | None = None,
     backend: str = "local",
     address: str | None = None,
+    on_evaluation: Callable[[dict], None] | None = None,
 ) -> dict[str, Any]:
     """Train QR-SAC on ``VecRacingEnv`` (``config.num_envs`` cars) until ``steps`` car steps.
 
@@ -708,6 +709,8 @@ def train(
         backend: ``local`` or ``ray`` (see above).
         address: with backend ``ray``, the Ray cluster to join (None: start a local Ray instance, shut down
             at the end; an instance the caller already initialised is used and left running).
+        on_evaluation: called with each evaluation (an :func:`evaluate` dict with ``step``) once it is
+            saved; an exception it raises ends the run there (e.g. a pruned trial of ``drift tune``).
     Returns:
         metrics dict (JSON-ready): ``steps``, ``updates``, ``episodes``, ``wall_s``, ``steps_per_s``,
         ``best_eval_return``, ``best_valid_lap_s``, ``evaluations`` (list of :func:`evaluate` dicts with
@@ -841,6 +844,8 @@ def train(
             f"eval at step {ctr['step']}: return {ev['return']:.1f}, progress {ev['progress_m']:.0f} m, "
             f"laps {ev['laps']}, best valid lap {ev['best_valid_lap_s']}"
         )
+        if on_evaluation is not None:
+            on_evaluation(ev)
 
     def crossed(prev: int, now: int, every: int) -> bool:
         return every > 0 and now // every > prev // every
