@@ -226,3 +226,15 @@ def test_ray_backend_writes_the_same_report(tmp_path):
     assert all(",complete," in r for r in rows[1:])
     assert (out / "best_reward.yaml").is_file() and (out / "optimization_history.png").is_file()
     assert len(list((out / "trials").iterdir())) == 2
+
+
+def test_two_worker_processes_share_one_study(tmp_path):
+    from drift.cli import run
+
+    space, agent = _files(tmp_path)
+    out = tmp_path / "run"
+    run(_argv(out, space, agent, 4, 1000, "--workers", "2"))
+    trials = _study(out).trials
+    assert len(trials) >= 4 and len({tuple(t.params.values()) for t in trials}) == len(trials)
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["complete"] + m["pruned"] >= 4 and m["failed"] == 0
