@@ -95,6 +95,23 @@ def test_actor_that_needs_privileged_observations_is_refused():
         check_actor(Agent(QRSACConfig(actor_obs="state", hidden=(8,), n_quantiles=2), shapes))
 
 
+def test_ros_up_shows_the_bridge_the_agents_world(tmp_path):
+    """drift ros up sim_race: the run's track, preset and car go to the bridge unless --set."""
+    from drift_ros.stacks import config_dir
+
+    from drift.commands.ros import agent_world
+    from drift.errors import ConfigError
+
+    pf = config_dir() / "sim_race.yaml"
+    sets = {"sim_bridge": [], "racing_agent": [f"run:={RUN}"], "log_recorder": []}
+    assert agent_world(sets, pf) == ["track:=Norisring", "preset:=f1tenth", "vehicle:=f1tenth"]
+    sets["sim_bridge"] = ["track:=Monza"]
+    assert agent_world(sets, pf) == ["preset:=f1tenth", "vehicle:=f1tenth"]
+    assert agent_world({"sim_bridge": [], "racing_agent": [], "log_recorder": []}, pf) == []  # no run yet
+    with pytest.raises(ConfigError, match="options.yaml"):
+        agent_world({"sim_bridge": [], "racing_agent": [f"run:={tmp_path}"]}, pf)
+
+
 # ------------------------------------------------------------------ safety over DDS
 TIMEOUT_S = 0.3
 PERIOD_S = 0.1

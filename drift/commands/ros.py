@@ -30,12 +30,13 @@ from pathlib import Path
 from typing import Annotated
 
 import tyro
+import yaml
 
 from drift.commands import write_options
 from drift.errors import ConfigError, DriftError
 
 #: stop order: controllers first (they publish a last stop command), the recorder last
-_STOP_ORDER = ("drift_mpc_node", "sim_bridge_node", "log_recorder_node")
+_STOP_ORDER = ("drift_mpc_node", "racing_agent_node", "sim_bridge_node", "log_recorder_node")
 
 
 def ros_package_dir() -> Path:
@@ -173,6 +174,32 @@ def _parse_sets(sets: list[str], names: set[str]) -> dict[str, list[str]]:
     return out
 
 
+def agent_world(overrides: dict[str, list[str]], params_file: Path) -> list[str]:
+    """The bridge settings that show a racing agent the world it trained in: ``track``, ``preset``,
+    ``vehicle`` (and ``tires``) of its run's ``options.yaml`` (``racing_agent.run``, from ``--set`` or the
+    parameter file), except those given with ``--set sim_bridge.*``. Empty when the stack has no agent or
+    no run. Raises ConfigError for a run folder without options.yaml."""
+    from drift.commands.race import _run_options
+
+    if "racing_agent" not in overrides or "sim_bridge" not in overrides:
+        return []
+    run = next((v.split(":=", 1)[1] for v in overrides["racing_agent"] if v.startswith("run:=")), None)
+    if run is None:
+        d = yaml.safe_load(Path(params_file).read_text()) or {}
+        run = ((d.get("racing_agent") or {}).get("ros__parameters") or {}).get("run")
+    if not run:
+        return []
+    try:
+        opts = _run_options(Path(run))
+    except DriftError as e:
+        raise ConfigError(f"racing_agent.run: {e}") from None
+    world = {"track": opts.track, "preset": opts.preset, "vehicle": opts.preset}
+    if opts.tires is not None:
+        world["tires"] = str(opts.tires)
+    given = {v.split(":=", 1)[0] for v in overrides["sim_bridge"]}
+    return [f"{k}:={v}" for k, v in world.items() if k not in given]
+
+
 def _pump(stream, log_path: Path, prefix: str, echo: bool) -> None:
     with open(log_path, "a", buffering=1) as f:
         for line in iter(stream.readline, ""):
@@ -190,7 +217,9 @@ class UpOptions:
     """Start a stack of drift_ros nodes as processes; Ctrl-C brings the car to rest, then stops them."""
 
     stack: Annotated[str, tyro.conf.Positional, tyro.conf.arg(metavar="STACK")]
-    """sim_drift (bridge + NMPC + recorder), sim_sysid (identification drive) or car_drift"""
+    """sim_drift (bridge + NMPC + recorder), sim_sysid (identification drive), sim_race (bridge + racing
+    agent + recorder; racing_agent.run:=RUN sets the bridge's track, preset and car to the run's) or
+    car_drift"""
     params_file: Path | None = None
     """parameter YAML (None: the stack's config/<stack>.yaml in drift_ros)"""
     out: Path | None = None
@@ -248,6 +277,10 @@ def run(o: UpOptions) -> None:
     _require_rclpy()
     nodes = [n for n in st.nodes if record or n.executable != "log_recorder_node"]
     overrides = _parse_sets(sets, {n.name for n in nodes})
+    world = agent_world(overrides, Path(pf))
+    if world:
+        print(f"sim_bridge: {', '.join(world)} (the agent's run)", flush=True)
+        overrides["sim_bridge"] = world + overrides["sim_bridge"]
     topics = sorted({t for n in nodes for t in n.publishes})
     if topics and discovery_s > 0:
         print(f"ROS domain {domain_id}: looking for other publishers on {', '.join(topics)} ...", flush=True)
