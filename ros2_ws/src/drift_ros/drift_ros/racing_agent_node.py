@@ -29,6 +29,7 @@ Run: ``python -m drift_ros.racing_agent_node --ros-args -p run:=RUN_DIR -p use_s
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -47,24 +48,14 @@ from drift_ros.camera import image_array  # noqa: E402
 from drift_ros.params import Param, positive  # noqa: E402
 from drift_ros.runner import run_node  # noqa: E402
 
-#: parameters shared with drift_mpc_node (same meaning, units and checks)
-_SHARED = (
-    "use_imu",
-    "odom_timeout_s",
-    "delta_max_rad",
-    "delta_rate_max_radps",
-    "Fx_drive_max_N",
-    "Fx_brake_max_N",
-    "Fx_rate_max_Nps",
-    "stop_Fx_N",
-    "stop_speed_mps",
-    "hold_Fx_N",
-    "beta_grip_rad",
-    "alpha_r_grip_rad",
-    "recover_max_s",
-    "latch_stops",
-    "shutdown_stop_s",
-)
+#: parameters shared with drift_mpc_node (same meaning, units and checks): its safety settings
+_SHARED = (*mpc._SAFETY_KEYS, *mpc._SAFETY_KEYS_EXACT, "use_imu", "shutdown_stop_s")
+
+#: the shared rate limits, where 0 means twice the car's own (module doc)
+_AGENT_DEFAULTS = {
+    "delta_rate_max_radps": "steering rate limit; 0 = twice the car's steering rate",
+    "Fx_rate_max_Nps": "force rate limit; 0 = twice (drive + brake limits) per control step",
+}
 
 PARAMS = [
     Param("run", "", "-", "drift race train run folder of the agent", read_only=True),
@@ -97,7 +88,11 @@ PARAMS = [
     Param(
         "camera_timeout_s", 0.3, "s", "a camera frame older than this stops the car (wall clock)", positive
     ),
-    *(p for p in mpc.PARAMS if p.name in _SHARED),
+    *(
+        dataclasses.replace(p, description=_AGENT_DEFAULTS.get(p.name, p.description))
+        for p in mpc.PARAMS
+        if p.name in _SHARED
+    ),
 ]
 
 
