@@ -165,31 +165,41 @@ def test_interrupted_sweep_resumes_without_losing_or_rerunning_finished_trials(t
 
     space, agent = _files(tmp_path)
     out = tmp_path / "run"
-    cmd = [sys.executable, "-m", "drift.cli", *_argv(out, space, agent, 4, 3000)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    cmd = [sys.executable, "-m", "drift.cli", *_argv(out, space, agent, 4, 4000)]
+    log = open(tmp_path / "sweep.log", "w")
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def training_now():
+        """A trial that runs, in training (its folder exists), after a finished one; or None."""
+        try:
+            trials = _study(out).get_trials(deepcopy=False)
+        except (KeyError, optuna.exceptions.StorageInternalError):
+            return None
+        done = any(t.state == TrialState.COMPLETE for t in trials)
+        run = [t for t in trials if t.state == TrialState.RUNNING]
+        if done and run and (out / "trials" / f"trial-{run[0].number:04d}" / "tb").is_dir():
+            return run[0].number
+        return None
+
     try:
-        deadline = time.monotonic() + 240
-        done: list = []
-        while time.monotonic() < deadline and proc.poll() is None:
-            time.sleep(0.5)
-            if (out / "study.db").is_file():
-                try:
-                    trials = _study(out).get_trials(deepcopy=False)
-                except (KeyError, optuna.exceptions.StorageInternalError):
-                    continue
-                done = [t for t in trials if t.state == TrialState.COMPLETE]
-                if done and any(t.state == TrialState.RUNNING for t in trials):
-                    break
-        assert done and proc.poll() is None, "no finished trial while the sweep ran"
+        deadline, cut = time.monotonic() + 240, None
+        while time.monotonic() < deadline and proc.poll() is None and cut is None:
+            time.sleep(0.3)
+            n = training_now() if (out / "study.db").is_file() else None
+            if n is not None:
+                time.sleep(0.5)  # well inside its training, not between two trials
+                cut = n if training_now() == n else None
+        assert cut is not None and proc.poll() is None, (tmp_path / "sweep.log").read_text()[-3000:]
         os.killpg(proc.pid, sig)
         proc.wait(60)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
+        log.close()
     before = {t.number: (t.params, t.value) for t in _study(out).trials if t.state == TrialState.COMPLETE}
     stamps = {n: (out / "trials" / f"trial-{n:04d}" / "evaluations.json").stat().st_mtime_ns for n in before}
     interrupted = [t for t in _study(out).trials if t.state in (TrialState.RUNNING, TrialState.FAIL)]
-    assert len(interrupted) == 1
+    assert [t.number for t in interrupted] == [cut], (tmp_path / "sweep.log").read_text()[-3000:]
 
     r = subprocess.run(
         [sys.executable, "-m", "drift.cli", "tune", "--resume", str(out), "--quiet"],
