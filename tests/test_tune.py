@@ -167,7 +167,9 @@ def test_interrupted_sweep_resumes_without_losing_or_rerunning_finished_trials(t
     out = tmp_path / "run"
     cmd = [sys.executable, "-m", "drift.cli", *_argv(out, space, agent, 4, 4000)]
     log = open(tmp_path / "sweep.log", "w")
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    # as from a terminal: a launcher in the background (nohup, CI) leaves SIGINT ignored for its children
+    dfl = lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)  # noqa: E731
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=dfl)
 
     def training_now():
         """A trial that runs, in training (its folder exists), after a finished one; or None."""
