@@ -256,8 +256,20 @@ def test_cli_failed_solve_writes_the_reason_and_exits_nonzero(tmp_path, capsys):
     csv = _circle_track_file(tmp_path)
     out = tmp_path / "run"
     with pytest.raises(SystemExit) as e:
-        run(["laptime", "--track", str(csv), "--grid-m", "10", "--max-iter", "2", "--no-baseline",
-             "--out", str(out)])
+        run(
+            [
+                "laptime",
+                "--track",
+                str(csv),
+                "--grid-m",
+                "10",
+                "--max-iter",
+                "2",
+                "--no-baseline",
+                "--out",
+                str(out),
+            ]
+        )
     assert e.value.code == 1
     printed = capsys.readouterr().out
     assert "NOT converged" in printed and "iteration limit reached" in printed

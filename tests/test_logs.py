@@ -164,8 +164,13 @@ def test_shipped_excerpt_loads_with_notice():
     path = default_log_path()
     assert path.exists()
     notice = (path.parent / "NOTICE.md").read_text()
-    for must in ["GPL-3.0", "linklab-uva/deep-dynamics", "88c856539c84fe7004b933d1cf03aad14ab69bd2",
-                 "Chrosniak", "arXiv 2312.04374"]:
+    for must in [
+        "GPL-3.0",
+        "linklab-uva/deep-dynamics",
+        "88c856539c84fe7004b933d1cf03aad14ab69bd2",
+        "Chrosniak",
+        "arXiv 2312.04374",
+    ]:
         assert must in notice
     assert "GNU GENERAL PUBLIC LICENSE" in (path.parent / "LICENSE-GPL-3.0.txt").read_text()
     log = load_log()  # no path: the shipped excerpt
@@ -193,8 +198,12 @@ def test_iac_column_map_yaml_matches_builtin_reader():
 
 
 def test_iac_header_missing_column(tmp_path):
-    p = write_csv(tmp_path / "iac.csv", ["time(s)", "x(m)", "y(m)", "vx(m/s)", "phi(rad)", "omega(rad/s)"],
-                  [[0, 0, 0, 1, 0, 0], [0.04, 0, 0, 1, 0, 0]], comment=True)
+    p = write_csv(
+        tmp_path / "iac.csv",
+        ["time(s)", "x(m)", "y(m)", "vx(m/s)", "phi(rad)", "omega(rad/s)"],
+        [[0, 0, 0, 1, 0, 0], [0.04, 0, 0, 1, 0, 0]],
+        comment=True,
+    )
     with pytest.raises(LogError, match=r"iac\.csv.*lacks required column\(s\) \['vy', 'delta'\]"):
         load_log(p)
 
@@ -215,9 +224,23 @@ def test_csv_without_iac_header_asks_for_column_map(tmp_path):
 # ----------------------------------------------------------------------------- column-map CSV
 @pytest.mark.parametrize(
     "unit, factor",
-    [("kmph", 1 / 3.6), ("km/h", 1 / 3.6), ("mph", 0.44704), ("deg", math.pi / 180), ("deg/s", math.pi / 180),
-     ("kPa", 1e3), ("bar", 1e5), ("%", 0.01), ("ms", 1e-3), ("us", 1e-6), ("ns", 1e-9), ("s", 1.0),
-     ("g", 9.80665), ("psi", 6894.757293168), ("rpm", 2 * math.pi / 60)],
+    [
+        ("kmph", 1 / 3.6),
+        ("km/h", 1 / 3.6),
+        ("mph", 0.44704),
+        ("deg", math.pi / 180),
+        ("deg/s", math.pi / 180),
+        ("kPa", 1e3),
+        ("bar", 1e5),
+        ("%", 0.01),
+        ("ms", 1e-3),
+        ("us", 1e-6),
+        ("ns", 1e-9),
+        ("s", 1.0),
+        ("g", 9.80665),
+        ("psi", 6894.757293168),
+        ("rpm", 2 * math.pi / 60),
+    ],
 )
 def test_unit_table(unit, factor):
     assert unit_factor(unit, "here") == pytest.approx(factor, rel=1e-12)
@@ -231,21 +254,33 @@ def test_unit_errors_name_the_place_and_list_units():
 
 
 def test_column_map_converts_to_si(tmp_path):
-    header = ["timestamp_us", "speed_kmh", "yaw_rate_dps", "steer_wheel_deg", "pedal_pct", "brake_bar",
-              "acc_lat_g", "heading_deg", "unused"]
-    rows = [[1_000_000 + 20_000 * k, 36.0 + k, 10.0, 150.0, 50.0, 2.0, 0.5, 170.0 + 10 * k, 7]
-            for k in range(5)]
+    header = [
+        "timestamp_us",
+        "speed_kmh",
+        "yaw_rate_dps",
+        "steer_wheel_deg",
+        "pedal_pct",
+        "brake_bar",
+        "acc_lat_g",
+        "heading_deg",
+        "unused",
+    ]
+    rows = [
+        [1_000_000 + 20_000 * k, 36.0 + k, 10.0, 150.0, 50.0, 2.0, 0.5, 170.0 + 10 * k, 7] for k in range(5)
+    ]
     p = write_csv(tmp_path / "can.csv", header, rows)
-    cmap = {"columns": {
-        "timestamp_us": {"name": "t", "unit": "us"},
-        "speed_kmh": {"name": "vx", "unit": "km/h"},
-        "yaw_rate_dps": {"name": "r", "unit": "deg/s", "sign": -1},
-        "steer_wheel_deg": {"name": "delta", "unit": "deg", "scale": 1 / 15.0},
-        "pedal_pct": {"name": "throttle", "unit": "%"},
-        "brake_bar": {"name": "brake_Pa", "unit": "bar"},
-        "acc_lat_g": {"name": "ay", "unit": "g"},
-        "heading_deg": {"name": "psi", "unit": "deg"},
-    }}
+    cmap = {
+        "columns": {
+            "timestamp_us": {"name": "t", "unit": "us"},
+            "speed_kmh": {"name": "vx", "unit": "km/h"},
+            "yaw_rate_dps": {"name": "r", "unit": "deg/s", "sign": -1},
+            "steer_wheel_deg": {"name": "delta", "unit": "deg", "scale": 1 / 15.0},
+            "pedal_pct": {"name": "throttle", "unit": "%"},
+            "brake_bar": {"name": "brake_Pa", "unit": "bar"},
+            "acc_lat_g": {"name": "ay", "unit": "g"},
+            "heading_deg": {"name": "psi", "unit": "deg"},
+        }
+    }
     log = load_log(p, column_map=cmap)
     np.testing.assert_allclose(log.t, 0.02 * np.arange(5), atol=1e-12)
     assert log.t0_s == pytest.approx(1.0)
@@ -269,10 +304,14 @@ def test_example_column_maps_parse():
 def test_column_map_absent_column(tmp_path):
     p = write_csv(tmp_path / "log.csv", ["time", "speed"], [[0, 1], [1, 2]])
     mp = tmp_path / "map.yaml"
-    mp.write_text(yaml.safe_dump({"time": {"name": "t", "unit": "s"},
-                                  "velocity": {"name": "vx", "unit": "m/s"}}))
-    with pytest.raises(LogError, match=r"log\.csv: column map .*map\.yaml names column\(s\) \['velocity'\].*"
-                                       r"\['time', 'speed'\]"):
+    mp.write_text(
+        yaml.safe_dump({"time": {"name": "t", "unit": "s"}, "velocity": {"name": "vx", "unit": "m/s"}})
+    )
+    with pytest.raises(
+        LogError,
+        match=r"log\.csv: column map .*map\.yaml names column\(s\) \['velocity'\].*"
+        r"\['time', 'speed'\]",
+    ):
         load_log(p, column_map=mp)
 
 
@@ -307,8 +346,10 @@ _TV = {"t": {"name": "t", "unit": "s"}, "v": {"name": "vx", "unit": "m/s"}}
         ("", r"the file is empty"),
         ("\n\n", r"the file is empty"),
         ("t,v\n", r"header but no data rows"),
-        ("t,v\n0,1\n0.1,nan\n0.2,3\n",
-         r"column 'v' has 1 NaN/inf value\(s\), first at data row 2 \(line 3\)"),
+        (
+            "t,v\n0,1\n0.1,nan\n0.2,3\n",
+            r"column 'v' has 1 NaN/inf value\(s\), first at data row 2 \(line 3\)",
+        ),
         ("t,v\n0,1\n0.1,inf\n", r"column 'v' has 1 NaN/inf"),
         ("t,v\n0,1\n0.1,abc\n", r"line 3, column 'v': 'abc' is not a number"),
         ("t,v\n0,1\n0.1,2\n0.2\n", r"line 4 has 1 fields but the header has 2.*truncated"),
@@ -333,8 +374,11 @@ def test_empty_file_without_map(tmp_path):
 
 def test_missing_required_signals(tmp_path):
     p = write_csv(tmp_path / "log.csv", ["t", "v"], [[0, 1], [1, 2]])
-    with pytest.raises(LogError, match=r"log\.csv: missing required signal\(s\) r, delta "
-                                       r"\(the log has: vx\)"):
+    with pytest.raises(
+        LogError,
+        match=r"log\.csv: missing required signal\(s\) r, delta "
+        r"\(the log has: vx\)",
+    ):
         load_log(p, column_map=_TV, require=("vx", "r", "delta"))
 
 
@@ -390,14 +434,18 @@ def test_rosbag_different_rates_interpolate_and_hold(tmp_path):
 
 def test_rosbag_custom_topics_and_missing_odom(tmp_path):
     log = circle_log(duration_s=1.0)
-    bag = write_rosbag(log, tmp_path / "bag", odom_topic="/car/odom", imu_topic=None, drive_topic="/car/cmd",
-                       mass_kg=500.0)
+    bag = write_rosbag(
+        log, tmp_path / "bag", odom_topic="/car/odom", imu_topic=None, drive_topic="/car/cmd", mass_kg=500.0
+    )
     with pytest.raises(LogError, match=r"no odometry topic '/odom'.*'/car/odom'.*odom_topic="):
         load_log(bag)
     back = load_log(bag, odom_topic="/car/odom", drive_topic="/car/cmd")
     assert back.has("delta") and not back.has("ax")
-    with pytest.raises(LogError, match=r"topic '/car/cmd' has type ackermann_msgs/msg/AckermannDriveStamped, "
-                                       r"expected sensor_msgs/msg/Imu"):
+    with pytest.raises(
+        LogError,
+        match=r"topic '/car/cmd' has type ackermann_msgs/msg/AckermannDriveStamped, "
+        r"expected sensor_msgs/msg/Imu",
+    ):
         load_log(bag, odom_topic="/car/odom", imu_topic="/car/cmd")
     with pytest.raises(LogError, match=r"missing required signal\(s\) ax"):
         load_log(bag, odom_topic="/car/odom", require=("vx", "ax"))
@@ -410,8 +458,11 @@ def test_truncated_bag(tmp_path, storage):
     data = f.read_bytes()
     cut = tmp_path / f"cut{f.suffix}"
     cut.write_bytes(data[: len(data) // 2])
-    with pytest.raises(LogError, match=r"cut\.(mcap|db3): cannot read the rosbag2 recording"
-                                       r".*truncated or corrupt"):
+    with pytest.raises(
+        LogError,
+        match=r"cut\.(mcap|db3): cannot read the rosbag2 recording"
+        r".*truncated or corrupt",
+    ):
         load_log(cut)
 
 

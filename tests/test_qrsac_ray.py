@@ -28,8 +28,15 @@ def oval():
 def _add_rollout(buf: ReplayBuffer, ro: dict, offset: int) -> None:
     for t in range(len(ro["reward"])):
         o = {k: v[t] for k, v in ro["obs"].items()}
-        buf.add(o, ro["action"][t], ro["reward"][t], ro["terminated"][t], ro["truncated"][t],
-                ro["final_obs"][t], offset=offset)
+        buf.add(
+            o,
+            ro["action"][t],
+            ro["reward"][t],
+            ro["terminated"][t],
+            ro["truncated"][t],
+            ro["final_obs"][t],
+            offset=offset,
+        )
 
 
 def test_worker_rollouts_fill_their_own_streams_without_crossing_resets(oval):
@@ -67,8 +74,13 @@ def test_end_streams_closes_the_open_episode_as_a_truncation():
     buf = ReplayBuffer(64, 1, {"proprio": (1,)}, {"proprio": np.float32}, n_step=3, seed=0)
 
     def step(v, r, term=False):
-        buf.add({"proprio": np.array([[v]], np.float32)}, np.zeros((1, 2)), np.array([r]),
-                np.array([term]), np.array([False]))
+        buf.add(
+            {"proprio": np.array([[v]], np.float32)},
+            np.zeros((1, 2)),
+            np.array([r]),
+            np.array([term]),
+            np.array([False]),
+        )
 
     step(0, 1.0)
     step(1, 2.0)
@@ -77,8 +89,14 @@ def test_end_streams_closes_the_open_episode_as_a_truncation():
     step(10, 8.0)  # the new episode
     step(11, 16.0)
     b = buf.sample(300)
-    seen = {float(b.obs["proprio"][i, 0]): (b.rewards[i].tolist(), b.truncated[i].tolist(),
-                                            float(b.next_obs["proprio"][i, 0])) for i in range(300)}
+    seen = {
+        float(b.obs["proprio"][i, 0]): (
+            b.rewards[i].tolist(),
+            b.truncated[i].tolist(),
+            float(b.next_obs["proprio"][i, 0]),
+        )
+        for i in range(300)
+    }
     F, T = False, True
     assert seen[0.0] == ([1.0, 2.0, 0.0], [F, T, F], 2.0)  # bootstraps from 2, never reaches 10
     assert seen[1.0] == ([2.0, 0.0, 0.0], [T, F, F], 2.0)

@@ -9,9 +9,29 @@ from drift.errors import DriftError
 from tests.test_racing_env import stadium
 
 TINY = [
-    "--actor-obs", "state", "--num-envs", "4", "--buffer-capacity", "4000", "--learning-starts", "100",
-    "--batch-size", "32", "--hidden", "32", "32", "--n-quantiles", "8", "--n-step", "3",
-    "--eval-every", "200", "--eval-max-steps", "60", "--log-every", "100",
+    "--actor-obs",
+    "state",
+    "--num-envs",
+    "4",
+    "--buffer-capacity",
+    "4000",
+    "--learning-starts",
+    "100",
+    "--batch-size",
+    "32",
+    "--hidden",
+    "32",
+    "32",
+    "--n-quantiles",
+    "8",
+    "--n-step",
+    "3",
+    "--eval-every",
+    "200",
+    "--eval-max-steps",
+    "60",
+    "--log-every",
+    "100",
 ]
 
 
@@ -46,8 +66,22 @@ def test_train_resume_eval_and_sim_with_the_agent(oval_csv, tmp_path, monkeypatc
     assert "minimum-time lap" in capsys.readouterr().out
 
     sim = tmp_path / "sim"
-    run(["race", "sim", "--driver", "agent", "--run", str(out), "--laps", "1", "--gif-frames", "0",
-         "--out", str(sim)])
+    run(
+        [
+            "race",
+            "sim",
+            "--driver",
+            "agent",
+            "--run",
+            str(out),
+            "--laps",
+            "1",
+            "--gif-frames",
+            "0",
+            "--out",
+            str(sim),
+        ]
+    )
     assert json.loads((sim / "metrics.json").read_text())["driver"] == "agent"
 
 

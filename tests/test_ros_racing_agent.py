@@ -243,6 +243,22 @@ def test_emergency_stop_latches_until_reset(rig):
     assert p.wait_for(lambda: rig.mode() == "ok", 2.0, every=rig.tick, period_s=PERIOD_S)
 
 
+@pytest.mark.parametrize(
+    "params, says",
+    [
+        ({}, "parameter run is empty"),
+        ({"run": "/nonexistent/run"}, "no options.yaml"),
+        ({"run": str(RUN), "camera_timeout_s": -1.0}, "parameter camera_timeout_s = -1.0 rejected"),
+    ],
+)
+def test_bad_run_or_parameter_stops_the_node_at_start(tmp_path, params, says):
+    node = NodeProcess("racing_agent_node", params, random_domain_id(), tmp_path)
+    code = node.wait(60.0)
+    log = node.log()
+    node.stop()
+    assert code == 2 and says in log and "Traceback" not in log, log[-2000:]
+
+
 # ------------------------------------------------------------------ closed loop over DDS
 def _env_lap(agent, env) -> float:
     """The agent's first timed lap in RacingEnv from the start the bridge uses (1 m before the line)."""

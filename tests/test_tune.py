@@ -110,6 +110,33 @@ def test_score_prefers_any_valid_lap_and_then_progress():
 
 
 # ------------------------------------------------------------------ sweeps
+@pytest.mark.parametrize(
+    "extra, says",
+    [
+        (["--track", "Nowhere"], "Nowhere"),
+        (["--workers", "0"], "--workers must be >= 1"),
+        (["--search", "grid", "--off-course", "constraint", "--max-off-course-s", "-1"], ">= 0"),
+    ],
+)
+def test_bad_settings_fail_before_a_run_folder(tmp_path, extra, says):
+    from drift.cli import run
+    from drift.errors import DriftError
+
+    space, agent = _files(tmp_path)
+    out = tmp_path / "run"
+    with pytest.raises(DriftError, match=says):
+        run(_argv(out, space, agent, 2, 1000, *extra))
+    assert not out.exists()
+
+
+def test_resume_of_a_folder_that_is_no_sweep_is_refused(tmp_path):
+    from drift.cli import run
+    from drift.errors import DriftError
+
+    with pytest.raises(DriftError, match="not a drift tune run folder"):
+        run(["tune", "--resume", str(tmp_path)])
+
+
 def test_sweep_writes_table_best_reward_and_plots(tmp_path):
     from drift.cli import parse, run
     from drift.racing.reward import load_reward_weights
