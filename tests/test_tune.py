@@ -187,7 +187,6 @@ def test_a_crashing_trial_is_recorded_and_the_sweep_completes(tmp_path):
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
 def test_interrupted_sweep_resumes_without_losing_or_rerunning_finished_trials(tmp_path, sig):
-    import optuna
     from optuna.trial import TrialState
 
     space, agent = _files(tmp_path)
@@ -202,7 +201,7 @@ def test_interrupted_sweep_resumes_without_losing_or_rerunning_finished_trials(t
         """A trial that runs, in training (its folder exists), after a finished one; or None."""
         try:
             trials = _study(out).get_trials(deepcopy=False)
-        except (KeyError, optuna.exceptions.StorageInternalError):
+        except Exception:  # noqa: BLE001 - the study is being created, or the database is busy
             return None
         done = any(t.state == TrialState.COMPLETE for t in trials)
         run = [t for t in trials if t.state == TrialState.RUNNING]
@@ -225,7 +224,8 @@ def test_interrupted_sweep_resumes_without_losing_or_rerunning_finished_trials(t
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
         log.close()
-    before = {t.number: (t.params, t.value) for t in _study(out).trials if t.state == TrialState.COMPLETE}
+    ended = (TrialState.COMPLETE, TrialState.PRUNED)
+    before = {t.number: (t.params, t.value) for t in _study(out).trials if t.state in ended}
     stamps = {n: (out / "trials" / f"trial-{n:04d}" / "evaluations.json").stat().st_mtime_ns for n in before}
     interrupted = [t for t in _study(out).trials if t.state in (TrialState.RUNNING, TrialState.FAIL)]
     assert [t.number for t in interrupted] == [cut], (tmp_path / "sweep.log").read_text()[-3000:]
@@ -241,12 +241,13 @@ def test_interrupted_sweep_resumes_without_losing_or_rerunning_finished_trials(t
         assert (after[n].params, after[n].value) == (params, value)
         assert (out / "trials" / f"trial-{n:04d}" / "evaluations.json").stat().st_mtime_ns == stamps[n]
     assert sum(t.params == p for t in after for p, _ in before.values()) == len(before)
-    # the interrupted trial is recorded as such and its parameters ran again; 4 trials count
+    # the interrupted trial is recorded as such and its parameters ran again (the pruner may stop it); 4
+    # trials count
     cut = after[interrupted[0].number]
     assert cut.state == TrialState.FAIL and cut.user_attrs["interrupted"]
-    assert any(t.params == cut.params and t.state == TrialState.COMPLETE for t in after)
+    assert any(t.params == cut.params and t.state in ended for t in after)
     counted = [t for t in after if not t.user_attrs.get("interrupted")]
-    assert len(counted) == 4 and all(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in counted)
+    assert len(counted) == 4 and all(t.state in ended for t in counted)
     m = json.loads((out / "metrics.json").read_text())
     assert m["complete"] + m["pruned"] == 4 and m["failed"] == 0 and m["interrupted"] == 1
 
