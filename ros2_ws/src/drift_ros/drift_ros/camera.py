@@ -36,4 +36,4 @@ def image_array(msg: Image) -> np.ndarray:
     if step < 3 * w or len(msg.data) != h * step:
         raise ValueError(f"image data of {len(msg.data)} bytes does not match {h} rows x {step} bytes")
     img = np.frombuffer(bytes(msg.data), np.uint8).reshape(h, step)[:, : 3 * w].reshape(h, w, 3)
-    return np.ascontiguousarray(img[..., ::-1] if msg.encoding == "bgr8" else img)
+    return (img[..., ::-1] if msg.encoding == "bgr8" else img).copy()  # writable, contiguous

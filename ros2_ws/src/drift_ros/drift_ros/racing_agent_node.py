@@ -132,7 +132,7 @@ class RacingAgentNode(mpc.DriftMpcNode):
         self._in_control = False
         self.frame = None  # (stamp s, wall s, (H, W, 3) image) of the newest frame
         self.pending = False  # a frame not yet acted on
-        self.imu_acc: tuple[float, float] | None = None  # (stamp s, ...) of the newest /imu
+        self.imu_acc: tuple[float, float, float] | None = None  # (stamp s, ax, ay) of the newest /imu
         self.odom_stamp = -math.inf
         self.imu_stamp = -math.inf
         super().__init__(controller_factory=lambda veh, tir, s: self.agent, **node_kwargs)
