@@ -213,7 +213,7 @@ def test_interrupted_sweep_resumes_without_losing_or_rerunning_finished_trials(t
         deadline, cut = time.monotonic() + 240, None
         while time.monotonic() < deadline and proc.poll() is None and cut is None:
             time.sleep(0.3)
-            n = training_now() if (out / "study.db").is_file() else None
+            n = training_now() if (out / "trials").is_dir() else None  # the study is set up
             if n is not None:
                 time.sleep(0.5)  # well inside its training, not between two trials
                 cut = n if training_now() == n else None

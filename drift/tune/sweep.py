@@ -176,24 +176,31 @@ def storage_url(run_dir: Path) -> str:
 
 
 def open_study(run_dir: Path, cfg: SweepConfig, worker: int = 0):
-    """The sweep's optuna study in ``run_dir/study.db`` (created, or loaded to resume)."""
+    """The sweep's optuna study in ``run_dir/study.db`` (created, or loaded to resume). A reader that
+    opens a new database at the same moment (optuna-dashboard, another worker) can make the first
+    creation of its tables fail; it is retried."""
     import optuna
+    import sqlalchemy.exc
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    try:
-        n = len(
-            optuna.load_study(study_name=STUDY_NAME, storage=storage_url(run_dir)).get_trials(deepcopy=False)
-        )
-    except KeyError:  # a new sweep
-        n = 0
-    return optuna.create_study(
-        study_name=STUDY_NAME,
-        storage=storage_url(run_dir),
-        direction="minimize",
-        sampler=_sampler(cfg, worker, n),
-        pruner=_pruner(cfg),
-        load_if_exists=True,
-    )
+    for attempt in range(5):
+        try:
+            try:
+                n = len(optuna.load_study(study_name=STUDY_NAME, storage=storage_url(run_dir)).trials)
+            except KeyError:  # a new sweep
+                n = 0
+            return optuna.create_study(
+                study_name=STUDY_NAME,
+                storage=storage_url(run_dir),
+                direction="minimize",
+                sampler=_sampler(cfg, worker, n),
+                pruner=_pruner(cfg),
+                load_if_exists=True,
+            )
+        except sqlalchemy.exc.SQLAlchemyError:
+            if attempt == 4:
+                raise
+            time.sleep(0.5)
 
 
 def _suggest(trial, space: SearchSpace) -> dict[str, Any]:
