@@ -119,3 +119,18 @@ def test_bad_vehicle_files(tmp_path, text, match):
 def test_missing_vehicle_names_presets():
     with pytest.raises(ConfigError, match="neither a preset"):
         load_vehicle("no_such_car")
+
+
+def test_throttle_and_force_map_onto_each_other():
+    from drift.vehicle import force_throttle, steer_toward, throttle_force
+
+    p = load_vehicle("sports")  # drive limit 12 kN, brake limit 14 kN
+    assert (p.Fx_drive_max, p.Fx_brake_max) == (12000.0, 14000.0)
+    assert throttle_force(0.5, p) == 6000.0 and throttle_force(-0.5, p) == -7000.0
+    assert throttle_force(2.0, p) == 12000.0  # clipped
+    a = np.linspace(-1, 1, 9)
+    np.testing.assert_allclose(force_throttle(throttle_force(a, p), p), a)
+    assert force_throttle(-1e6, p) == -1.0
+    # the wheel moves at most rate x dt towards its target, and stops there
+    assert steer_toward(0.0, 0.3, 1.5, 0.1) == pytest.approx(0.15)
+    assert steer_toward(0.25, 0.3, 1.5, 0.1) == pytest.approx(0.3)

@@ -43,7 +43,7 @@ from __future__ import annotations
 import numpy as np
 
 from drift.frames import wrap_angle
-from drift.vehicle import axle_loads, driving_resistance
+from drift.vehicle import axle_loads, driving_resistance, steer_toward
 
 __all__ = [
     "observe",
@@ -198,8 +198,7 @@ class CommandHistory:
         """Account for ``action`` (2,) applied over one control step ``dt_s``."""
         a = np.clip(np.asarray(action, dtype=float).reshape(2), -1.0, 1.0)
         self.delta_target = self.target_rad(a)
-        step = self.p.delta_rate_max * self.cfg.dt_s  # the wheel's travel within one step
-        self.delta = self.delta + float(np.clip(self.delta_target - self.delta, -step, step))
+        self.delta = float(steer_toward(self.delta, self.delta_target, self.p.delta_rate_max, self.cfg.dt_s))
         self.hist = np.concatenate([[self.delta], self.hist[:-1]])
         self.prev_action = a
 

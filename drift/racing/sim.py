@@ -50,7 +50,16 @@ from drift.racing import observations
 from drift.racing.config import RacingConfig
 from drift.racing.reward import reward_terms
 from drift.racing.track import Track, scaled_track
-from drift.vehicle import applied_force, axle_loads, f, kinematic_velocities, load_vehicle, slip_angles
+from drift.vehicle import (
+    applied_force,
+    axle_loads,
+    f,
+    force_throttle,
+    kinematic_velocities,
+    load_vehicle,
+    slip_angles,
+    steer_toward,
+)
 from drift.vehicle.integrate import rk4_step
 from drift.vehicle.params import VehicleParams
 from drift.vehicle.tires import resolve_tires
@@ -92,7 +101,7 @@ def advance(x, delta, delta_target, Fx_demand, p, rhs, dt_s, substeps, integrato
     xy = np.empty((substeps + 1, len(x), 2))
     xy[0] = x[:, :2]
     for j in range(substeps):
-        delta = delta + np.clip(delta_target - delta, -p.delta_rate_max * h, p.delta_rate_max * h)
+        delta = steer_toward(delta, delta_target, p.delta_rate_max, h)
         u = np.stack([delta, applied_force(Fx_demand(x[:, 3]), x[:, 3], p)], 1)
         x = rk4_step(rhs, x, u, h) if integrator == "rk4" else x + h * rhs(x, u)
         slow = x[:, 3] < v_kinematic_mps
@@ -394,7 +403,7 @@ class RacingSim:
             demand, norm = (lambda vx: self.force_command(thr, vx)), thr
         elif kind == "Fx_N":
             demand = lambda vx: u  # noqa: E731
-            norm = np.clip(np.where(u >= 0, u / p.Fx_drive_max, u / p.Fx_brake_max), -1.0, 1.0)
+            norm = force_throttle(u, p)
         else:
             raise DriftError(f"kind must be 'Fx_N' or 'throttle', got {kind!r}")
         return self._interval(target, demand, np.stack([target / p.delta_max, norm], 1))

@@ -1,6 +1,6 @@
 """Vehicle dynamics: the single-track model (one implementation, three backends) and presets."""
 
-from drift.vehicle.actuation import applied_force
+from drift.vehicle.actuation import applied_force, force_throttle, steer_toward, throttle_force
 from drift.vehicle.dynamics import (
     INPUT_NAMES,
     NU,
@@ -23,4 +23,5 @@ __all__ = [
     "INPUT_NAMES", "NU", "NX", "STATE_NAMES", "AxleForces", "axle_forces", "axle_loads", "body_derivatives",
     "driving_resistance", "f", "kinematic_velocities", "longitudinal_split", "slip_angles", "odeint_zoh",
     "rk4_step", "rollout", "VehicleParams", "load_vehicle", "preset_names", "applied_force", "compiled_step",
+    "throttle_force", "force_throttle", "steer_toward",
 ]

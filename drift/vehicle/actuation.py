@@ -36,3 +36,28 @@ def applied_force(Fx, vx, p: VehicleParams, fade_mps: float = BRAKE_FADE_MPS):
     brake = np.minimum(-Fx, p.Fx_brake_max) * np.clip(vx / fade_mps, -1.0, 1.0)
     out = np.where(Fx >= 0.0, drive, -brake)
     return float(out) if out.ndim == 0 else out
+
+
+def throttle_force(throttle, p: VehicleParams):
+    """Force demand ``Fx`` (N) of a throttle/brake command in [-1, 1] (clipped): a share of the drive
+    limit ``Fx_drive_max`` (> 0) or of the brake limit ``Fx_brake_max`` (< 0). Any shape; a float for a
+    scalar. The inverse is :func:`force_throttle`. (Without the traction control of
+    :meth:`drift.racing.RacingSim.force_command`: the plain scaling a drive-by-wire interface reports.)"""
+    a = np.clip(np.asarray(throttle, float), -1.0, 1.0)
+    out = np.where(a >= 0.0, a * p.Fx_drive_max, a * p.Fx_brake_max)
+    return float(out) if out.ndim == 0 else out
+
+
+def force_throttle(Fx, p: VehicleParams):
+    """Throttle/brake command in [-1, 1] of a force demand ``Fx`` (N): the inverse of
+    :func:`throttle_force`, clipped at the limits. Any shape; a float for a scalar."""
+    f = np.asarray(Fx, float)
+    out = np.clip(np.where(f >= 0.0, f / p.Fx_drive_max, f / p.Fx_brake_max), -1.0, 1.0)
+    return float(out) if out.ndim == 0 else out
+
+
+def steer_toward(delta, target, rate_radps: float, dt_s: float):
+    """Road-wheel angle (rad) after ``dt_s`` s of moving from ``delta`` towards ``target`` at most at
+    ``rate_radps`` (the steering actuator's rate limit). Any matching shapes."""
+    step = rate_radps * dt_s
+    return delta + np.clip(np.asarray(target) - delta, -step, step)

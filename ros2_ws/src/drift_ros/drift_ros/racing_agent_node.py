@@ -42,6 +42,7 @@ from sensor_msgs.msg import Image, Imu  # noqa: E402
 
 from controllers.safety import Mode, SafeCommand  # noqa: E402
 from drift.errors import ConfigError, DriftError  # noqa: E402
+from drift.vehicle import force_throttle, throttle_force  # noqa: E402
 from drift_ros import conventions as conv  # noqa: E402
 from drift_ros import drift_mpc_node as mpc  # noqa: E402
 from drift_ros.camera import image_array  # noqa: E402
@@ -175,23 +176,17 @@ class RacingAgentNode(mpc.DriftMpcNode):
         acc = self.imu_acc[1:] if self.imu_acc is not None else (0.0, 0.0)
         obs = actor_observation(img, x, np.asarray(acc), self.history, self.bounds)
         a = self.agent.act(obs, deterministic=True)[0]
-        p = self.vehicle
-        Fx = a[1] * (p.Fx_drive_max if a[1] >= 0 else p.Fx_brake_max)
-        return np.array([self.history.target_rad(a), Fx]), {"status": "agent"}
+        return np.array([self.history.target_rad(a), throttle_force(a[1], self.vehicle)]), {"status": "agent"}
 
     def _drive_msg(self, cmd: SafeCommand, speed: float, stamp):
         if self.values["command_type"] != "throttle":
             return super()._drive_msg(cmd, speed, stamp)
-        return conv.throttle_msg(cmd.delta, self._throttle(cmd.Fx))
-
-    def _throttle(self, Fx: float) -> float:
-        p = self.vehicle
-        return float(np.clip(Fx / p.Fx_drive_max if Fx >= 0 else Fx / p.Fx_brake_max, -1.0, 1.0))
+        return conv.throttle_msg(cmd.delta, force_throttle(cmd.Fx, self.vehicle))
 
     def _publish(self, cmd: SafeCommand, raw, diag: dict) -> None:
         super()._publish(cmd, raw, diag)
         if self._in_control:  # one control step: what the environment's proprio remembers of it
-            self.history.record([cmd.delta / self.vehicle.delta_max, self._throttle(cmd.Fx)])
+            self.history.record([cmd.delta / self.vehicle.delta_max, force_throttle(cmd.Fx, self.vehicle)])
 
     # ---- inputs and timing ---------------------------------------------------------------------
     def _on_image(self, msg: Image) -> None:

@@ -78,7 +78,7 @@ from std_msgs.msg import Float64, Float64MultiArray, MultiArrayDimension, String
 from controllers.safety import DriftStop, SafetyConfig  # noqa: E402
 from drift.errors import ConfigError, DriftError  # noqa: E402
 from drift.racing.sim import advance  # noqa: E402
-from drift.vehicle import f  # noqa: E402
+from drift.vehicle import f, throttle_force  # noqa: E402
 from drift_ros import conventions as conv  # noqa: E402
 from drift_ros.camera import image_msg  # noqa: E402
 from drift_ros.models import tires_from_param, vehicle_from_param  # noqa: E402
@@ -429,7 +429,7 @@ class SimBridgeNode(Node):
             return
         p = self.vehicle
         if kind == "throttle":  # no traction control on open ground: a share of the force limits
-            value = value * (p.Fx_drive_max if value >= 0 else p.Fx_brake_max)
+            value = throttle_force(value, p)
         target = np.array([np.clip(delta, -p.delta_max, p.delta_max)])
         x, d, acc, _ = advance(
             self.x[None],
