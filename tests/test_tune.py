@@ -116,6 +116,7 @@ def test_score_prefers_any_valid_lap_and_then_progress():
         (["--track", "Nowhere"], "Nowhere"),
         (["--workers", "0"], "--workers must be >= 1"),
         (["--search", "grid", "--off-course", "constraint", "--max-off-course-s", "-1"], ">= 0"),
+        (["--threads", "0"], "threads must be >= 1"),
     ],
 )
 def test_bad_settings_fail_before_a_run_folder(tmp_path, extra, says):
@@ -127,6 +128,17 @@ def test_bad_settings_fail_before_a_run_folder(tmp_path, extra, says):
     with pytest.raises(DriftError, match=says):
         run(_argv(out, space, agent, 2, 1000, *extra))
     assert not out.exists()
+
+
+@pytest.mark.parametrize("agent, says", [({"hidden": ["a"]}, "invalid QR-SAC"), ({"n_stepz": 3}, "unknown")])
+def test_bad_agent_settings_fail_before_a_run_folder(tmp_path, agent, says):
+    from drift.cli import run
+    from drift.errors import DriftError
+
+    space, agent_file = _files(tmp_path, agent=agent)
+    with pytest.raises(DriftError, match=says):
+        run(_argv(tmp_path / "run", space, agent_file, 2, 1000))
+    assert not (tmp_path / "run").exists()
 
 
 def test_resume_of_a_folder_that_is_no_sweep_is_refused(tmp_path):

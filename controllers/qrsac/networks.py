@@ -28,6 +28,7 @@ def obs_keys(kind: str) -> tuple[str, ...]:
 
 
 def mlp(n_in: int, hidden: tuple[int, ...], n_out: int) -> nn.Sequential:
+    """Linear-ReLU layers of widths ``hidden`` from ``n_in`` to a linear output of ``n_out``."""
     layers: list[nn.Module] = []
     for h in hidden:
         layers += [nn.Linear(n_in, h), nn.ReLU()]

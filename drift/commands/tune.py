@@ -88,7 +88,10 @@ def _agent_settings(path: Path | None) -> dict:
     if not isinstance(d, dict) or set(d) - known:
         bad = sorted(set(d) - known) if isinstance(d, dict) else d
         raise ConfigError(f"--agent {path}: unknown QRSACConfig keys {bad}")
-    return QRSACConfig(**d).to_dict()
+    try:
+        return QRSACConfig(**d).to_dict()
+    except (TypeError, ValueError) as e:  # e.g. hidden: [a, b]
+        raise ConfigError(f"--agent {path}: invalid QR-SAC settings ({e})") from None
 
 
 def _sweep_config(o: Options, space, agent: dict):

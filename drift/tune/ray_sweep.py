@@ -66,10 +66,17 @@ def sweep_ray(
     run_dir = Path(run_dir).resolve()
     started = False
     if not ray.is_initialized():
-        if address:
-            ray.init(address=address, log_to_driver=True)
-        else:
-            ray.init(address="local", include_dashboard=False, log_to_driver=True)
+        try:
+            if address:
+                ray.init(address=address, log_to_driver=True)
+            else:
+                ray.init(address="local", include_dashboard=False, log_to_driver=True)
+        except Exception as e:  # noqa: BLE001 - Ray raises ConnectionError, RuntimeError, ...
+            where = f"the Ray cluster at {address}" if address else "a local Ray instance"
+            raise DriftError(
+                f"cannot start or join {where} ({type(e).__name__}: {e}); check --address "
+                "(ray start --head prints it) or leave it out for a local instance"
+            ) from None
         started = True
     try:
         trainable = tune.with_resources(

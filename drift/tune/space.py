@@ -76,9 +76,11 @@ class SearchSpace:
     fixed: dict[str, dict[str, Any]]
 
     def distributions(self) -> dict[str, Any]:
+        """Optuna distributions per trial parameter (``{"reward.w_wall": FloatDistribution, ...}``)."""
         return {p.key: p.distribution() for p in self.params}
 
     def grid(self) -> dict[str, list]:
+        """The values of a grid search per trial parameter (:meth:`Param.grid_values`)."""
         return {p.key: p.grid_values() for p in self.params}
 
     def split(self, values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:

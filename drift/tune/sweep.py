@@ -72,8 +72,8 @@ class SweepConfig:
             raise ConfigError(f"search must be one of {SEARCHES}, got {self.search!r}")
         if self.pruner not in PRUNERS:
             raise ConfigError(f"pruner must be one of {PRUNERS}, got {self.pruner!r}")
-        if self.trials < 1 or self.steps_per_trial < 1 or self.evals_per_trial < 1:
-            raise ConfigError("trials, steps_per_trial and evals_per_trial must be >= 1")
+        if min(self.trials, self.steps_per_trial, self.evals_per_trial, self.threads) < 1:
+            raise ConfigError("trials, steps_per_trial, evals_per_trial and threads must be >= 1")
 
 
 # ------------------------------------------------------------------ one trial
@@ -172,6 +172,7 @@ def _pruner(cfg: SweepConfig):
 
 
 def storage_url(run_dir: Path) -> str:
+    """The SQLite URL of the sweep's study, ``sqlite:///<run_dir>/study.db`` (absolute)."""
     return f"sqlite:///{Path(run_dir).resolve() / 'study.db'}"
 
 

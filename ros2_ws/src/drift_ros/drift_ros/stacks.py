@@ -23,6 +23,8 @@ class NodeSpec:
 
 @dataclass(frozen=True)
 class Stack:
+    """A set of nodes started together, with its parameter file in ``config/`` (one section per node)."""
+
     name: str
     description: str
     nodes: tuple[NodeSpec, ...]
