@@ -49,7 +49,9 @@ def _scheduler(cfg: SweepConfig):
     if cfg.pruner == "median":
         return MedianStoppingRule(time_attr="training_iteration", min_samples_required=2, grace_period=1)
     if cfg.pruner == "halving":
-        return ASHAScheduler(time_attr="training_iteration", max_t=cfg.evals_per_trial, grace_period=1)
+        return ASHAScheduler(
+            time_attr="training_iteration", max_t=cfg.evals_per_trial + 1, grace_period=1
+        )  # a trial reports evals_per_trial evaluations, one more when its end falls between two
     return FIFOScheduler()
 
 
