@@ -181,17 +181,21 @@ class QRSACConfig:
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
 
     def replace(self, **kw) -> QRSACConfig:
+        """A copy with the given fields changed (validated again)."""
         return dataclasses.replace(self, **kw)
 
     def to_dict(self) -> dict[str, Any]:
+        """Every field by name (what checkpoints and options.yaml store)."""
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
 
     @property
     def actor_keys(self) -> tuple[str, ...]:
+        """Observation keys the actor reads: ``("image", "proprio")`` or ``("privileged", "proprio")``."""
         return obs_keys(self.actor_obs)
 
     @property
     def critic_keys(self) -> tuple[str, ...]:
+        """Observation keys the critics read (the action is added): privileged + proprio, or the actor's."""
         return self.actor_keys if self.critic_obs == "actor" else obs_keys("privileged")
 
     @property
