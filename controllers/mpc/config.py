@@ -30,8 +30,10 @@ class MPCConfig:
         max_iter: iteration cap of the iterative solvers. init_iterations: RTI steps on the first call.
         time_budget_ms: a solve longer than this is rejected (falls back), ms. An RTI cold start
             (``init_iterations`` QPs when no plan exists yet) is exempt.
-        jit: compile the QP-data function with the C compiler (cached under ``~/.cache/drift``);
-            falls back to the interpreted function when compiling fails.
+        jit: compile the per-step QP data (linearisation, Gauss-Newton Hessian) with the C compiler,
+            cached (:func:`controllers.codegen.compile_function`): ``"auto"`` where a compiler exists,
+            else interpreted with one warning; ``True`` requires it (DriftError without one);
+            ``False`` always interpreted.
     Cost weights (each residual is divided by the given tolerance, i.e. weight = 1/tol^2):
         tol_beta_rad, tol_r_radps, tol_vx_mps, tol_e_m, tol_course_rad (course error
         ``dpsi + beta + atan(e / lookahead_m)``: velocity direction against the line-of-sight course
@@ -64,7 +66,7 @@ class MPCConfig:
     max_iter: int = 50
     init_iterations: int = 20
     time_budget_ms: float = 15.0
-    jit: bool = False
+    jit: bool | str = "auto"
     tol_beta_rad: float = 0.1
     tol_r_radps: float = 0.3
     tol_vx_mps: float = 1.0
@@ -97,6 +99,8 @@ class MPCConfig:
             raise ConfigError(
                 f"mpc config: yaw_ref must be 'equilibrium' or 'kinematic', got {self.yaw_ref!r}"
             )
+        if self.jit not in (True, False, "auto"):
+            raise ConfigError(f"mpc config: jit must be true, false or 'auto', got {self.jit!r}")
         if self.N < 2 or self.dt_s <= 0:
             raise ConfigError(f"mpc config: need N >= 2 and dt_s > 0, got N={self.N}, dt_s={self.dt_s}")
         for f in dataclasses.fields(self):

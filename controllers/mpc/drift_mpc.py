@@ -40,18 +40,15 @@ command is finite and saturated to the input bounds and rate limits.
 
 from __future__ import annotations
 
-import hashlib
 import math
-import os
-import subprocess
 import time
 from dataclasses import dataclass, field
-from pathlib import Path as FsPath
 from typing import Protocol
 
 import casadi as ca
 import numpy as np
 
+from controllers.codegen import compile_function
 from controllers.mpc.config import MPCConfig
 from controllers.mpc.equilibrium import Equilibrium
 from controllers.mpc.fallback import saturate, stabilising_command
@@ -209,18 +206,12 @@ class DriftMPC:
             xk = xk + h / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
         self._F = ca.Function("F", [xv, u, kap, dist], [xk])  # physical units
 
-        # decision variables, scaled, stage-wise: [x0, u0, x1, u1, ..., x_{N-1}, u_{N-1}, x_N]
-        Xs = [ca.SX.sym(f"x{k}", NX) for k in range(N + 1)]
-        Us = [ca.SX.sym(f"u{k}", NU) for k in range(N)]
-        w = []
-        for k in range(N):
-            w += [Xs[k], Us[k]]
-        w.append(Xs[N])
-        w = ca.vertcat(*w)
-        P = ca.SX.sym("ref", NREF, N + 1)
-        D = ca.SX.sym("dist", 3)
-        Pall = ca.vertcat(ca.vec(P), D)
-        g, res, eq_flags = [], [], []
+        # one shooting interval as SX functions (scaled variables): the residual and constraints of
+        # stage k depend on (x_k, u_k, x_{k+1}) only, so the NLP and the QP are these functions mapped
+        # over the horizon; code generation then compiles one stage instead of N unrolled ones
+        nz = NX + NU
+        xk, uk, xk1 = ca.SX.sym("x", NX), ca.SX.sym("u", NU), ca.SX.sym("x_next", NX)
+        refk, D = ca.SX.sym("ref", NREF), ca.SX.sym("dist", 3)
         tb = 1.0 / np.array([c.tol_beta_rad, c.tol_r_radps, c.tol_vx_mps, c.tol_e_m, c.tol_course_rad])
         tu = 1.0 / np.array([c.tol_ddelta_rad, c.tol_dFx_N, c.tol_delta_ref_rad, c.tol_Fx_ref_N])
 
@@ -240,30 +231,34 @@ class DriftMPC:
             over = ca.sqrt(beta * beta + 1e-6) - c.beta_limit_rad
             return ca.vertcat(res, 0.5 * (over + ca.sqrt(over * over + 1e-6)) / c.tol_beta_limit_rad)
 
-        for k in range(N):
-            x = Xs[k] * xs
-            uk = Us[k] * us
-            # gap (continuity) constraint first, then the stage constraints (HPIPM's block order)
-            xn = self._F(x[0:6], uk, P[0, k], D)
-            g.append(Xs[k + 1] - ca.vertcat(xn, uk) / xs)  # x_{k+1} - F(x_k, u_k): fatrop's required form
-            eq_flags += [True] * NX
-            # rate constraint (stage constraint on x_k = [.., u_{k-1}] and u_k), in units of rate*dt
-            g.append((uk - x[6:8]) / self.rate_per_step)
-            eq_flags += [False, False]
-            if k > 0:
-                res.append(state_res(x, P[:, k]))
-            res.append(ca.vertcat(uk - x[6:8], uk - P[4:6, k]) * tu)
-        res.append(math.sqrt(c.terminal_factor) * state_res(Xs[N] * xs, P[:, N]))
-        g, R = ca.vertcat(*g), ca.vertcat(*res)
-        self._nw, self._ng = w.shape[0], g.shape[0]
-        self._eq_flags = eq_flags
-        self._w_sym, self._P_sym = w, P
-        self._lbg = np.concatenate([np.r_[np.zeros(NX), -1.0, -1.0] for _ in range(N)])
-        self._ubg = np.concatenate([np.r_[np.zeros(NX), 1.0, 1.0] for _ in range(N)])
+        x, uu = xk * xs, uk * us
+        # gap (continuity) constraint first, then the rate constraint (HPIPM's block order); the rate
+        # constraint is a stage constraint on x_k = [.., u_{k-1}] and u_k, in units of rate * dt.
+        # The state residual of stage 0 is constant (x_0 is fixed): it does not change the solution.
+        con = ca.vertcat(
+            xk1 - ca.vertcat(self._F(x[0:6], uu, refk[0], D), uu) / xs,  # fatrop's required form
+            (uu - x[6:8]) / self.rate_per_step,
+        )
+        res = ca.vertcat(state_res(x, refk), ca.vertcat(uu - x[6:8], uu - refk[4:6]) * tu)
+        res_N = math.sqrt(c.terminal_factor) * state_res(xk * xs, refk)
+        stage_args, stage_names = [xk, uk, xk1, refk, D], ["x", "u", "x_next", "ref", "dist"]
+
+        # the horizon, scaled, stage-wise: w = [x0, u0, x1, u1, ..., x_{N-1}, u_{N-1}, x_N]
+        w = ca.MX.sym("w", N * nz + NX)
+        P, Dm = ca.MX.sym("ref", NREF, N + 1), ca.MX.sym("dist", 3)
+        Pall = ca.vertcat(ca.vec(P), Dm)
+        Z = ca.reshape(w[: N * nz], nz, N)
+        Xk, Uk = Z[:NX, :], Z[NX:, :]
+        Xk1 = ca.horzcat(Xk[:, 1:], w[N * nz :])
+        stage_in = [Xk, Uk, Xk1, P[:, :N], ca.repmat(Dm, 1, N)]
+        self._nw, self._ng = w.shape[0], N * (NX + 2)
+        self._eq_flags = ([True] * NX + [False, False]) * N
+        self._lbg = np.tile(np.r_[np.zeros(NX), -1.0, -1.0], N)
+        self._ubg = np.tile(np.r_[np.zeros(NX), 1.0, 1.0], N)
         # index maps
-        self._ix = np.array([k * (NX + NU) + np.arange(NX) for k in range(N + 1)])  # (N+1, NX)
-        self._iu = np.array([k * (NX + NU) + NX + np.arange(NU) for k in range(N)])  # (N, NU)
-        self._cost = ca.Function("cost", [w, Pall], [0.5 * ca.sumsqr(R)])
+        self._ix = np.array([k * nz + np.arange(NX) for k in range(N + 1)])  # (N+1, NX)
+        self._iu = np.array([k * nz + NX + np.arange(NU) for k in range(N)])  # (N, NU)
+        self._lbw0, self._ubw0 = self._static_bounds()
         x0s, u0s, refs = ca.SX.sym("x0", NX), ca.SX.sym("uc", NU), ca.SX.sym("refs", NREF, N + 1)
         # rollout with a constant input (initial guesses), physical units, (NX, N+1)
         xr, cols = x0s, [x0s]
@@ -272,15 +267,44 @@ class DriftMPC:
             cols.append(xr)
         self._rollout = ca.Function("rollout", [x0s, u0s, refs], [ca.horzcat(*cols)])
         if c.solver == "rti":
-            J = ca.jacobian(R, w)
-            H = ca.triu(ca.mtimes(J.T, J))
-            H = H + H.T - ca.diag(ca.diag(H)) + 1e-6 * ca.DM.eye(w.shape[0])  # tiny Levenberg term: H > 0
-            A = ca.jacobian(g, w)
-            fun = ca.Function("qpdata", [w, Pall], [H, ca.mtimes(J.T, R), A, g])
+            # Gauss-Newton blocks per stage: H_k = J_k^T J_k, g_k = J_k^T res_k, constraint Jacobian
+            # with respect to (x_k, u_k, x_{k+1})
+            z = ca.vertcat(xk, uk)
+            J, J_N = ca.jacobian(res, z), ca.jacobian(res_N, xk)
+            stage = ca.Function(
+                "stage_qp",
+                stage_args,
+                [ca.mtimes(J.T, J), ca.mtimes(J.T, res), ca.jacobian(con, ca.vertcat(z, xk1)), con],
+                stage_names,
+                ["H", "g", "A", "con"],
+            )
+            term = ca.Function("terminal_qp", [xk, refk], [ca.mtimes(J_N.T, J_N), ca.mtimes(J_N.T, res_N)])
+            Hs, gs, As, cons = stage.map(N)(*stage_in)
+            H_N, g_N = term(w[N * nz :], P[:, N])
+            H = ca.diagcat(*ca.horzsplit(Hs, nz), H_N) + 1e-6 * ca.DM.eye(self._nw)  # tiny Levenberg: H > 0
+            # A: stage k's rows (gap, rate) over the columns of (x_k, u_k, x_{k+1})
+            A = ca.vertcat(
+                *(
+                    ca.horzcat(ca.MX(NX + 2, k * nz), Ak, ca.MX(NX + 2, self._nw - k * nz - nz - NX))
+                    for k, Ak in enumerate(ca.horzsplit(As, nz + NX))
+                )
+            )
+            gv = ca.vec(cons)
+            fun = ca.Function(
+                "qpdata",
+                [w, Pall],
+                [H, ca.vertcat(ca.vec(gs), g_N), A, self._lbg - gv, self._ubg - gv],
+                ["w", "p"],
+                ["h", "g", "a", "lba", "uba"],
+            )
             self._qpdata = self._maybe_jit(fun)
             self._qp = ca.conic("qp", c.qp_solver, {"h": H.sparsity(), "a": A.sparsity()}, self._qp_opts())
         else:
-            nlp = {"x": w, "p": Pall, "f": 0.5 * ca.sumsqr(R), "g": g}
+            stage = ca.Function("stage", stage_args, [res, con], stage_names, ["res", "con"])
+            term = ca.Function("terminal", [xk, refk], [res_N])
+            R, g = stage.map(N)(*stage_in)
+            R = ca.vertcat(ca.vec(R), term(w[N * nz :], P[:, N]))
+            nlp = {"x": w, "p": Pall, "f": 0.5 * ca.sumsqr(R), "g": ca.vec(g)}
             self._nlp = ca.nlpsol("nlp", self._nlpsol_name(), nlp, self._nlp_opts())
         self._w = None  # current iterate (scaled)
         self._lam_g = None
@@ -294,34 +318,16 @@ class DriftMPC:
         return self
 
     def _maybe_jit(self, fun):
-        """Compile ``fun`` with gcc (cached by content); the interpreted function on failure."""
-        if not self.cfg.jit:
+        """``fun`` compiled with the C compiler (see :func:`compile_function`) when ``cfg.jit`` asks
+        for it and one is found; the interpreted function otherwise."""
+        self.jit_library = None
+        if self.cfg.jit is False:
             return fun
-        try:
-            cache = (
-                FsPath(os.environ.get("DRIFT_CACHE_DIR", FsPath.home() / ".cache" / "drift")) / "mpc_codegen"
-            )
-            cache.mkdir(parents=True, exist_ok=True)
-            key = hashlib.sha1(fun.serialize().encode()).hexdigest()[:16]
-            so = cache / f"qpdata_{key}.so"
-            if not so.exists():
-                name = f"qpdata_{key}.c"
-                cg = ca.CodeGenerator(name, {"with_header": False})
-                cg.add(fun)
-                cg.generate(str(cache) + os.sep)
-                tmp = cache / f"qpdata_{key}.{os.getpid()}.so"
-                subprocess.run(
-                    ["gcc", "-O1", "-fPIC", "-shared", str(cache / name), "-o", str(tmp), "-lm"],
-                    check=True,
-                    capture_output=True,
-                    timeout=900,
-                )
-                os.replace(tmp, so)
-            self.jit_library = str(so)
-            return ca.external(fun.name(), str(so))
-        except Exception:  # noqa: BLE001 - a missing or failing compiler must not stop the controller
-            self.jit_library = None
+        so = compile_function(fun, required=self.cfg.jit is True)
+        if so is None:
             return fun
+        self.jit_library = str(so)
+        return ca.external(fun.name(), str(so))
 
     def _qp_opts(self):
         name = self.cfg.qp_solver
@@ -336,7 +342,7 @@ class DriftMPC:
                 "inf": 1e4,
                 "hpipm": {
                     "iter_max": 50,
-                    "mode": "speed",
+                    "mode": "speed_abs",
                     "res_g_max": 1e-6,
                     "res_b_max": 1e-8,
                     "res_d_max": 1e-8,
@@ -364,6 +370,7 @@ class DriftMPC:
         c = self.cfg
         if c.solver == "ipopt":
             return {
+                "expand": True,  # the mapped MX stages become one SX graph: faster evaluation
                 "ipopt.print_level": 0,
                 "print_time": False,
                 "ipopt.sb": "yes",
@@ -376,6 +383,7 @@ class DriftMPC:
             }
         if c.solver == "fatrop":
             return {
+                "expand": True,
                 "structure_detection": "auto",
                 "equality": self._eq_flags,
                 "print_time": False,
@@ -384,6 +392,7 @@ class DriftMPC:
                 "fatrop.tol": 1e-6,
             }
         return {
+            "expand": True,
             "qpsol": c.qp_solver,
             "print_time": False,
             "print_header": False,
@@ -403,18 +412,19 @@ class DriftMPC:
 
     # ------------------------------------------------------------------------------------------
     # bounds, references, guesses
-    def _bounds(self, x0_phys, vx):
-        N = self.cfg.N
+    def _static_bounds(self):
+        """Bounds of ``w`` that do not change between steps (scaled); ``_bounds`` fills in the rest."""
         lbw = np.full(self._nw, -np.inf)
         ubw = np.full(self._nw, np.inf)
-        Fx_hi = min(self.Fx_max, self.vehicle.P_max / max(vx, 1.0))
-        lo = np.array([-self.delta_max, self.Fx_min]) / self.u_scale
-        hi = np.array([self.delta_max, max(Fx_hi, self.Fx_min)]) / self.u_scale
-        lbw[self._iu] = lo
-        ubw[self._iu] = hi
+        lbw[self._iu[:, 0]], ubw[self._iu[:, 0]] = -1.0, 1.0  # delta / delta_max
+        lbw[self._iu[:, 1]] = self.Fx_min / self.u_scale[1]
         lbw[self._ix[1:, 0]] = 0.5 / self.x_scale[0]  # keep vx > 0 in the prediction
+        return lbw, ubw
+
+    def _bounds(self, x0_phys, vx):
+        lbw, ubw = self._lbw0.copy(), self._ubw0.copy()
+        ubw[self._iu[:, 1]] = max(min(self.Fx_max, self.vehicle.P_max / max(vx, 1.0)), self.Fx_min) / self.u_scale[1]
         lbw[self._ix[0]] = ubw[self._ix[0]] = x0_phys / self.x_scale
-        del N
         return lbw, ubw
 
     def input_bounds(self, vx: float = 0.0):
@@ -451,6 +461,15 @@ class DriftMPC:
         X[:, 5] -= X[0, 5]
         return X, U
 
+    def _shift(self, w):
+        """``w`` shifted by one interval (the warm start of the next step): the last input and state
+        repeated, progress relative to the new first state. Same as ``_shifted(w, 1)``, without copies
+        through physical units."""
+        nz = NX + NU
+        w = np.concatenate([w[nz:], w[-nz:]])
+        w[self._ix[:, 5]] -= w[5]
+        return w
+
     # ------------------------------------------------------------------------------------------
     # solving
     def _solve(self, x0, ref):
@@ -463,14 +482,11 @@ class DriftMPC:
             n_it = c.init_iterations if self._accepted is None else 1
             ok, status = True, ""
             for _ in range(n_it):
-                H, gr, A, gv = self._qpdata(w, Pv)
-                gv = np.array(gv).ravel()
-                sol = self._qp(
-                    h=H, g=gr, a=A, lba=self._lbg - gv, uba=self._ubg - gv, lbx=lbw - w, ubx=ubw - w
-                )
+                qp = self._qpdata(w=w, p=Pv)
+                qp["lbx"], qp["ubx"] = lbw - w, ubw - w
+                dw = self._qp(**qp)["x"].full().ravel()
                 st = self._qp.stats()
                 ok, status = bool(st.get("success", False)), str(st.get("return_status", ""))
-                dw = np.array(sol["x"]).ravel()
                 if not ok or not np.all(np.isfinite(dw)):
                     break
                 w = w + dw
@@ -546,8 +562,7 @@ class DriftMPC:
                 X = np.array(self._rollout(x0, self.u_prev, ref.T)).T
                 self._w = self._w_from_traj(X, np.repeat(self.u_prev[None], c.N, 0))
             else:
-                X, U = self.plan()
-                ref = self._refs(t, errors[2], X[:, 5])
+                ref = self._refs(t, errors[2], self._w[self._ix[:, 5]] * self.x_scale[5])
             w, ok, iters, status = self._solve(x0, ref)
             if ok and not np.all(np.isfinite(w)):
                 ok, status = False, "non-finite solution"
@@ -565,10 +580,11 @@ class DriftMPC:
         self._accepted = w
         self._since_accept = 0
         self.u_prev = u
-        self._v_pred = self._predict_v(x0, u)
-        Xs, Us = self._shifted(w)
-        self._w = self._w_from_traj(Xs, Us)
-        return u, Diagnostics(solve_ms, iters, status, True, "mpc", X[:, :6].copy(), U.copy(), errors)
+        # the plan's next state is the model's prediction for the applied input (linearised at x_0,
+        # exact in the state); a saturated command needs its own prediction
+        self._v_pred = X[1, 0:3] if np.array_equal(u, U[0]) else self._predict_v(x0, u, ref[0, 0])
+        self._w = self._shift(w)
+        return u, Diagnostics(solve_ms, iters, status, True, "mpc", X[:, :6], U, errors)
 
     def _fallback(self, v, errors, status, solve_ms, iters=0):
         """Shifted previous plan while it lasts, then the stabilising controller."""
@@ -608,9 +624,8 @@ class DriftMPC:
             np.nan_to_num(np.asarray(errors, float)),
         )
 
-    def _predict_v(self, x0, u):
-        kappa = float(self.reference(np.zeros(1), np.array([self._s_abs or 0.0]))[0, 0])
-        out = np.array(self._F(x0[0:6], u, kappa, self.disturbance)).ravel()[0:3]
+    def _predict_v(self, x0, u, kappa):
+        out = self._F(x0[0:6], u, kappa, self.disturbance).full().ravel()[0:3]
         return out if np.all(np.isfinite(out)) else None
 
     def reset(self, u_prev=(0.0, 0.0)):
