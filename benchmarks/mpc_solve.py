@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
+import tempfile
 import time
 
 import numpy as np
@@ -112,7 +114,110 @@ def _dompc_controller(mpc_ref: DriftMPC, eq, cfg: MPCConfig):
     return step
 
 
-def part_solvers(p, plant, with_sqp=False):
+def _import_acados(folder: str | None):
+    """acados' Python template and libraries, from ``folder`` (a ``pip install --no-deps --target``
+    of the ``comma-deps-acados`` wheel) or the environment; None where it is not installed.
+
+    The folder is appended to ``sys.path``, so drift's own CasADi stays the one imported (the wheel
+    vendors a reduced CasADi of its own)."""
+    import ctypes
+    import importlib
+    import sys
+
+    if folder and folder not in sys.path:
+        sys.path.append(folder)
+    try:
+        acados = importlib.import_module("acados")
+    except ImportError:
+        return None
+    os.environ.setdefault("ACADOS_SOURCE_DIR", acados.DIR)
+    os.environ.setdefault("ACADOS_PYTHON_INTERFACE_PATH", acados.TEMPLATE_DIR)
+    for lib in ("libblasfeo.so", "libhpipm.so", "libqpOASES_e.so.3.1"):  # before libacados loads them
+        path = os.path.join(acados.LIB_DIR, lib)
+        if os.path.exists(path):
+            ctypes.CDLL(path, mode=ctypes.RTLD_GLOBAL)
+    return importlib.import_module("acados.acados_template")
+
+
+def _acados_controller(at, mpc_ref: DriftMPC, eq, cfg: MPCConfig, build_dir: str):
+    """acados SQP-RTI with HPIPM on the SAME problem as ``mpc_ref``: its discrete RK4 model, its stage
+    and terminal residuals (nonlinear least squares, Gauss-Newton Hessian), its input, rate and speed
+    bounds, its offset-free disturbance estimate; in physical units. Returns ``(step, solve_ms)``:
+    ``step(x, k) -> u`` and the list of acados' own solve times (``time_tot``, ms)."""
+    import casadi as ca
+
+    N, dt = cfg.N, cfg.dt_s
+    xs, us = mpc_ref.x_scale, mpc_ref.u_scale
+    x, u, p = ca.SX.sym("x", 8), ca.SX.sym("u", 2), ca.SX.sym("p", 10)  # p = [reference (7), disturbance (3)]
+    model = at.AcadosModel()
+    model.name = "drift_donut"
+    model.x, model.u, model.p = x, u, p
+    model.disc_dyn_expr = ca.vertcat(mpc_ref._F(x[0:6], u, p[0], p[7:10]), u)
+    model.cost_y_expr = mpc_ref._stage(x / xs, u / us, ca.DM.zeros(8), p[0:7], p[7:10])[0]
+    model.cost_y_expr_e = mpc_ref._terminal(x / xs, p[0:7])
+    ocp = at.AcadosOcp()
+    ocp.model = model
+    ocp.dims.N = N
+    o = ocp.solver_options
+    o.tf, o.integrator_type, o.nlp_solver_type = N * dt, "DISCRETE", "SQP_RTI"
+    o.hessian_approx, o.qp_solver, o.qp_solver_cond_N = "GAUSS_NEWTON", "PARTIAL_CONDENSING_HPIPM", N
+    ny, ny_e = model.cost_y_expr.shape[0], model.cost_y_expr_e.shape[0]
+    ocp.cost.cost_type = ocp.cost.cost_type_e = "NONLINEAR_LS"
+    ocp.cost.W, ocp.cost.W_e = np.eye(ny), np.eye(ny_e)
+    ocp.cost.yref, ocp.cost.yref_e = np.zeros(ny), np.zeros(ny_e)
+    ocp.parameter_values = np.zeros(10)
+    lo, hi = mpc_ref.input_bounds(eq.vx)
+    c = ocp.constraints
+    c.idxbu, c.lbu, c.ubu = np.array([0, 1]), lo, hi
+    # rate limits |u_k - u_{k-1}| <= rate dt: linear in (x_k, u_k), as in drift's problem
+    c.C, c.D = np.hstack([np.zeros((2, 6)), -np.eye(2)]), np.eye(2)
+    c.lg, c.ug = -mpc_ref.rate_per_step, mpc_ref.rate_per_step
+    c.idxbx, c.lbx, c.ubx = np.array([0]), np.array([0.5]), np.array([1e3])  # vx > 0.5 m/s
+    c.idxbx_e, c.lbx_e, c.ubx_e = np.array([0]), np.array([0.5]), np.array([1e3])
+    c.x0 = np.zeros(8)
+    ocp.code_export_directory = os.path.join(build_dir, "c_generated_code")
+    cwd = os.getcwd()
+    os.chdir(build_dir)  # acados builds in the working directory
+    try:
+        solver = at.AcadosOcpSolver(ocp, json_file=os.path.join(build_dir, "ocp.json"), verbose=False)
+    finally:
+        os.chdir(cwd)
+    x_eq = np.r_[eq.vx, eq.vy, eq.r, 0.0, 0.0, 0.0, eq.u]
+    for k in range(N + 1):
+        solver.set(k, "x", x_eq)
+    for k in range(N):
+        solver.set(k, "u", eq.u)
+    path, d_max = mpc_ref.path, np.array(cfg.disturbance_max)
+    st = {"s": None, "u": eq.u.copy(), "d": np.zeros(3), "v_pred": None}
+    solve_ms = []
+
+    def step(xm, k):
+        s, e, dpsi = path.project(xm[0], xm[1], xm[2], st["s"])
+        st["s"] = s
+        v = xm[3:6]
+        if st["v_pred"] is not None:  # the same offset-free estimate as DriftMPC
+            st["d"] = np.clip(st["d"] + cfg.disturbance_gain * (v - st["v_pred"]) / dt, -d_max, d_max)
+        x0 = np.r_[v, e, dpsi, 0.0, st["u"]]
+        ref = mpc_ref._refs(dt * k, s, v[0] * dt * np.arange(N + 1))
+        for j in range(N + 1):
+            solver.set(j, "p", np.r_[ref[j], st["d"]])
+        solver.set(0, "lbx", x0)
+        solver.set(0, "ubx", x0)
+        lo, hi = mpc_ref.input_bounds(v[0])
+        solver.constraints_set(0, "lbu", lo)
+        solver.constraints_set(0, "ubu", hi)
+        status = solver.solve()
+        u_cmd = solver.get(0, "u")
+        if status != 0 or not np.all(np.isfinite(u_cmd)):
+            raise RuntimeError(f"acados status {status}")
+        solve_ms.append(float(np.ravel(solver.get_stats("time_tot"))[0]) * 1e3)
+        st["u"], st["v_pred"] = u_cmd, solver.get(1, "x")[0:3]
+        return u_cmd
+
+    return step, solve_ms
+
+
+def part_solvers(p, plant, with_sqp=False, acados_dir=None):
     # the controller's model differs from the plant (perturbed Pacejka), so every solve has work to do
     ctrl = AxleTires(Pacejka(B=10.5, C=1.45, D=0.97, E=0.1), Pacejka(B=11.5, C=1.45, D=1.02, E=-0.4))
     eq = equilibrium_on_circle(p, ctrl, 15.0, math.radians(-30.0))
@@ -159,6 +264,23 @@ def part_solvers(p, plant, with_sqp=False):
         results[f"do-mpc {do_mpc.__version__} + ipopt"] = (ms[1:], cpu[1:], beta, e, 0)
     except ImportError:
         print("do-mpc not installed (pip install do-mpc): skipped")
+    at = _import_acados(acados_dir)
+    acados_ms = None
+    if at is None:
+        print(
+            "acados not installed: skipped (pip install --no-deps --target DIR comma-deps-acados, then "
+            "--acados-dir DIR)"
+        )
+    else:
+        with tempfile.TemporaryDirectory() as build:
+            ref_mpc = DriftMPC(
+                p, ctrl, MPCConfig(), path=path, reference=EquilibriumReference(eq, path), u_init=eq.u
+            ).setup()
+            step, acados_ms = _acados_controller(at, ref_mpc, eq, MPCConfig(), build)
+            step(x0, 0)  # first call outside the timing, as for drift's controllers
+            acados_ms.clear()
+            ms, cpu, beta, e = _closed_loop(step, x0, fun, path)
+            results["acados rti+hpipm"] = (ms[1:], cpu[1:], beta, e, 0)
     print(f"\n== time per control step, N=40 x 20 ms, closed-loop donut drift, {STEPS} steps ==")
     print("wall = elapsed time of the controller call; cpu = CPU time of the calling thread (robust to a")
     print("loaded machine; all solvers here run single-threaded)")
@@ -172,9 +294,14 @@ def part_solvers(p, plant, with_sqp=False):
             f"{name:28s} {np.median(ms):9.2f} {np.percentile(ms, 99):9.2f} {np.median(cpu):8.2f}"
             f" {np.percentile(cpu, 99):8.2f} {berr:14.3f} {np.sqrt(np.mean(e**2)):9.3f} {nfb:9d}"
         )
+    if acados_ms:
+        print(
+            f"acados' own solve time (time_tot, without its Python interface): median "
+            f"{np.median(acados_ms[1:]):.3f} ms, p99 {np.percentile(acados_ms[1:], 99):.3f} ms"
+        )
     chosen = results.get("rti+hpipm (chosen)")
     if chosen is not None:
-        for base in [n for n in results if n.startswith(("ipopt", "do-mpc"))]:
+        for base in [n for n in results if n.startswith(("ipopt", "do-mpc", "acados"))]:
             for i, kind in ((0, "wall"), (1, "cpu")):
                 r_med = np.median(results[base][i]) / np.median(chosen[i])
                 r_p99 = np.percentile(results[base][i], 99) / np.percentile(chosen[i], 99)
@@ -257,13 +384,18 @@ def main():
         "--tires", default="fit", help="learned controller model: 'fit' (shipped or cached) or a run folder"
     )
     ap.add_argument("--with-sqp", action="store_true", help="also sqpmethod to convergence (~1 s per step)")
+    ap.add_argument(
+        "--acados-dir",
+        default=os.environ.get("DRIFT_ACADOS_DIR"),
+        help="folder holding acados' Python package (pip install --no-deps --target DIR comma-deps-acados)",
+    )
     a = ap.parse_args()
     p = load_vehicle(a.vehicle)
     plant = default_tires(p)
     settings = bench_settings("default")
     parts = [s.strip() for s in a.part.split(",")]
     if "solvers" in parts:
-        part_solvers(p, plant, a.with_sqp)
+        part_solvers(p, plant, a.with_sqp, a.acados_dir)
     if "tracking" in parts:
         part_tracking(p, plant, settings, a.tires)
     if "sweep" in parts:

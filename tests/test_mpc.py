@@ -248,3 +248,87 @@ def test_fitted_tires_uses_shipped_fit_only_when_all_settings_match(tmp_path):
     shutil.copy(shipped_tires_dir() / "sports-exptanh" / "model.yaml", folder / "model.yaml")
     _, src2 = fitted_tires("sports", other, cache_dir=tmp_path)
     assert src2 == str(folder)
+
+
+def _first_plan(solver, x_offset, **cfg):
+    mpc, eq, x0 = _eq_setup(N=15, solver=solver, **cfg)
+    x = x0 + x_offset
+    u, d = mpc.step(x, 0.0)
+    assert d.success, (solver, d.status)
+    return d.predicted, d.predicted_u
+
+
+def test_rti_iterated_reaches_the_nlp_optimum_of_ipopt():
+    # the QP data (stage blocks assembled into H and A) and the NLP are built from the same stage
+    # functions: Gauss-Newton steps from a perturbed state must converge to IPOPT's optimum of the NLP
+    off = np.array([0.0, 0.3, 0.05, 0.5, -0.4, 0.1])
+    X_ip, U_ip = _first_plan("ipopt", off, max_iter=200)
+    X_rti, U_rti = _first_plan("rti", off, init_iterations=40)
+    assert np.max(np.abs(U_rti[:, 0] - U_ip[:, 0])) < 1e-3  # rad
+    assert np.max(np.abs(U_rti[:, 1] - U_ip[:, 1])) < 1.0  # N
+    assert np.max(np.abs(X_rti[:, :5] - X_ip[:, :5])) < 1e-3
+
+
+def test_compiled_and_interpreted_qp_data_give_the_same_commands(monkeypatch, tmp_path):
+    from controllers import codegen
+
+    monkeypatch.setenv("DRIFT_CACHE_DIR", str(tmp_path))
+    if codegen.find_c_compiler() is None:
+        pytest.skip("no C compiler on this machine: the compiled half cannot run")
+    runs = {}
+    for jit in (True, False):
+        mpc, eq, x = _eq_setup(N=12, jit=jit)
+        assert (mpc.jit_library is not None) == jit
+        us = []
+        for k in range(8):
+            u, d = mpc.step(x, 0.02 * k)
+            assert d.source == "mpc"
+            us.append(u)
+            x = rk4_step(lambda xx, uu: f(xx, uu, P, PLANT), x, u, 0.02, 2)
+        runs[jit] = np.array(us)
+    np.testing.assert_allclose(runs[True], runs[False], rtol=1e-7, atol=1e-7)
+    # compiled once: a second controller of the same problem loads the cached library
+    libs = list(tmp_path.rglob("*.so"))
+    assert len(libs) == 1
+    before = libs[0].stat().st_mtime_ns
+    mpc, _, _ = _eq_setup(N=12, jit=True)
+    assert mpc.jit_library == str(libs[0]) and libs[0].stat().st_mtime_ns == before
+
+
+def test_without_a_compiler_the_controller_runs_interpreted_with_one_warning(monkeypatch, tmp_path):
+    from controllers import codegen
+
+    monkeypatch.setenv("DRIFT_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))  # a machine without gcc, cc or clang
+    monkeypatch.delenv("CC", raising=False)
+    monkeypatch.setattr(codegen, "_WARNED", set())
+    assert codegen.find_c_compiler() is None
+    with pytest.warns(RuntimeWarning, match="no C compiler found"):
+        mpc, eq, x = _eq_setup(N=12)  # jit "auto", the default
+    assert mpc.jit_library is None
+    u, d = mpc.step(x, 0.0)
+    assert d.source == "mpc" and np.all(np.isfinite(u))
+    with pytest.raises(DriftError, match="no C compiler"):
+        _eq_setup(N=12, jit=True)
+    assert not list(tmp_path.rglob("*.so"))
+
+
+def test_a_failing_compiler_falls_back_and_says_why(monkeypatch, tmp_path):
+    from controllers import codegen
+
+    cc = tmp_path / "broken-cc"
+    cc.write_text("#!/bin/sh\necho 'internal compiler error: out of memory' >&2\nexit 1\n")
+    cc.chmod(0o755)
+    monkeypatch.setenv("DRIFT_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("CC", str(cc))
+    monkeypatch.setattr(codegen, "_WARNED", set())
+    with pytest.warns(RuntimeWarning, match="failed .*internal compiler error"):
+        mpc, eq, x = _eq_setup(N=12)
+    assert mpc.jit_library is None
+    assert mpc.step(x, 0.0)[1].source == "mpc"
+    assert not [p for p in (tmp_path / "cache").rglob("*") if p.is_file()]  # no half-written C or library
+
+
+def test_jit_setting_is_checked():
+    with pytest.raises(Exception, match="jit must be"):
+        MPCConfig(jit="yes")

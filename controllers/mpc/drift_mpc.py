@@ -242,6 +242,9 @@ class DriftMPC:
         res = ca.vertcat(state_res(x, refk), ca.vertcat(uu - x[6:8], uu - refk[4:6]) * tu)
         res_N = math.sqrt(c.terminal_factor) * state_res(xk * xs, refk)
         stage_args, stage_names = [xk, uk, xk1, refk, D], ["x", "u", "x_next", "ref", "dist"]
+        # residuals and constraints of a stage and the terminal residual (scaled variables)
+        self._stage = ca.Function("stage", stage_args, [res, con], stage_names, ["res", "con"])
+        self._terminal = ca.Function("terminal", [xk, refk], [res_N], ["x", "ref"], ["res"])
 
         # the horizon, scaled, stage-wise: w = [x0, u0, x1, u1, ..., x_{N-1}, u_{N-1}, x_N]
         w = ca.MX.sym("w", N * nz + NX)
@@ -300,10 +303,8 @@ class DriftMPC:
             self._qpdata = self._maybe_jit(fun)
             self._qp = ca.conic("qp", c.qp_solver, {"h": H.sparsity(), "a": A.sparsity()}, self._qp_opts())
         else:
-            stage = ca.Function("stage", stage_args, [res, con], stage_names, ["res", "con"])
-            term = ca.Function("terminal", [xk, refk], [res_N])
-            R, g = stage.map(N)(*stage_in)
-            R = ca.vertcat(ca.vec(R), term(w[N * nz :], P[:, N]))
+            R, g = self._stage.map(N)(*stage_in)
+            R = ca.vertcat(ca.vec(R), self._terminal(w[N * nz :], P[:, N]))
             nlp = {"x": w, "p": Pall, "f": 0.5 * ca.sumsqr(R), "g": ca.vec(g)}
             self._nlp = ca.nlpsol("nlp", self._nlpsol_name(), nlp, self._nlp_opts())
         self._w = None  # current iterate (scaled)
@@ -423,7 +424,7 @@ class DriftMPC:
 
     def _bounds(self, x0_phys, vx):
         lbw, ubw = self._lbw0.copy(), self._ubw0.copy()
-        ubw[self._iu[:, 1]] = max(min(self.Fx_max, self.vehicle.P_max / max(vx, 1.0)), self.Fx_min) / self.u_scale[1]
+        ubw[self._iu[:, 1]] = self.input_bounds(vx)[1][1] / self.u_scale[1]  # power limit at this speed
         lbw[self._ix[0]] = ubw[self._ix[0]] = x0_phys / self.x_scale
         return lbw, ubw
 
