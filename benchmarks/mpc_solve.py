@@ -148,12 +148,13 @@ def _acados_controller(at, mpc_ref: DriftMPC, eq, cfg: MPCConfig, build_dir: str
 
     N, dt = cfg.N, cfg.dt_s
     xs, us = mpc_ref.x_scale, mpc_ref.u_scale
-    x, u, p = ca.SX.sym("x", 8), ca.SX.sym("u", 2), ca.SX.sym("p", 10)  # p = [reference (7), disturbance (3)]
+    # x: drift's OCP state; p = [reference (7), disturbance (3)]
+    x, u, p = ca.SX.sym("x", 7), ca.SX.sym("u", 2), ca.SX.sym("p", 10)
     model = at.AcadosModel()
     model.name = "drift_donut"
     model.x, model.u, model.p = x, u, p
-    model.disc_dyn_expr = ca.vertcat(mpc_ref._F(x[0:6], u, p[0], p[7:10]), u)
-    model.cost_y_expr = mpc_ref._stage(x / xs, u / us, ca.DM.zeros(8), p[0:7], p[7:10])[0]
+    model.disc_dyn_expr = ca.vertcat(mpc_ref._F(ca.vertcat(x[0:5], 0), u, p[0], p[7:10])[0:5], u)
+    model.cost_y_expr = mpc_ref._stage(x / xs, u / us, ca.DM.zeros(7), p[0:7], p[7:10])[0]
     model.cost_y_expr_e = mpc_ref._terminal(x / xs, p[0:7])
     ocp = at.AcadosOcp()
     ocp.model = model
@@ -170,11 +171,11 @@ def _acados_controller(at, mpc_ref: DriftMPC, eq, cfg: MPCConfig, build_dir: str
     c = ocp.constraints
     c.idxbu, c.lbu, c.ubu = np.array([0, 1]), lo, hi
     # rate limits |u_k - u_{k-1}| <= rate dt: linear in (x_k, u_k), as in drift's problem
-    c.C, c.D = np.hstack([np.zeros((2, 6)), -np.eye(2)]), np.eye(2)
+    c.C, c.D = np.hstack([np.zeros((2, 5)), -np.eye(2)]), np.eye(2)
     c.lg, c.ug = -mpc_ref.rate_per_step, mpc_ref.rate_per_step
     c.idxbx, c.lbx, c.ubx = np.array([0]), np.array([0.5]), np.array([1e3])  # vx > 0.5 m/s
     c.idxbx_e, c.lbx_e, c.ubx_e = np.array([0]), np.array([0.5]), np.array([1e3])
-    c.x0 = np.zeros(8)
+    c.x0 = np.zeros(7)
     ocp.code_export_directory = os.path.join(build_dir, "c_generated_code")
     cwd = os.getcwd()
     os.chdir(build_dir)  # acados builds in the working directory
@@ -182,7 +183,7 @@ def _acados_controller(at, mpc_ref: DriftMPC, eq, cfg: MPCConfig, build_dir: str
         solver = at.AcadosOcpSolver(ocp, json_file=os.path.join(build_dir, "ocp.json"), verbose=False)
     finally:
         os.chdir(cwd)
-    x_eq = np.r_[eq.vx, eq.vy, eq.r, 0.0, 0.0, 0.0, eq.u]
+    x_eq = np.r_[eq.vx, eq.vy, eq.r, 0.0, 0.0, eq.u]
     for k in range(N + 1):
         solver.set(k, "x", x_eq)
     for k in range(N):
@@ -197,7 +198,7 @@ def _acados_controller(at, mpc_ref: DriftMPC, eq, cfg: MPCConfig, build_dir: str
         v = xm[3:6]
         if st["v_pred"] is not None:  # the same offset-free estimate as DriftMPC
             st["d"] = np.clip(st["d"] + cfg.disturbance_gain * (v - st["v_pred"]) / dt, -d_max, d_max)
-        x0 = np.r_[v, e, dpsi, 0.0, st["u"]]
+        x0 = np.r_[v, e, dpsi, st["u"]]
         ref = mpc_ref._refs(dt * k, s, v[0] * dt * np.arange(N + 1))
         for j in range(N + 1):
             solver.set(j, "p", np.r_[ref[j], st["d"]])

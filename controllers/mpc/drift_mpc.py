@@ -1,6 +1,6 @@
 """Drift NMPC: multiple shooting on the single-track model with path errors, real-time iteration.
 
-Prediction model (continuous, RK4 per shooting interval), state ``x = [vx, vy, r, e, dpsi, s,
+Prediction model (continuous, RK4 per shooting interval), state ``x = [vx, vy, r, e, dpsi,
 delta_prev, Fx_prev]`` and input ``u = [delta, Fx]``:
 
 * ``[vx, vy, r]``: :func:`drift.vehicle.body_derivatives` with the controller's tyre model (the ONE
@@ -11,8 +11,9 @@ delta_prev, Fx_prev]`` and input ``u = [delta, Fx]``:
       e_dot    =  vx sin(dpsi) + vy cos(dpsi)
       dpsi_dot =  r - kappa s_dot
 
-  with lateral error ``e`` (m, + left), heading error ``dpsi = psi - heading_path`` (rad) and progress
-  ``s`` (m, relative to the current position, so it stays of order one);
+  with lateral error ``e`` (m, + left) and heading error ``dpsi = psi - heading_path`` (rad); the
+  progress ``s`` is no state (nothing depends on it): the references along the plan are looked up at
+  ``s_dot`` integrated over the previous plan, so the QP has 7 states per stage, not 8;
 * ``delta_prev, Fx_prev``: the previous input (discrete shift ``x+ = u``), so the rate limits
   ``|u_k - u_{k-1}| <= rate dt`` are stage constraints (OCP structure kept for hpipm / fatrop).
 
@@ -58,7 +59,7 @@ from drift.vehicle import body_derivatives
 from drift.vehicle.params import VehicleParams
 from tire_models.base import AxleTires
 
-NX = 8  #: controller state: vx, vy, r, e, dpsi, s, delta_prev, Fx_prev
+NX = 7  #: controller state: vx, vy, r, e, dpsi, delta_prev, Fx_prev
 NU = 2  #: controller input: delta (rad), Fx (N)
 NREF = 7  #: reference columns: kappa, beta, r, vx, delta, Fx, w_path
 REF_NAMES = ("kappa", "beta", "r", "vx", "delta", "Fx", "w_path")
@@ -179,7 +180,7 @@ class DriftMPC:
     # construction
     def _scales(self):
         Fs = max(abs(self.Fx_max), abs(self.Fx_min), 1.0)
-        xs = np.array([10.0, 5.0, 1.0, 1.0, 0.5, 10.0, self.delta_max, Fs])
+        xs = np.array([10.0, 5.0, 1.0, 1.0, 0.5, self.delta_max, Fs])
         return xs, np.array([self.delta_max, Fs])
 
     def setup(self) -> DriftMPC:
@@ -236,10 +237,10 @@ class DriftMPC:
         # constraint is a stage constraint on x_k = [.., u_{k-1}] and u_k, in units of rate * dt.
         # The state residual of stage 0 is constant (x_0 is fixed): it does not change the solution.
         con = ca.vertcat(
-            xk1 - ca.vertcat(self._F(x[0:6], uu, refk[0], D), uu) / xs,  # fatrop's required form
-            (uu - x[6:8]) / self.rate_per_step,
+            xk1 - ca.vertcat(self._F(ca.vertcat(x[0:5], 0), uu, refk[0], D)[0:5], uu) / xs,  # fatrop's form
+            (uu - x[5:7]) / self.rate_per_step,
         )
-        res = ca.vertcat(state_res(x, refk), ca.vertcat(uu - x[6:8], uu - refk[4:6]) * tu)
+        res = ca.vertcat(state_res(x, refk), ca.vertcat(uu - x[5:7], uu - refk[4:6]) * tu)
         res_N = math.sqrt(c.terminal_factor) * state_res(xk * xs, refk)
         stage_args, stage_names = [xk, uk, xk1, refk, D], ["x", "u", "x_next", "ref", "dist"]
         # residuals and constraints of a stage and the terminal residual (scaled variables)
@@ -266,7 +267,7 @@ class DriftMPC:
         # rollout with a constant input (initial guesses), physical units, (NX, N+1)
         xr, cols = x0s, [x0s]
         for k in range(N):
-            xr = ca.vertcat(self._F(xr[0:6], u0s, refs[0, k], ca.DM.zeros(3)), u0s)
+            xr = ca.vertcat(self._F(ca.vertcat(xr[0:5], 0), u0s, refs[0, k], ca.DM.zeros(3))[0:5], u0s)
             cols.append(xr)
         self._rollout = ca.Function("rollout", [x0s, u0s, refs], [ca.horzcat(*cols)])
         if c.solver == "rti":
@@ -315,6 +316,7 @@ class DriftMPC:
         self._s_abs = None
         self.disturbance = np.zeros(3)
         self._v_pred = None  # model prediction of [vx, vy, r] at the next call
+        self._kappa = np.zeros(N + 1)  # path curvature along the last plan (its progress, _progress)
         self._built = True
         return self
 
@@ -450,7 +452,8 @@ class DriftMPC:
         return w
 
     def plan(self, w=None):
-        """``(X (N+1, 8), U (N, 2))`` of an iterate in physical units (default: the current one)."""
+        """``(X (N+1, 7), U (N, 2))`` of an iterate in physical units (default: the current one); ``X``
+        holds ``[vx, vy, r, e, dpsi, delta_prev, Fx_prev]``."""
         w = self._w if w is None else w
         return w[self._ix] * self.x_scale, w[self._iu] * self.u_scale
 
@@ -458,18 +461,25 @@ class DriftMPC:
         X, U = self.plan(w)
         X = np.concatenate([X[j:], np.repeat(X[-1:], j, 0)])
         U = np.concatenate([U[j:], np.repeat(U[-1:], j, 0)])
-        # relative progress restarts at zero
-        X[:, 5] -= X[0, 5]
         return X, U
 
     def _shift(self, w):
-        """``w`` shifted by one interval (the warm start of the next step): the last input and state
-        repeated, progress relative to the new first state. Same as ``_shifted(w, 1)``, without copies
-        through physical units."""
+        """``w`` shifted by one interval (the warm start of the next step), the last input and state
+        repeated: ``_shifted(w, 1)`` without the round trip through physical units."""
         nz = NX + NU
-        w = np.concatenate([w[nz:], w[-nz:]])
-        w[self._ix[:, 5]] -= w[5]
-        return w
+        return np.concatenate([w[nz:], w[-nz:]])
+
+    def _progress(self, X):
+        """Path progress (m, relative to the first node) along planned states ``X (N+1, >=5)``:
+        ``s_dot = (vx cos(dpsi) - vy sin(dpsi)) / (1 - kappa e)`` integrated by the trapezoidal rule
+        (``s`` is not a state of the OCP: nothing in the dynamics or cost depends on it)."""
+        vx, vy, e, dpsi = X[:, 0], X[:, 1], X[:, 3], X[:, 4]
+        sdot = (vx * np.cos(dpsi) - vy * np.sin(dpsi)) / (1.0 - self._kappa * e)
+        return np.concatenate([[0.0], np.cumsum(0.5 * self.cfg.dt_s * (sdot[1:] + sdot[:-1]))])
+
+    def _predicted(self, X):
+        """``[vx, vy, r, e, dpsi, s]`` of a plan's states (``Diagnostics.predicted``)."""
+        return np.column_stack([X[:, :5], self._progress(X)])
 
     # ------------------------------------------------------------------------------------------
     # solving
@@ -477,7 +487,7 @@ class DriftMPC:
         """One solve from the current guess ``self._w``. Returns ``(w, success, iterations, status)``."""
         c = self.cfg
         lbw, ubw = self._bounds(x0, x0[0])
-        Pv = np.r_[ref.ravel(), self.disturbance]  # ref.ravel() == vec(P) for P = ref.T (column-major)
+        Pv = np.concatenate([ref.ravel(), self.disturbance])  # ref.ravel() == vec(ref.T), column-major
         w = np.clip(self._w, lbw, ubw)
         if c.solver == "rti":
             n_it = c.init_iterations if self._accepted is None else 1
@@ -555,7 +565,7 @@ class DriftMPC:
             self.disturbance = np.clip(
                 self.disturbance + c.disturbance_gain * innov, -self._d_max, self._d_max
             )
-        x0 = np.r_[v, errors[0], errors[1], 0.0, self.u_prev]
+        x0 = np.concatenate([v, errors[:2], self.u_prev])
         t0 = time.perf_counter()
         try:
             if self._w is None:
@@ -563,7 +573,7 @@ class DriftMPC:
                 X = np.array(self._rollout(x0, self.u_prev, ref.T)).T
                 self._w = self._w_from_traj(X, np.repeat(self.u_prev[None], c.N, 0))
             else:
-                ref = self._refs(t, errors[2], self._w[self._ix[:, 5]] * self.x_scale[5])
+                ref = self._refs(t, errors[2], self._s_plan)
             w, ok, iters, status = self._solve(x0, ref)
             if ok and not np.all(np.isfinite(w)):
                 ok, status = False, "non-finite solution"
@@ -585,7 +595,11 @@ class DriftMPC:
         # exact in the state); a saturated command needs its own prediction
         self._v_pred = X[1, 0:3] if np.array_equal(u, U[0]) else self._predict_v(x0, u, ref[0, 0])
         self._w = self._shift(w)
-        return u, Diagnostics(solve_ms, iters, status, True, "mpc", X[:, :6], U, errors)
+        self._kappa = ref[:, 0]
+        predicted = self._predicted(X)
+        s = predicted[:, 5]
+        self._s_plan = np.concatenate([s[1:], [2 * s[-1] - s[-2]]]) - s[1]  # progress of the shifted plan
+        return u, Diagnostics(solve_ms, iters, status, True, "mpc", predicted, U, errors)
 
     def _fallback(self, v, errors, status, solve_ms, iters=0):
         """Shifted previous plan while it lasts, then the stabilising controller."""
@@ -598,6 +612,7 @@ class DriftMPC:
             u = saturate(U[0], self.u_prev, lo, hi, self.rate_per_step)
             source = "shifted"
             self._w = self._w_from_traj(X, U)
+            self._s_plan = self._progress(X)
         else:
             u = saturate(stabilising_command(v, self.vehicle), self.u_prev, lo, hi, self.rate_per_step)
             source = "stabilizer"
@@ -613,20 +628,19 @@ class DriftMPC:
             X, U = np.zeros((c.N + 1, NX)), np.repeat(u[None], c.N, 0)
             if np.all(np.isfinite(v)):
                 X[:, 0:3] = v
-        X = np.nan_to_num(X)
         return u, Diagnostics(
             solve_ms,
             iters,
             status,
             False,
             source,
-            X[:, :6].copy(),
+            np.nan_to_num(self._predicted(X)),
             np.nan_to_num(U).copy(),
             np.nan_to_num(np.asarray(errors, float)),
         )
 
     def _predict_v(self, x0, u, kappa):
-        out = self._F(x0[0:6], u, kappa, self.disturbance).full().ravel()[0:3]
+        out = self._F(np.r_[x0[0:5], 0.0], u, kappa, self.disturbance).full().ravel()[0:3]
         return out if np.all(np.isfinite(out)) else None
 
     def reset(self, u_prev=(0.0, 0.0)):

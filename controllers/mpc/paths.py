@@ -59,13 +59,19 @@ class Path:
         ``s_guess`` the whole path is searched.
         """
         p = np.array([X, Y], float)
+        M = len(self.s)
         if s_guess is None:
-            cand = np.arange(len(self.s))
+            lo, hi = 0, M
         else:
             n = int(window_m / self.ds)
-            cand = (int(round(np.mod(s_guess, self.length_m) / self.ds)) + np.arange(-n, n + 1)) % len(self.s)
-        d2 = np.sum((self.xy[cand] - p) ** 2, axis=1)
-        i = cand[int(np.argmin(d2))]
+            i0 = int(round(np.mod(s_guess, self.length_m) / self.ds))
+            lo, hi = i0 - n, i0 + n + 1
+        if lo >= 0 and hi <= M:  # a slice: no copy (this runs at the control rate)
+            d2 = (self.xy[lo:hi, 0] - X) ** 2 + (self.xy[lo:hi, 1] - Y) ** 2
+            i = lo + int(np.argmin(d2))
+        else:  # the window wraps around the start of the closed path
+            cand = np.arange(lo, hi) % M
+            i = int(cand[np.argmin(np.sum((self.xy[cand] - p) ** 2, axis=1))])
         h = self.heading[i]
         t = np.array([math.cos(h), math.sin(h)])
         d = p - self.xy[i]
