@@ -206,6 +206,12 @@ class DriftMPC:
             k4 = fc(xk + h * k3, u, kap, dist)
             xk = xk + h / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
         self._F = ca.Function("F", [xv, u, kap, dist], [xk])  # physical units
+        # [vx, vy, r] one interval ahead of z = [vx, vy, r, e, dpsi, delta, Fx, kappa, disturbance (3)]:
+        # one argument, as the per-step call's conversions cost more than the evaluation
+        z = ca.SX.sym("z", 11)
+        self._pred = ca.Function(
+            "predict_v", [z], [self._F(ca.vertcat(z[0:5], 0), z[5:7], z[7], z[8:11])[0:3]]
+        )
 
         # one shooting interval as SX functions (scaled variables): the residual and constraints of
         # stage k depend on (x_k, u_k, x_{k+1}) only, so the NLP and the QP are these functions mapped
@@ -591,9 +597,7 @@ class DriftMPC:
         self._accepted = w
         self._since_accept = 0
         self.u_prev = u
-        # the plan's next state is the model's prediction for the applied input (linearised at x_0,
-        # exact in the state); a saturated command needs its own prediction
-        self._v_pred = X[1, 0:3] if np.array_equal(u, U[0]) else self._predict_v(x0, u, ref[0, 0])
+        self._v_pred = self._predict_v(x0, u, ref[0, 0])  # not the plan's linearised x_1: worse tracking
         self._w = self._shift(w)
         self._kappa = ref[:, 0]
         predicted = self._predicted(X)
@@ -640,7 +644,7 @@ class DriftMPC:
         )
 
     def _predict_v(self, x0, u, kappa):
-        out = self._F(np.r_[x0[0:5], 0.0], u, kappa, self.disturbance).full().ravel()[0:3]
+        out = self._pred(np.concatenate([x0[0:5], u, [kappa], self.disturbance])).full().ravel()
         return out if np.all(np.isfinite(out)) else None
 
     def reset(self, u_prev=(0.0, 0.0)):
