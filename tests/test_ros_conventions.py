@@ -2,15 +2,12 @@
 
 import math
 import os
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 PKG = Path(__file__).resolve().parents[1] / "ros2_ws" / "src" / "drift_ros"
-sys.path.insert(0, str(PKG))
-os.environ.setdefault("AMENT_PREFIX_PATH", sys.prefix)
 pytest.importorskip("rclpy")
 pytestmark = pytest.mark.ros
 

@@ -6,18 +6,12 @@ drives valid laps of Norisring at 1:10 (the ``f1tenth`` preset).
 """
 
 import math
-import os
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-PKG = Path(__file__).resolve().parents[1] / "ros2_ws" / "src" / "drift_ros"
-sys.path.insert(0, str(PKG))
-os.environ.setdefault("AMENT_PREFIX_PATH", sys.prefix)
-os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
 pytest.importorskip("rclpy")
 pytestmark = pytest.mark.ros
 

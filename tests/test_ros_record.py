@@ -2,7 +2,6 @@
 log_recorder node; drift.logs loads it, and `drift fit` fits a tyre model on it (slow)."""
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -12,10 +11,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-PKG = Path(__file__).resolve().parents[1] / "ros2_ws" / "src" / "drift_ros"
-sys.path.insert(0, str(PKG))
-os.environ.setdefault("AMENT_PREFIX_PATH", sys.prefix)
-os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
 pytest.importorskip("rclpy")
 pytestmark = pytest.mark.ros
 
