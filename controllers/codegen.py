@@ -35,7 +35,7 @@ def find_c_compiler() -> list[str] | None:
     cc = os.environ.get("CC")
     if cc:
         cmd = shlex.split(cc)
-        return cmd if cmd and shutil.which(cmd[0]) else None
+        return cmd if cmd and shutil.which(cmd[0]) else None  # a CC that is not there is no compiler
     for name in ("gcc", "cc", "clang"):
         path = shutil.which(name)
         if path:
@@ -73,8 +73,13 @@ def compile_function(fun: ca.Function, required: bool = False) -> Path | None:
     """
     cc = find_c_compiler()
     if cc is None:
+        where = (
+            f"CC={os.environ['CC']!r} is not on PATH"
+            if os.environ.get("CC")
+            else "no gcc, cc or clang on PATH"
+        )
         _fall_back(
-            "no C compiler found (set CC, or install gcc): CasADi functions run interpreted, "
+            f"no C compiler found ({where}; set CC or install gcc): CasADi functions run interpreted, "
             "about 2-3x slower per NMPC solve",
             required,
         )

@@ -217,11 +217,13 @@ class DriftStop:
         self.reset()
 
     def reset(self) -> None:
+        """Forget a stop in progress (the next :meth:`command` starts a new one)."""
         self._t0: float | None = None
         self.phase: StopPhase | None = None
 
     @property
     def active(self) -> bool:
+        """A stop is in progress."""
         return self._t0 is not None
 
     def command(self, t: float, vx: float, vy: float, r: float) -> tuple[float, float, StopPhase]:
@@ -315,6 +317,7 @@ class SafetyFilter:
 
     @property
     def estop_latched(self) -> bool:
+        """An e-stop was received and not yet cleared by :meth:`reset` (with the input released)."""
         return self._estop_latched
 
     @property

@@ -9,7 +9,7 @@ import pytest
 import tire_models
 from controllers.mpc import DriftMPC, EquilibriumReference, MPCConfig, circle_path, equilibrium_on_circle
 from controllers.mpc.scenarios import donut_sweep, run_scenario, scenario_config
-from drift.errors import DriftError
+from drift.errors import ConfigError, DriftError
 from drift.vehicle import f, load_vehicle, rk4_step
 from drift.vehicle.tires import default_tires
 from tire_models import AxleTires, Pacejka
@@ -330,5 +330,5 @@ def test_a_failing_compiler_falls_back_and_says_why(monkeypatch, tmp_path):
 
 
 def test_jit_setting_is_checked():
-    with pytest.raises(Exception, match="jit must be"):
+    with pytest.raises(ConfigError, match="jit must be"):
         MPCConfig(jit="yes")

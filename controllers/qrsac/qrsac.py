@@ -318,6 +318,7 @@ class Agent(nn.Module):
 
     @property
     def device(self) -> torch.device:
+        """Where the networks' parameters live."""
         return self.log_alpha.device
 
     @torch.no_grad()

@@ -212,10 +212,12 @@ class RacingSim:
     # -------------------------------------------------------------- sizes, seeding
     @property
     def proprio_dim(self) -> int:
+        """Length of the ``proprio`` observation (:func:`drift.racing.observations.proprio_dim`)."""
         return observations.proprio_dim(self.cfg)
 
     @property
     def privileged_dim(self) -> int:
+        """Length of the ``privileged`` (critic-only) observation."""
         return observations.privileged_dim(self.cfg)
 
     def seed(self, seed: int | list[int | None] | None = None, idx=None) -> None:

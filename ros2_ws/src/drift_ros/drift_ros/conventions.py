@@ -52,6 +52,7 @@ COMMAND_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE, histo
 
 
 def ackermann_available() -> bool:
+    """Whether ``ackermann_msgs`` is installed (else commands use the ``Float64MultiArray`` form)."""
     return AckermannDriveStamped is not None
 
 

@@ -197,6 +197,11 @@ def _stamp(t: float) -> Time:
 
 
 class SimBridgeNode(Node):
+    """The simulated car behind the topics of a real one: steps ``drift.racing.RacingSim`` on a track
+    (or ``drift.racing.sim.advance`` on open ground) with the commands on ``/drive`` and publishes
+    odometry, IMU, camera, clock and laps (topics, parameters and units: ``PARAMS`` and docs/ros.md).
+    I/O only: the physics is drift's one simulator core."""
+
     def __init__(self, **node_kwargs):
         super().__init__("sim_bridge", **node_kwargs)
         self.values = v = declare(self, PARAMS)
