@@ -332,3 +332,29 @@ def test_a_failing_compiler_falls_back_and_says_why(monkeypatch, tmp_path):
 def test_jit_setting_is_checked():
     with pytest.raises(ConfigError, match="jit must be"):
         MPCConfig(jit="yes")
+
+
+def test_in_place_evaluation_matches_a_call_and_reuses_its_arrays():
+    import casadi as ca
+
+    from controllers.codegen import InPlace
+
+    x = ca.SX.sym("x", 3)
+    fun = ca.Function("f", [x], [ca.vertcat(ca.sin(x[0]) * x[1], x[2] ** 2)])
+    ev = InPlace(fun)
+    out = ev.res[0]
+    for z in ([0.3, -2.0, 1.5], [1.0, 4.0, -3.0]):
+        ev.args[0][:] = z
+        assert ev() == 0
+        assert ev.res[0] is out  # no allocation: the same array, overwritten
+        np.testing.assert_allclose(out, fun(z).full().ravel(), rtol=0, atol=1e-15)
+
+
+def test_a_numpy_call_on_casadi_values_fails_the_suite():
+    """CasADi 3.8 warns (FutureWarning, once per process) when a numpy function gets a CasADi value,
+    because the result's type will change. No drift command makes such a call (traced on fit, mpc,
+    equilibria, laptime, race sim); pyproject's ``filterwarnings`` makes any new one an error."""
+    import casadi as ca
+
+    with pytest.raises(FutureWarning, match="numpy function was called on a casadi value"):
+        np.sqrt(ca.DM([4.0]))
