@@ -59,3 +59,36 @@ def test_bad_arguments():
         drift_equilibrium(P, PAC, 10.0, -30.0)  # degrees by mistake
     with pytest.raises(DriftError, match="AxleTires"):
         drift_equilibrium(P, Pacejka(), 10.0, -0.5)
+
+
+def _exptanh_pair(mu_front):
+    """ExpTanh tyres with a load term (a log of the load: NaN at the trial points where it goes
+    negative) on both axles; only the front friction differs."""
+    from tire_models.exptanh import ExpTanh
+
+    Fzf, Fzr = P.m * P.g * P.lr / P.L, P.m * P.g * P.lf / P.L
+    kw = dict(B=12.0, d=0.2, k=0.6, q=-0.3, w=20.0)
+    return AxleTires(ExpTanh(mu=mu_front, Fz0_N=Fzf, **kw), ExpTanh(mu=1.0, Fz0_N=Fzr, **kw))
+
+
+def test_missing_axle_forces_are_the_front_grip_taken_away():
+    from controllers.mpc.equilibrium import missing_axle_forces
+    from drift.vehicle import axle_forces
+
+    strong, weak = _exptanh_pair(1.0), _exptanh_pair(0.8)
+    eq = equilibrium_on_circle(P, strong, 15.0, math.radians(-25.0))
+    np.testing.assert_allclose(missing_axle_forces(P, strong, eq.v, eq.u), 0.0, atol=1e-6)
+    # the same state on weaker front tyres: the front lacks exactly the lateral force taken away
+    # (in the body frame, through cos(delta)), the rear nothing
+    Fyf = [axle_forces(eq.v, eq.u, P, t).Fyf for t in (strong, weak)]
+    lost = (Fyf[0] - Fyf[1]) * math.cos(eq.delta)
+    assert abs(lost) > 500.0
+    np.testing.assert_allclose(missing_axle_forces(P, weak, eq.v, eq.u), [lost, 0.0], atol=1e-6)
+
+
+def test_no_equilibrium_names_the_axle_short_of_grip_and_stays_quiet(capfd):
+    with pytest.raises(DriftError, match=r"front axle is \d+ N short of lateral force") as e:
+        equilibrium_on_circle(P, _exptanh_pair(0.6), 15.0, math.radians(-25.0))
+    assert "more front grip" in str(e.value)
+    out, err = capfd.readouterr()
+    assert "NaN detected" not in out + err  # CasADi's per-evaluation warnings are silenced

@@ -24,7 +24,7 @@ import casadi as ca
 import numpy as np
 
 from drift.errors import DriftError
-from drift.vehicle import body_derivatives
+from drift.vehicle import axle_forces, body_derivatives
 from drift.vehicle.params import VehicleParams
 from tire_models.base import AxleTires
 
@@ -100,13 +100,16 @@ def _solve(vehicle, tires, F_res, unknowns, build, guesses, lbz, ubz, what, bran
         "ipopt.tol": 1e-12,
         "ipopt.max_iter": 200,
         "ipopt.sb": "yes",
+        # trial points may leave the tyre model's domain (a load term's log of a negative load):
+        # the solvers step back from NaN themselves, so CasADi's per-evaluation warnings are noise
+        "show_eval_warnings": False,
     }
     solver = ca.nlpsol("eq", "ipopt", nlp, opts)
     newton = ca.rootfinder(
         "eqn",
         "newton",
         ca.Function("g", [z], [eqs]),
-        {"abstol": 1e-13, "max_iter": 50, "error_on_fail": False},
+        {"abstol": 1e-13, "max_iter": 50, "error_on_fail": False, "show_eval_warnings": False},
     )
     G = ca.Function("g", [z], [eqs])
     found = []  # (rank, z, err)
@@ -140,8 +143,8 @@ def _solve(vehicle, tires, F_res, unknowns, build, guesses, lbz, ubz, what, bran
         raise DriftError(
             f"no drift equilibrium for {what} with delta in "
             f"[-{vehicle.delta_max:.3g}, {vehicle.delta_max:.3g}] rad "
-            f"and Fxr in [{lbz[-1] * vehicle.Fx_drive_max:.0f}, {vehicle.Fx_drive_max:.0f}] N (best residual "
-            f"{raw:.2e}); try a smaller |beta|, another speed or a tyre model with more rear grip"
+            f"and Fxr in [{lbz[-1] * vehicle.Fx_drive_max:.0f}, {vehicle.Fx_drive_max:.0f}] N. "
+            + _no_equilibrium(vehicle, tires, vv, uu)
         )
     V = float(math.hypot(vv[0], vv[1]))
     return Equilibrium(
@@ -154,6 +157,48 @@ def _solve(vehicle, tires, F_res, unknowns, build, guesses, lbz, ubz, what, bran
         V=V,
         radius_m=float(V / abs(vv[2])) if abs(vv[2]) > 1e-12 else math.inf,
         residual=raw,
+    )
+
+
+def missing_axle_forces(vehicle: VehicleParams, tires: AxleTires, v, u) -> np.ndarray:
+    """Lateral force (N, body frame, + left) each axle would need to add for ``v = [vx, vy, r]`` and
+    ``u = [delta, Fxr]`` (SI) to be a steady state: ``[dFf, dFr]`` (2,).
+
+    The unbalanced ``vy_dot`` (m/s^2) and ``r_dot`` (rad/s^2) of :func:`drift.vehicle.body_derivatives`
+    are a missing lateral force ``-m vy_dot`` and yaw moment ``-Iz r_dot``; split over the axles:
+    ``dFf + dFr = -m vy_dot`` and ``lf dFf - lr dFr = -Iz r_dot``. Zero at an equilibrium.
+    """
+    p = vehicle
+    dv = np.asarray(body_derivatives(np.asarray(v, float), np.asarray(u, float), p, tires), float)
+    A, M = -p.m * dv[1], -p.Iz * dv[2]
+    return np.array([(A * p.lr + M) / p.L, (A * p.lf - M) / p.L])
+
+
+def _no_equilibrium(vehicle: VehicleParams, tires: AxleTires, v, u) -> str:
+    """Why the closest state found is no steady state: the unbalanced accelerations and, per axle,
+    the missing lateral force against its capacity ``mu Fz``: along the cornering force (``sign(r)``)
+    a shortfall of grip, against it an excess."""
+    p = vehicle
+    dv = np.asarray(body_derivatives(v, u, p, tires), float)
+    dF = dict(zip(("front", "rear"), missing_axle_forces(p, tires, v, u), strict=True))
+    f = axle_forces(v, u, p, tires)
+    cap = {"front": tires.front.peak_mu * float(f.Fzf), "rear": tires.rear.peak_mu * float(f.Fzr)}
+    turn = 1.0 if v[2] >= 0 else -1.0
+    parts = []
+    for axle in sorted(dF, key=lambda a: -abs(dF[a])):
+        short = dF[axle] * turn > 0
+        parts.append(
+            f"the {axle} axle {'is' if short else 'gives'} {abs(dF[axle]):.0f} N "
+            f"{'short of' if short else 'too much'} lateral force "
+            f"({100 * abs(dF[axle]) / cap[axle]:.0f} % of its capacity mu Fz = {cap[axle]:.0f} N)"
+        )
+    worst = max(dF, key=lambda a: abs(dF[a]))
+    grip = ("more " if dF[worst] * turn > 0 else "less ") + worst
+    return (
+        f"At the closest state found (vx {v[0]:.2f} m/s, vy {v[1]:.2f} m/s, r {v[2]:.3f} rad/s, delta "
+        f"{u[0]:.3f} rad, Fxr {u[1]:.0f} N) vx_dot {dv[0]:.2f} m/s^2, vy_dot {dv[1]:.2f} m/s^2 and r_dot "
+        f"{dv[2]:.2f} rad/s^2 stay unbalanced: {'; '.join(parts)}. Try a smaller |beta|, another speed "
+        f"or a tyre model with {grip} grip."
     )
 
 
