@@ -188,6 +188,11 @@ def test_drift_fit_end_to_end_on_real_log(tmp_path):
     assert m["steer_delay_fitted"] and 0.1 <= m["steer_delay_s"] <= 0.3
     y = yaml.safe_load((tmp_path / "run" / "model.yaml").read_text())
     assert y["steer_delay_s"] == m["steer_delay_s"]
+    # every model's curve peak against its force samples
+    assert set(m["peak_check"]) == {"pacejka", "linear"}
+    for c in m["peak_check"]["pacejka"].values():
+        assert c["curve_peak"] > 0 and c["sample_peak"] > 0
+        assert c["ok"] == (not c["judged"] or abs(c["rel_diff"]) <= 0.1)
 
 
 def test_drift_fit_default_is_the_shipped_excerpt(tmp_path, capsys):
@@ -392,3 +397,31 @@ def test_mu_box_holds_the_fitted_peak_inside_and_reports_it():
     # deterministic with the box too
     again = fit_one("pacejka", a, p, FitConfig(**kw, mu_box=(0.9, 1.5)))
     assert again.tires.front.to_dict() == boxed.tires.front.to_dict()
+
+
+def test_peak_check_flags_a_curve_below_its_samples():
+    from tire_models.fit.evaluate import peak_check
+
+    rng = np.random.default_rng(3)
+    truth = AxleTires(Pacejka(B=10.0, C=1.5, D=1.05, E=0.0), Pacejka(B=12.0, C=1.4, D=1.0, E=-0.5))
+    n = 6000
+    samples = {}
+    for axle, k in (("front", "f"), ("rear", "r")):
+        a = rng.uniform(-0.25, 0.25, n)
+        Fz = rng.uniform(4000.0, 6000.0, n)
+        Fy = getattr(truth, axle).lateral_force(a, Fz) + rng.normal(0.0, 0.08, n) * Fz  # noisy samples
+        samples |= {f"alpha_{k}": a, f"Fz{k}": Fz, f"Fy{k}": Fy}
+    good = peak_check(samples, truth)
+    for axle, D in (("front", 1.05), ("rear", 1.0)):
+        assert good[axle]["ok"] and good[axle]["sample_peak"] == pytest.approx(D, rel=0.03)
+        assert good[axle]["curve_peak"] == pytest.approx(D, rel=0.01)  # the peak lies inside 14 deg
+    # the front curve of issue 12's fit: peak 0.61 where the samples reach about 1.05
+    low = AxleTires(Pacejka(B=10.0, C=1.5, D=0.61, E=0.0), truth.rear)
+    bad = peak_check(samples, low)
+    assert not bad["front"]["ok"] and bad["front"]["rel_diff"] == pytest.approx(0.61 / 1.05 - 1, abs=0.03)
+    assert bad["rear"]["ok"]
+    # a curve whose peak lies beyond the sampled slip is judged over the sampled range only
+    narrow = {k: (v[np.abs(samples["alpha_f"]) < 0.03] if k.endswith("f") else v) for k, v in samples.items()}
+    c = peak_check(narrow, truth)["front"]
+    assert c["ok"] and not c["judged"] and c["slip_max_deg"] == pytest.approx(2.0) and c["curve_peak"] < 0.5
+    assert good["front"]["judged"] and bad["front"]["judged"]

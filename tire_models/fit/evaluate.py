@@ -60,3 +60,67 @@ def model_metrics(
         out[key] = _rmse(predictions(res, p, a, s, H, substeps) - targets(a, s, H))
     out["horizon_s"] = _steps(a, horizon_s) * a.dt
     return out
+
+
+def peak_check(
+    samples: dict[str, np.ndarray],
+    tires,
+    bin_deg: float = 1.0,
+    min_count: int = 30,
+    tol: float = 0.10,
+) -> dict[str, dict]:
+    """Peak of each axle's fitted curve against the peak of its force samples, as ``Fy/Fz`` (-).
+
+    Both are the same statistic: the largest median of ``|Fy|/Fz`` over slip bins of ``bin_deg``
+    degrees that hold at least ``min_count`` samples, once for the samples (the centre line of the
+    cloud, which noise does not inflate) and once for the model evaluated at each sample's slip and
+    load. The check is ``judged`` only where the log reaches the curve's peak (at the samples' mean
+    load the curve peaks below 90 % of the binned slip range): below its peak slip a curve is in its
+    near-linear range, where noise in the slip estimate biases binned medians (errors in
+    variables) and the peak is not seen at all.
+
+    Args:
+        samples: :func:`tire_models.fit.pipeline.force_samples` (``alpha_f`` rad, ``Fzf``, ``Fyf`` N, ...).
+        tires: the fitted :class:`tire_models.base.AxleTires`.
+        bin_deg: slip bin width (deg). min_count: samples a bin needs. tol: relative difference
+            beyond which ``ok`` is False.
+
+    Returns:
+        ``{"front": {...}, "rear": {...}}`` with ``curve_peak``, ``sample_peak`` (``Fy/Fz``),
+        ``rel_diff`` (``curve / samples - 1``), ``slip_max_deg`` (upper edge of the last bin used),
+        ``judged`` and ``ok`` (False only when judged and ``|rel_diff| > tol``); the values are None
+        (and ``ok`` True) where no bin holds enough samples.
+    """
+    out = {}
+    for axle, k in (("front", "f"), ("rear", "r")):
+        a = np.asarray(samples[f"alpha_{k}"], float)
+        Fz = np.asarray(samples[f"Fz{k}"], float)
+        Fy = np.asarray(samples[f"Fy{k}"], float)
+        good = np.isfinite(a) & np.isfinite(Fy) & np.isfinite(Fz) & (Fz > 0)
+        a, Fz, Fy = a[good], Fz[good], Fy[good]
+        with torch.no_grad():
+            model = np.asarray(getattr(tires, axle).lateral_force(torch.as_tensor(a), torch.as_tensor(Fz)))
+        idx = np.floor(np.abs(a) / np.radians(bin_deg)).astype(int)
+        bins = [b for b in np.unique(idx) if np.sum(idx == b) >= min_count]
+        if not bins:
+            out[axle] = dict(
+                curve_peak=None, sample_peak=None, rel_diff=None, slip_max_deg=None, judged=False, ok=True
+            )
+            continue
+        sample_peak = max(float(np.median(np.abs(Fy[idx == b]) / Fz[idx == b])) for b in bins)
+        curve_peak = max(float(np.median(np.abs(model[idx == b]) / Fz[idx == b])) for b in bins)
+        rel = curve_peak / sample_peak - 1.0
+        slip_max = (max(bins) + 1) * np.radians(bin_deg)
+        grid = np.linspace(0.0, slip_max, 201)
+        with torch.no_grad():
+            y = getattr(tires, axle).lateral_force(torch.as_tensor(grid), torch.as_tensor(np.mean(Fz)))
+        judged = bool(grid[int(np.argmax(np.abs(np.asarray(y))))] <= 0.9 * slip_max)
+        out[axle] = {
+            "curve_peak": curve_peak,
+            "sample_peak": sample_peak,
+            "rel_diff": rel,
+            "slip_max_deg": float(np.degrees(slip_max)),
+            "judged": judged,
+            "ok": bool(not judged or abs(rel) <= tol),
+        }
+    return out

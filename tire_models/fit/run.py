@@ -14,7 +14,7 @@ from drift.runs import write_metrics
 from drift.vehicle import load_vehicle
 from drift.vehicle.params import VehicleParams
 from tire_models.fit.delay import choose_steer_delay, delay_steering
-from tire_models.fit.evaluate import model_metrics, persistence_metrics, predictions
+from tire_models.fit.evaluate import model_metrics, peak_check, persistence_metrics, predictions
 from tire_models.fit.forces import LongitudinalMap, fit_longitudinal_map
 from tire_models.fit.pipeline import (
     FitConfig,
@@ -125,7 +125,11 @@ def run_fit(
         n_cand = int(round(cfg.max_steer_delay_s / train.dt)) + 1
         with tqdm(total=n_cand, desc="steering delay probe", disable=not show_progress) as pb:
             delay_s, scores = choose_steer_delay(
-                train, p, cfg.sensor_terms, cfg.max_steer_delay_s, cfg.eval_horizon_s,
+                train,
+                p,
+                cfg.sensor_terms,
+                cfg.max_steer_delay_s,
+                cfg.eval_horizon_s,
                 progress=lambda: pb.update(1),
             )
         k = int(round(delay_s / train.dt))
@@ -207,6 +211,8 @@ def run_fit(
             "bounds_hit": list(res.at_bounds),
         }
     held = baselines[cfg.model]
+    # each model against the force samples under its own sensor terms
+    peaks = {n: peak_check(force_samples(r.module(p), train), r.tires) for n, r in results.items()}
     metrics = {
         "model": cfg.model,
         "train_minutes": cfg.minutes,
@@ -215,6 +221,7 @@ def run_fit(
         "baselines": baselines,
         "sensor": main.sensor.to_dict(),
         "bounds_hit": list(main.at_bounds),
+        "peak_check": peaks,
         "longitudinal_map": lon.to_dict(),
         **delay,
         "train_samples": len(train),
@@ -301,6 +308,18 @@ def _report(metrics: dict, results: dict[str, FitResult], cfg: FitConfig, echo) 
             f"{m['fit_s']:.1f}" if "fit_s" in m else "-",
         )
     Console(width=max(Console().width, 110)).print(tab)
+    for name, axles in metrics["peak_check"].items():
+        for axle, c in axles.items():
+            if c["curve_peak"] is None:
+                continue
+            line = (
+                f"{name}: {axle} peak Fy/Fz {c['curve_peak']:.2f}, force samples {c['sample_peak']:.2f} "
+                f"({100 * c['rel_diff']:+.0f} %, slip up to {c['slip_max_deg']:.0f} deg)"
+            )
+            if not c["ok"]:
+                echo(f"warning: {line}: the curve misses its samples by more than 10 %; see curves.png")
+            elif name == cfg.model:
+                echo(line + ("" if c["judged"] else ": not judged, the log stays below the peak slip"))
     for name, res in results.items():
         if res.at_bounds:
             echo(
