@@ -43,3 +43,25 @@ def test_unknown_command_and_bad_flag_exit_with_usage():
     with pytest.raises(SystemExit) as e:
         parse(["laptime", "--grid-m", "fine"])
     assert e.value.code == 2
+
+
+def test_shipped_preset_by_name_and_flags_override(tmp_path):
+    _, o = parse(["fit", "--config", "drift", "--minutes", "2"])
+    assert (o.fit.model, o.fit.loss_norm, o.fit.mu_box, o.fit.minutes) == ("exptanh", "channel", None, 2.0)
+    with pytest.raises(DriftError, match=r"no such file, nor a preset of drift fit \(presets: \['drift'"):
+        parse(["fit", "--config", "nonexistent"])
+
+
+def test_the_mpc_bench_fit_section_is_a_drift_fit_config(tmp_path):
+    """configs/mpc/default.yaml's ``fit:`` settings use drift fit's own option names and values."""
+    import yaml
+
+    from drift.config import config_dir
+
+    section = yaml.safe_load((config_dir() / "mpc" / "default.yaml").read_text())["fit"]
+    cfg = tmp_path / "fit.yaml"
+    cfg.write_text(yaml.safe_dump(section))
+    _, o = parse(["fit", "--config", str(cfg)])
+    for key, value in section.items():
+        got = getattr(o.fit, key)
+        assert (list(got) if isinstance(got, tuple) else got) == value, key

@@ -2,7 +2,8 @@
 
 A command's options are one typed dataclass (its ``Options``), parsed by tyro: the flags, their help
 and defaults come from the fields and their docstrings, and ``--config FILE`` reads the same keys from a
-YAML file (flags given as well override it). A config dataclass nested with ``tyro.conf.arg(name="")``
+YAML file (flags given as well override it); ``--config NAME`` reads a shipped preset,
+``configs/presets/<command>/NAME.yaml``. A config dataclass nested with ``tyro.conf.arg(name="")``
 (e.g. ``drift fit``'s :class:`~tire_models.fit.pipeline.FitConfig`) contributes its fields as flags
 without a prefix, and its keys sit at the top level of the YAML. The run folder gets the options in
 effect as ``options.yaml``, which ``--config`` reads back.
@@ -37,7 +38,7 @@ def parse_options(options_type: type[T], argv: Sequence[str], prog: str) -> T:
     default = None
     path = _config_arg(argv)
     if path is not None:
-        default = options_from_yaml(options_type, path)
+        default = options_from_yaml(options_type, _preset(path, prog))
     return tyro.cli(options_type, args=argv, prog=prog, default=default)
 
 
@@ -48,6 +49,20 @@ def _config_arg(argv: list[str]) -> Path | None:
         if a.startswith("--config="):
             return Path(a.split("=", 1)[1])
     return None
+
+
+def _preset(path: Path, prog: str) -> Path:
+    """``--config NAME`` without a suffix and no such file: the shipped preset
+    ``configs/presets/<command>/NAME.yaml`` (e.g. ``drift fit --config drift``)."""
+    if path.is_file() or path.suffix:
+        return path
+    from drift.config import config_dir
+
+    folder = config_dir() / "presets" / Path(*prog.split()[1:])
+    if (folder / f"{path}.yaml").is_file():
+        return folder / f"{path}.yaml"
+    known = sorted(f.stem for f in folder.glob("*.yaml"))
+    raise DriftError(f"--config {path}: no such file, nor a preset of {prog} (presets: {known or 'none'})")
 
 
 def _hints(cls) -> dict[str, Any]:
