@@ -1,0 +1,219 @@
+"""A higher-fidelity plant: wheel speeds, combined-slip tyres, a steering servo and load transfer.
+
+The fitted tyre models and the NMPC use the single-track model of :mod:`drift.vehicle.dynamics`
+(body velocities only, lateral tyre curves, a friction circle on the driven axle, steering and drive
+force as direct inputs). This plant is built differently on purpose, so that a controller or a fit
+shown to work on it has crossed a model mismatch of the kind a real car presents (the sim-to-real
+gap in miniature, ``DESIGN.md`` section 4):
+
+* **wheel speeds** ``omega_f, omega_r`` (rad/s, one wheel per axle, inertia ``wheel_inertia_kgm2``):
+  the drive torque ``R Fx`` spins the rear wheel and the ground force follows from the longitudinal
+  slip ``kappa = (omega R - v_wheel) / |v_wheel|``, not from the command;
+* **combined-slip Magic Formula tyres**: the pure curves ``Fx0(kappa)``, ``Fy0(alpha)``
+  (:class:`tire_models.Pacejka`'s formula) combined by the normalised slip
+  ``rho = sqrt((kappa / kappa_pk)^2 + (alpha / alpha_pk)^2)``:
+  ``Fx = Fx0(rho kappa_pk) (kappa / kappa_pk) / rho``, ``Fy = Fy0(rho alpha_pk) (alpha / alpha_pk) / rho``
+  (Pacejka, *Tire and Vehicle Dynamics*, 3rd ed., Sec. 4.3.2; Bakker, Nyborg & Pacejka 1987), with a
+  degressive load sensitivity of the friction;
+* **a steering servo**: the road-wheel angle ``delta`` follows the command through a first-order lag
+  ``servo_bandwidth_radps`` and the vehicle's rate limit ``delta_rate_max``;
+* **dynamic longitudinal load transfer** ``dFz`` (N, to the rear), lagging ``h_cg m ax / L`` with
+  time constant ``load_transfer_tau_s``, where ``ax`` is the acceleration the tyre forces give.
+
+State ``x = [X, Y, psi, vx, vy, r, omega_f, omega_r, delta, dFz]`` (:data:`STATE_NAMES`); input
+``u = [delta_cmd, Fx]``: the commanded road-wheel angle (rad) and the applied force demand (N) of
+:func:`drift.vehicle.applied_force`, as for :func:`drift.vehicle.f`: ``Fx > 0`` is a drive torque
+``R Fx`` on the rear wheel, ``Fx < 0`` a brake torque ``R |Fx|`` shared by ``brake_front_share``,
+opposing each wheel's rotation. Shapes ``(..., 10), (..., 2) -> (..., 10)`` for numpy and torch,
+``(10, 1)`` for CasADi: one implementation for every backend, as the single-track model.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from drift.backend import namespace
+from drift.vehicle.dynamics import driving_resistance
+from drift.vehicle.params import VehicleParams
+from tire_models.pacejka import Pacejka
+
+STATE_NAMES = ("X", "Y", "psi", "vx", "vy", "r", "omega_f", "omega_r", "delta", "dFz")
+NX = len(STATE_NAMES)
+
+
+def _peak_slip(curve: Pacejka) -> float:
+    """Slip (rad, or the slip ratio) of the peak of a pure Magic Formula curve."""
+    s = np.linspace(1e-4, 1.5, 30001)
+    return float(s[np.argmax(curve.lateral_force(s, 1.0))])
+
+
+@dataclass(frozen=True)
+class WheelPlantParams:
+    """What the wheel plant adds to :class:`drift.vehicle.VehicleParams` (SI units).
+
+    Attributes:
+        front_lat, rear_lat: pure lateral curves ``Fy0(alpha) / Fz`` (``D`` = peak friction at ``Fz0``).
+        front_lon, rear_lon: pure longitudinal curves ``Fx0(kappa) / Fz``.
+        load_sensitivity: change of the peak friction per unit relative load,
+            ``mu(Fz) = D (1 + load_sensitivity (Fz / Fz0 - 1))`` with ``Fz0`` the static axle load
+            (dimensionless; < 0: degressive, as real tyres).
+        wheel_radius_m: rolling radius (m). wheel_inertia_kgm2: spin inertia of one axle's wheels
+            with their share of the drivetrain (kg m^2).
+        servo_bandwidth_radps: steering servo bandwidth (1/s). load_transfer_tau_s: lag of the
+            longitudinal load transfer (s). v_min_mps: floor of the speeds that divide the slips (m/s).
+
+    Defaults: a rear-drive saloon of the class of ``configs/vehicles/sports.yaml`` (peak lateral
+    friction 1.05 front, 1.0 rear, peak longitudinal friction 1.1 at 10 % slip).
+    """
+
+    front_lat: Pacejka = field(default_factory=lambda: Pacejka(B=11.0, C=1.45, D=1.05, E=-0.2))
+    rear_lat: Pacejka = field(default_factory=lambda: Pacejka(B=12.5, C=1.4, D=1.0, E=-0.4))
+    front_lon: Pacejka = field(default_factory=lambda: Pacejka(B=12.0, C=1.65, D=1.1, E=0.0))
+    rear_lon: Pacejka = field(default_factory=lambda: Pacejka(B=12.0, C=1.65, D=1.1, E=0.0))
+    load_sensitivity: float = -0.1
+    wheel_radius_m: float = 0.31
+    wheel_inertia_kgm2: float = 2.4
+    servo_bandwidth_radps: float = 20.0
+    load_transfer_tau_s: float = 0.05
+    v_min_mps: float = 1.0
+
+    def __post_init__(self):
+        for k in (
+            "wheel_radius_m",
+            "wheel_inertia_kgm2",
+            "servo_bandwidth_radps",
+            "load_transfer_tau_s",
+            "v_min_mps",
+        ):
+            v = getattr(self, k)
+            if not (math.isfinite(v) and v > 0):
+                from drift.errors import ConfigError
+
+                raise ConfigError(f"WheelPlantParams: {k} must be positive, got {v!r}")
+        # peak slips of the pure curves (the normalised slip's units), computed once
+        object.__setattr__(self, "_pk", tuple(_peak_slip(c) for c in self.curves()))
+
+    def curves(self) -> tuple[Pacejka, Pacejka, Pacejka, Pacejka]:
+        """``(front_lat, rear_lat, front_lon, rear_lon)``."""
+        return self.front_lat, self.rear_lat, self.front_lon, self.rear_lon
+
+    @property
+    def peak_slips(self) -> tuple[float, float, float, float]:
+        """Peak slips of :meth:`curves` (rad for lateral, slip ratio for longitudinal)."""
+        return self._pk
+
+
+def static_loads(p: VehicleParams) -> tuple[float, float]:
+    """Static axle loads ``(Fzf, Fzr)`` (N)."""
+    return p.m * p.g * p.lr / p.L, p.m * p.g * p.lf / p.L
+
+
+def axle_tyre_forces(vxw, vyw, omega, Fz, Fz0, lat: Pacejka, lon: Pacejka, pk, w: WheelPlantParams):
+    """Combined-slip forces ``(Fx, Fy)`` (N, wheel frame) of one axle at wheel-frame velocities
+    ``vxw, vyw`` (m/s), wheel speed ``omega`` (rad/s) and load ``Fz`` (N); ``pk = (alpha_pk, kappa_pk)``.
+    Any backend, broadcast."""
+    m = namespace(vxw, vyw, omega, Fz)
+    den = m.sqrt(vxw * vxw + w.v_min_mps**2)
+    kappa = (omega * w.wheel_radius_m - vxw) / den
+    alpha = m.atan(-vyw / den)
+    kn, an = kappa / pk[1], alpha / pk[0]
+    rho = m.sqrt(kn * kn + an * an + 1e-12)
+    scale = 1.0 + w.load_sensitivity * (Fz / Fz0 - 1.0)
+    Fx = lon.lateral_force(rho * pk[1], Fz) * scale * kn / rho
+    Fy = lat.lateral_force(rho * pk[0], Fz) * scale * an / rho
+    return Fx, Fy
+
+
+def wheel_plant_f(x, u, p: VehicleParams, w: WheelPlantParams):
+    """State derivative ``dx/dt`` of the wheel plant (module docstring); ``(..., 10), (..., 2) -> (..., 10)``.
+
+    Source: single-track equations of Rajamani, *Vehicle Dynamics and Control*, 2nd ed., Sec. 2.3,
+    with wheel spin dynamics (Sec. 4.2) and the combined-slip tyre of the module docstring.
+    """
+    m = namespace(x, u)
+    X, Y, psi, vx, vy, r, om_f, om_r, delta, dFz = m.unstack(x)
+    delta_cmd, Fx_cmd = m.unstack(u)
+    R, Iw = w.wheel_radius_m, w.wheel_inertia_kgm2
+    Fz0f, Fz0r = static_loads(p)
+    down = p.c_down * vx * vx
+    Fzf = Fz0f - dFz + p.down_front_share * down
+    Fzr = Fz0r + dFz + (1.0 - p.down_front_share) * down
+    cd, sd = m.cos(delta), m.sin(delta)
+    # wheel-frame velocities of the axles
+    vyf = vy + p.lf * r
+    Fxf, Fyf = axle_tyre_forces(
+        vx * cd + vyf * sd,
+        -vx * sd + vyf * cd,
+        om_f,
+        Fzf,
+        Fz0f,
+        w.front_lat,
+        w.front_lon,
+        (w.peak_slips[0], w.peak_slips[2]),
+        w,
+    )
+    Fxr, Fyr = axle_tyre_forces(
+        vx, vy - p.lr * r, om_r, Fzr, Fz0r, w.rear_lat, w.rear_lon, (w.peak_slips[1], w.peak_slips[3]), w
+    )
+    # drive at the rear, brakes on both axles against the wheel's rotation (smooth at standstill)
+    drive = m.maximum(Fx_cmd, 0.0)
+    brake = m.minimum(Fx_cmd, 0.0)
+    Tf = p.brake_front_share * brake * R * m.tanh(om_f / 0.5)
+    Tr = drive * R + (1.0 - p.brake_front_share) * brake * R * m.tanh(om_r / 0.5)
+    Fx_body = Fxf * cd - Fyf * sd + Fxr - driving_resistance(vx, p)
+    vx_dot = Fx_body / p.m + vy * r
+    vy_dot = (Fxf * sd + Fyf * cd + Fyr) / p.m - vx * r
+    r_dot = (p.lf * (Fxf * sd + Fyf * cd) - p.lr * Fyr) / p.Iz
+    rate = w.servo_bandwidth_radps * (delta_cmd - delta)
+    delta_dot = m.minimum(m.maximum(rate, -p.delta_rate_max), p.delta_rate_max)
+    dFz_dot = (p.h_cg * Fx_body / p.L - dFz) / w.load_transfer_tau_s
+    cp, sp = m.cos(psi), m.sin(psi)
+    return m.stack(
+        [
+            vx * cp - vy * sp,
+            vx * sp + vy * cp,
+            r,
+            vx_dot,
+            vy_dot,
+            r_dot,
+            (Tf - R * Fxf) / Iw,
+            (Tr - R * Fxr) / Iw,
+            delta_dot,
+            dFz_dot,
+        ]
+    )
+
+
+def rolling_state(X, Y, psi, vx, vy=0.0, r=0.0, w: WheelPlantParams | None = None):
+    """A wheel-plant state with free-rolling wheels (``omega = vx / R``), straight wheels, no load
+    transfer: ``(10,)``."""
+    w = w or WheelPlantParams()
+    om = vx / w.wheel_radius_m
+    return np.array([X, Y, psi, vx, vy, r, om, om, 0.0, 0.0], dtype=float)
+
+
+def wheel_plant_step(p: VehicleParams, w: WheelPlantParams, dt: float, substeps: int = 20, batch: int = 1):
+    """``step(x (B, 10), u (B, 2)) -> x_next (B, 10)``: ``substeps`` RK4 steps of :func:`wheel_plant_f`
+    over ``dt`` s, traced once into a CasADi function mapped over ``batch`` cars (numpy on scalars is
+    ~100x slower). The wheel spin is stiff (a time constant of about 1 ms at 10 m/s): keep
+    ``dt / substeps`` at or below 1 ms."""
+    import casadi as ca
+
+    from drift.vehicle.integrate import rk4_step
+
+    xs, us = ca.SX.sym("x", NX), ca.SX.sym("u", 2)
+    F = ca.Function(
+        "wheel_step", [xs, us], [rk4_step(lambda a, b: wheel_plant_f(a, b, p, w), xs, us, dt, substeps)]
+    )
+    Fm = F.map(batch) if batch > 1 else F
+
+    def step(x, u):
+        out = np.asarray(
+            Fm(np.asarray(x, float).reshape(batch, NX).T, np.asarray(u, float).reshape(batch, 2).T)
+        )
+        return out.T.reshape(np.shape(x))
+
+    return step
