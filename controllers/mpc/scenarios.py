@@ -53,7 +53,8 @@ class ScenarioConfig:
         noise: scale of the default sensor noise (0 = perfect measurements).
         mass_factor, mu_factor: plant perturbations (mass and inertia; tyre peak friction).
         offset: initial offsets ``[X (m), Y (m), psi (rad), vx (m/s)]`` from the nominal start.
-        plant_substeps: RK4 steps of the plant per control period. seed: noise seed.
+        plant_substeps: RK4 steps of the single-track plant per control period; wheel_substeps: of the
+            wheel plant (its wheel spin is stiff). seed: noise seed.
         spin_beta_deg: ``|beta|`` above which the car counts as spun out (deg).
         flip_m: path length over which the figure-eight's reference changes drift direction (m).
     """
@@ -71,6 +72,7 @@ class ScenarioConfig:
     mu_factor: float = 1.0
     offset: tuple = (0.0, 0.0, 0.0, 0.0)
     plant_substeps: int = 4
+    wheel_substeps: int = 20
     seed: int = 0
     spin_beta_deg: float = 75.0
     flip_m: float = 12.0
@@ -99,18 +101,20 @@ def donut_sweep(runs: int = 20, seed: int = 0) -> list[ScenarioConfig]:
     rng = np.random.default_rng(seed)
     out = []
     for i in range(runs):
-        out.append(scenario_config(
-            "donut",
-            seed=i,
-            mass_factor=float(rng.uniform(0.9, 1.1)),
-            mu_factor=float(rng.uniform(0.9, 1.1)),
-            offset=(
-                float(rng.uniform(-1, 1)),
-                float(rng.uniform(-1, 1)),
-                float(rng.uniform(-0.1, 0.1)),
-                float(rng.uniform(-1.5, 1.5)),
-            ),
-        ))
+        out.append(
+            scenario_config(
+                "donut",
+                seed=i,
+                mass_factor=float(rng.uniform(0.9, 1.1)),
+                mu_factor=float(rng.uniform(0.9, 1.1)),
+                offset=(
+                    float(rng.uniform(-1, 1)),
+                    float(rng.uniform(-1, 1)),
+                    float(rng.uniform(-0.1, 0.1)),
+                    float(rng.uniform(-1.5, 1.5)),
+                ),
+            )
+        )
     return out
 
 
@@ -194,11 +198,23 @@ def build_scenario(sc: ScenarioConfig, vehicle: VehicleParams, ctrl_tires: AxleT
     return path, ref, eq, x0, {}
 
 
-def perturbed_plant(vehicle: VehicleParams, tires: AxleTires, sc: ScenarioConfig):
-    """Plant vehicle and tyres with ``mass_factor`` (mass and yaw inertia) and ``mu_factor`` (tyre peak)."""
+def perturbed_plant(vehicle: VehicleParams, tires, sc: ScenarioConfig):
+    """Plant vehicle and tyres with ``mass_factor`` (mass and yaw inertia) and ``mu_factor`` (tyre peak).
+    ``tires``: the single-track plant's :class:`AxleTires` or a :class:`WheelPlantParams` (every curve's
+    peak scaled)."""
+    from drift.vehicle.wheel_plant import WheelPlantParams
+
     pv = vehicle.replace(m=vehicle.m * sc.mass_factor, Iz=vehicle.Iz * sc.mass_factor)
     if sc.mu_factor == 1.0:
         return pv, tires
+    if isinstance(tires, WheelPlantParams):
+        return pv, dataclasses.replace(
+            tires,
+            **{
+                k: getattr(tires, k).replace(D=getattr(tires, k).D * sc.mu_factor)
+                for k in ("front_lat", "rear_lat", "front_lon", "rear_lon")
+            },
+        )
 
     def scale(t):
         for name in ("D", "mu"):
@@ -221,7 +237,10 @@ def run_scenario(
     """Simulate one scenario in closed loop.
 
     Args:
-        sc: scenario. vehicle: nominal vehicle (the controller's). plant_tires: the plant's tyres.
+        sc: scenario. vehicle: nominal vehicle (the controller's). plant_tires: the plant: the tyres
+            (:class:`AxleTires`) of the single-track plant, or a :class:`drift.vehicle.wheel_plant.
+            WheelPlantParams` for the wheel plant (wheel speeds, combined slip, steering servo, load
+            transfer; ``wheel_substeps`` RK4 steps per period), whose body states are measured.
         ctrl_tires: the controller's tyre model. config: NMPC settings.
         progress: optional callable ``progress(k, K)`` per control step.
         mpc_hook: optional callable ``mpc_hook(mpc)`` after ``setup()`` (tests inject failures with it).
@@ -248,8 +267,15 @@ def run_scenario(
     std = np.array([nz.pos_m, nz.pos_m, nz.psi_rad, nz.vx_mps, nz.vy_mps, nz.r_radps])
     rng = np.random.default_rng(sc.seed)
 
-    def fun(xx, uu):
-        return f(xx, uu, pv, pt)
+    from drift.vehicle.wheel_plant import WheelPlantParams, rolling_state, wheel_plant_step
+
+    if isinstance(pt, WheelPlantParams):
+        advance = wheel_plant_step(pv, pt, cfg.dt_s, sc.wheel_substeps)
+        x = rolling_state(*x, w=pt)
+    else:
+
+        def advance(xx, uu):
+            return rk4_step(lambda a, b: f(a, b, pv, pt), xx, uu, cfg.dt_s, sc.plant_substeps)
 
     K = int(round(sc.duration_s / cfg.dt_s))
     log = {k: [] for k in ("t", "x", "u", "ref", "e", "solve_ms", "iterations", "source", "pred", "s")}
@@ -257,11 +283,11 @@ def run_scenario(
     spun = False
     for k in range(K):
         t = k * cfg.dt_s
-        meas = x + std * rng.standard_normal(6)
+        meas = x[:6] + std * rng.standard_normal(6)
         u, d = mpc.step(meas, t)
         s_true, e_true, _ = path.project(x[0], x[1], x[2], s_true)
         log["t"].append(t)
-        log["x"].append(x.copy())
+        log["x"].append(x[:6].copy())
         log["u"].append(u.copy())
         log["ref"].append(ref(np.array([t]), np.array([s_true]))[0])
         log["e"].append(e_true)
@@ -270,7 +296,7 @@ def run_scenario(
         log["iterations"].append(d.iterations)
         log["source"].append(d.source)
         log["pred"].append(d.predicted)
-        x = rk4_step(fun, x, np.array([u[0], applied_force(u[1], x[3], pv)]), cfg.dt_s, sc.plant_substeps)
+        x = advance(x, np.array([u[0], applied_force(u[1], x[3], pv)]))
         beta = math.atan2(x[4], x[3])
         if not np.all(np.isfinite(x)) or abs(beta) > math.radians(sc.spin_beta_deg) or x[3] < 1.0:
             spun = True
@@ -359,8 +385,15 @@ def nominal_tires(name: str, vehicle: VehicleParams, settings: dict | None = Non
 
 
 FIT_DEFAULTS = {
-    "model": "exptanh", "minutes": 3.0, "seed": 0, "sensor_terms": [], "epochs": 6, "steer_delay_s": 0.0,
-    "loss_norm": "channel", "mu_prior_weight": 0.05, "mu_box": None,
+    "model": "exptanh",
+    "minutes": 3.0,
+    "seed": 0,
+    "sensor_terms": [],
+    "epochs": 6,
+    "steer_delay_s": 0.0,
+    "loss_norm": "channel",
+    "mu_prior_weight": 0.05,
+    "mu_box": None,
 }
 """Defaults of the bench YAML's ``fit`` section (:func:`fitted_tires`)."""
 
@@ -400,9 +433,13 @@ def fitted_tires(
     echo=print,
     use_shipped: bool = True,
     show_progress: bool = True,
+    plant: str = "single_track",
 ) -> tuple[AxleTires, str]:
     """The learned controller model: ``fit.model`` fitted by ``tire_models.fit`` on ``fit.minutes`` of
-    simulated drifting of the plant (:func:`drift.simulate.simulate_log`, seed ``fit.seed``).
+    simulated drifting of the plant (seed ``fit.seed``): ``plant="single_track"``:
+    :func:`drift.simulate.simulate_log` of the single-track plant; ``"wheel"``:
+    :func:`controllers.mpc.drift_driver.simulate_drift_log` of the wheel plant (a car whose structure
+    the fitted model does not share).
 
     The simulated log has no sensor errors, so by default no sensor terms are fitted
     (``fit.sensor_terms: []``): with them the fit explained tyre behaviour by a steering scale and a
@@ -424,6 +461,10 @@ def fitted_tires(
     from tire_models.io import load_tires
 
     fit = fit_settings(vehicle_name, settings)
+    if plant not in ("single_track", "wheel"):
+        raise DriftError(f"fitted_tires: plant must be 'single_track' or 'wheel', got {plant!r}")
+    if plant == "wheel":
+        fit["plant"] = "wheel"  # another log, another cache folder; never the shipped fit
     shipped = shipped_tires_dir() / f"{vehicle_name}-{fit['model']}"
     if use_shipped and (shipped / "fit_settings.yaml").exists():
         if yaml.safe_load((shipped / "fit_settings.yaml").read_text()) == fit:
@@ -457,19 +498,30 @@ def fitted_tires(
     )
     echo(
         f"fitting the controller's {fit['model']} tyres on {fit['minutes']:g} min of simulated drifting "
-        f"(once; cached in {folder})"
+        f"of the {plant} plant (once; cached in {folder})"
     )
-    log = simulate_log(vehicle_name, minutes=fit["minutes"] + 1.0, seed=fit["seed"], scenario="drift")
+    if plant == "wheel":
+        from controllers.mpc.drift_driver import simulate_drift_log
+
+        log = simulate_drift_log(vehicle_name, minutes=fit["minutes"] + 1.0, seed=fit["seed"])
+    else:
+        log = simulate_log(vehicle_name, minutes=fit["minutes"] + 1.0, seed=fit["seed"], scenario="drift")
     run_fit(log, cfg, folder, echo=echo, show_progress=show_progress)
     (folder / "fit_settings.yaml").write_text(yaml.safe_dump(fit, sort_keys=True))
     return load_tires(folder), str(folder)
 
 
 def controller_tires(
-    spec: str, vehicle: VehicleParams, settings: dict | None = None, echo=print, allow_other_vehicle=False
+    spec: str,
+    vehicle: VehicleParams,
+    settings: dict | None = None,
+    echo=print,
+    allow_other_vehicle=False,
+    plant: str = "single_track",
 ) -> tuple[AxleTires, str]:
-    """``--tires`` of the CLI and its description: ``fit`` (learned, cached), a fit run folder /
-    model.yaml (:func:`drift.vehicle.tires.resolve_tires`), or a model name at nominal parameters.
+    """``--tires`` of the CLI and its description: ``fit`` (learned from the ``plant``'s drifting,
+    cached), a fit run folder / model.yaml (:func:`drift.vehicle.tires.resolve_tires`), or a model name
+    at nominal parameters.
 
     Raises:
         DriftError: an unreadable tyre file, tyres fitted for another vehicle, or an unknown name.
@@ -479,7 +531,7 @@ def controller_tires(
     from drift.vehicle.tires import resolve_tires
 
     if spec == "fit":
-        return fitted_tires(vehicle.name, settings, echo=echo)
+        return fitted_tires(vehicle.name, settings, echo=echo, plant=plant)
     if _P(spec).exists():
         return resolve_tires(spec, vehicle, allow_other_vehicle), str(spec)
     return nominal_tires(spec, vehicle, settings), f"nominal {spec}"

@@ -11,17 +11,21 @@ from drift.commands import write_options
 
 @dataclass(frozen=True)
 class Options:
-    """Closed-loop drift scenario: the NMPC (with learned tyres by default) against a simulated car
-    with the default Pacejka tyres; metrics.json, plots and an animation."""
+    """Closed-loop drift scenario: the NMPC (with learned tyres by default) against a simulated car:
+    the single-track model with the default Pacejka tyres, or the wheel plant; metrics.json, plots and
+    an animation."""
 
     scenario: Literal["donut", "circle", "figure8", "transition"] = "donut"
     """the manoeuvre"""
+    plant: Literal["single_track", "wheel"] = "single_track"
+    """the simulated car: the single-track model with the default Pacejka tyres, or the wheel plant
+    (wheel speeds, combined-slip tyres, steering servo, load transfer; drift.vehicle.wheel_plant)"""
     vehicle: str = "sports"
     """vehicle preset name or YAML path"""
     tires: str = "fit"
-    """controller tyre model: 'fit' (exptanh fitted on 3 min of simulated drifting; shipped in
-    configs/tires/mpc for the default settings, else fitted once and cached), a fit run folder, or a
-    model name at nominal parameters (fiala, pacejka = the plant itself, ...)"""
+    """controller tyre model: 'fit' (exptanh fitted on 3 min of simulated drifting of the plant;
+    shipped in configs/tires/mpc for the single-track plant and the default settings, else fitted once
+    and cached), a fit run folder, or a model name at nominal parameters (fiala, pacejka, ...)"""
     allow_other_vehicle: bool = False
     """use tyres fitted for another vehicle"""
     settings: str = "default"
@@ -63,6 +67,7 @@ def run(o: Options) -> None:
     from drift.runs import make_run_dir, write_metrics
     from drift.vehicle import load_vehicle
     from drift.vehicle.tires import default_tires
+    from drift.vehicle.wheel_plant import WheelPlantParams
 
     settings = bench_settings(o.settings)
     ctrl_cfg = dict(settings.get("controller", {}))
@@ -78,10 +83,12 @@ def run(o: Options) -> None:
         over["duration_s"] = o.duration_s
     sc = scenario_config(o.scenario, **over)
     p = load_vehicle(o.vehicle)
-    ctrl, tires_src = controller_tires(o.tires, p, settings, allow_other_vehicle=o.allow_other_vehicle)
+    ctrl, tires_src = controller_tires(
+        o.tires, p, settings, allow_other_vehicle=o.allow_other_vehicle, plant=o.plant
+    )
     run = make_run_dir("mpc", o.out)
     write_options(run, o)
-    plant = default_tires(p)
+    plant = WheelPlantParams() if o.plant == "wheel" else default_tires(p)
     with Progress(transient=True) as prog:
         task = prog.add_task(f"{o.scenario} closed loop", total=int(round(sc.duration_s / cfg.dt_s)))
         res = run_scenario(sc, p, plant, ctrl, cfg, progress=lambda k, K: prog.update(task, completed=k + 1))
@@ -91,7 +98,8 @@ def run(o: Options) -> None:
         vehicle=p.name,
         controller_tires=ctrl.name,
         controller_tires_source=tires_src,
-        plant_tires="pacejka",
+        plant="wheel (drift.vehicle.wheel_plant defaults)" if o.plant == "wheel" else "single_track",
+        plant_tires="pacejka" if o.plant == "single_track" else "combined-slip magic formula",
         solver=cfg.solver,
         time_budget_ms=cfg.time_budget_ms,
         qp_solver=cfg.qp_solver,

@@ -217,3 +217,96 @@ def wheel_plant_step(p: VehicleParams, w: WheelPlantParams, dt: float, substeps:
         return out.T.reshape(np.shape(x))
 
     return step
+
+
+def steady_state_on_circle(
+    p: VehicleParams, w: WheelPlantParams, radius_m: float, beta: float, guess: dict | None = None
+) -> dict[str, float]:
+    """The wheel plant's own steady state on a left-hand circle of ``radius_m`` (m) at sideslip
+    ``beta`` (rad): every derivative but the position's zero, the servo at rest (``delta_cmd =
+    delta``). Solves ``vx, delta, Fx, omega_f, omega_r, dFz`` with IPOPT (bounded: ``|delta| <=
+    delta_max``, ``0 <= Fx <= Fx_drive_max``), ``vy = vx tan(beta)`` and ``r = V / radius_m``.
+
+    Args:
+        guess: starting ``{"vx", "delta", "Fx"}`` (e.g. a single-track equilibrium); default: a
+            drift at 0.9 of the friction-limited speed.
+    Returns:
+        ``{"vx", "vy", "r", "delta", "Fx", "omega_f", "omega_r", "dFz", "residual"}`` (SI); ``residual``
+        is the largest derivative left (m/s^2, rad/s^2).
+    Raises:
+        DriftError: no steady state within the bounds (residual above 1e-6).
+    """
+    import casadi as ca
+
+    from drift.errors import DriftError
+
+    tb = math.tan(beta)
+    z = ca.SX.sym("z", 6)  # vx, delta, Fx / 1000, omega_f, omega_r, dFz / 1000
+    vx = z[0]
+    V = vx * math.sqrt(1 + tb * tb)
+    x = ca.vertcat(0, 0, 0, vx, vx * tb, V / radius_m, z[3], z[4], z[1], 1000 * z[5])
+    d = wheel_plant_f(x, ca.vertcat(z[1], 1000 * z[2]), p, w)
+    eqs = ca.vertcat(d[3] / p.g, d[4] / p.g, d[5] * p.L / p.g, d[6] / 100, d[7] / 100, d[9] / 1e4)
+    solver = ca.nlpsol(
+        "steady",
+        "ipopt",
+        {"x": z, "f": 0, "g": eqs},
+        {
+            "ipopt.print_level": 0,
+            "print_time": False,
+            "ipopt.sb": "yes",
+            "ipopt.tol": 1e-12,
+            "show_eval_warnings": False,
+        },
+    )
+    g = guess or {}
+    v0 = g.get("vx", 0.9 * math.sqrt(p.g * p.mu * radius_m) * math.cos(beta))
+    Fx0 = g.get("Fx", 0.5 * p.m * p.g * p.lf / p.L)
+    om = v0 / w.wheel_radius_m
+    best = None
+    for kappa0 in (0.05, 0.2, 0.01):
+        z0 = [v0, g.get("delta", -0.3 if beta < 0 else 0.05), Fx0 / 1000, om, om * (1 + kappa0), 0.0]
+        sol = solver(
+            x0=z0,
+            lbx=[0.5, -p.delta_max, 0, 0, 0, -50],
+            ubx=[60, p.delta_max, p.Fx_drive_max / 1000, 1e4, 1e4, 50],
+            lbg=0,
+            ubg=0,
+        )
+        zs = np.asarray(sol["x"]).ravel()
+        xs = np.array(
+            [
+                0,
+                0,
+                0,
+                zs[0],
+                zs[0] * tb,
+                zs[0] * math.sqrt(1 + tb * tb) / radius_m,
+                zs[3],
+                zs[4],
+                zs[1],
+                1000 * zs[5],
+            ]
+        )
+        res = float(np.max(np.abs(wheel_plant_f(xs, np.array([zs[1], 1000 * zs[2]]), p, w)[3:])))
+        if best is None or res < best[0]:
+            best = (res, xs, zs)
+        if res < 1e-6:
+            break
+    res, xs, zs = best
+    if res > 1e-6:
+        raise DriftError(
+            f"wheel plant: no steady state on R = {radius_m:g} m at beta = {math.degrees(beta):.3g} deg "
+            f"(best residual {res:.2e})"
+        )
+    return {
+        "vx": xs[3],
+        "vy": xs[4],
+        "r": xs[5],
+        "delta": zs[1],
+        "Fx": 1000 * zs[2],
+        "omega_f": xs[6],
+        "omega_r": xs[7],
+        "dFz": xs[9],
+        "residual": res,
+    }

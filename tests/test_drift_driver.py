@@ -1,0 +1,73 @@
+"""The drift driver of the wheel plant, and the NMPC against the wheel plant."""
+
+import math
+
+import numpy as np
+import pytest
+
+from controllers.mpc.drift_driver import DriftDriverConfig, simulate_drift_log
+from drift.vehicle import load_vehicle
+from drift.vehicle.wheel_plant import WheelPlantParams, steady_state_on_circle, wheel_plant_f
+
+P = load_vehicle("sports")
+W = WheelPlantParams()
+
+
+@pytest.fixture(scope="module")
+def log():
+    return simulate_drift_log(P, minutes=0.75, seed=3)
+
+
+def test_the_log_holds_drifts_grip_and_wheel_spin(log):
+    beta = np.degrees(np.arctan2(log["vy"], log["vx"]))
+    assert len(log.t) == int(0.75 * 60 / 0.02)
+    assert 0.25 < np.mean(np.abs(beta) >= 15.0) < 0.8  # drifting much of the time, gripping the rest
+    assert np.mean(np.abs(beta) < 5.0) > 0.15
+    assert np.percentile(np.abs(beta), 99) > 25.0
+    # wheel speeds are logged; the driven rear wheel spins in the drifts, within the driver's limit
+    assert np.percentile(log["kappa_r"], 95) > 0.1 and np.percentile(log["kappa_r"], 50) < 0.3
+    np.testing.assert_allclose(log["w_rl"], log["w_rr"])
+    # the logged force is the command, not the ground force: they differ while the wheel spins up
+    assert np.mean(np.abs(log["Fx"] - log["Fxr_ground"])) > 100.0
+    # the truth columns are the plant's own: the front never exceeds its friction
+    assert np.max(np.abs(log["Fyf"] / log["Fzf"])) <= 1.05 * (1 + abs(W.load_sensitivity)) + 1e-9
+
+
+def test_same_seed_same_log_and_segments_are_gapped(log):
+    again = simulate_drift_log(P, minutes=0.75, seed=3)
+    np.testing.assert_array_equal(again["vx"], log["vx"])
+    seg = log.segment
+    jumps = np.diff(log.t)[np.diff(seg) != 0]
+    assert np.all(jumps > 1.0)  # a new segment starts 1 s later in time
+
+
+def test_driver_settings_are_used(log):
+    short = DriftDriverConfig(hold_s=(0.5, 0.5), grip_s=(4.0, 5.0))
+    calm = simulate_drift_log(P, minutes=0.75, seed=3, driver=short)
+
+    def drifting(lg):
+        return np.mean(np.abs(np.degrees(np.arctan2(lg["vy"], lg["vx"]))) >= 15.0)
+
+    assert drifting(calm) < 0.6 * drifting(log)
+
+
+def test_wheel_plant_steady_state_balances_every_derivative():
+    ss = steady_state_on_circle(P, W, 15.0, math.radians(-25.0))
+    x = np.array([0, 0, 0, ss["vx"], ss["vy"], ss["r"], ss["omega_f"], ss["omega_r"], ss["delta"], ss["dFz"]])
+    d = wheel_plant_f(x, np.array([ss["delta"], ss["Fx"]]), P, W)
+    np.testing.assert_allclose(d[3:], 0.0, atol=1e-8)
+    assert math.atan2(ss["vy"], ss["vx"]) == pytest.approx(math.radians(-25.0))
+    assert math.hypot(ss["vx"], ss["vy"]) / ss["r"] == pytest.approx(15.0)
+    assert ss["delta"] < -0.1 and ss["Fx"] > 1000.0  # countersteer and drive: a drift
+    assert ss["omega_r"] * W.wheel_radius_m > 1.1 * ss["vx"]  # the rear wheel spins
+
+
+def test_nmpc_holds_the_donut_on_the_wheel_plant():
+    """A plant of another structure: the shipped ExpTanh (fitted on the single-track plant) still holds."""
+    from controllers.mpc.scenarios import run_scenario, scenario_config
+    from drift.config import config_dir
+    from tire_models.io import load_tires
+
+    ctrl = load_tires(config_dir() / "tires" / "mpc" / "sports-exptanh")
+    m = run_scenario(scenario_config("donut"), P, W, ctrl)["metrics"]
+    assert not m["spun_out"] and m["beta_rmse_deg"] < 2.0 and m["path_rmse_m"] < 0.5
