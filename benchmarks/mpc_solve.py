@@ -14,6 +14,12 @@ Parts (``--part``, default ``solvers,tracking``):
   own Pacejka (a perfect model, the floor); RMSEs and the Fiala / ExpTanh ratio.
 * ``sweep``: 20 donut runs (ExpTanh controller) with random initial offsets and plant mass and
   friction within +-10 %; worst RMSEs and spin-outs.
+* ``wheel``: the loop on a car of another structure (:mod:`drift.vehicle.wheel_plant`: wheel speeds,
+  combined-slip tyres, steering servo, load transfer): ExpTanh fitted on 3 min of that plant's own
+  drifting log (:func:`controllers.mpc.drift_driver.simulate_drift_log`, the fit seed of the bench
+  YAML), its peaks and -25 deg equilibrium against the plant's own, then 10 donuts of 15 s from
+  random straight entries with plant mass and friction within +-10 % (other seeds than the fit's),
+  the fitted ExpTanh against nominal Fiala, with and without the offset-free estimate.
 
 Run: ``OMP_NUM_THREADS=1 python benchmarks/mpc_solve.py [--part solvers,tracking,sweep]``.
 Absolute times on a shared machine are noisy; compare the ratios.
@@ -376,9 +382,54 @@ def part_sweep(p, plant, settings, runs=20, seed=0, spec="fit"):
     return rows
 
 
+def part_wheel(p, settings, runs=10, seed=1):
+    from drift.vehicle.wheel_plant import WheelPlantParams, steady_state_on_circle
+
+    w = WheelPlantParams()
+    exptanh, src = fitted_tires(p.name, settings, plant="wheel")
+    print(f"\nexptanh fitted on the wheel plant's drifting: {src}")
+    print("\n== fitted peak friction against the plant's (pure lateral curve at the static load) ==")
+    for axle, truth in (("front", w.front_lat.D), ("rear", w.rear_lat.D)):
+        mu = float(getattr(exptanh, axle).peak_mu)
+        print(f"{axle}: fitted {mu:.3f}, plant {truth:.3f} ({100 * (mu / truth - 1):+.1f} %, target 10 %)")
+    beta = math.radians(-25.0)
+    eq = equilibrium_on_circle(p, exptanh, 15.0, beta)
+    ss = steady_state_on_circle(p, w, 15.0, beta, guess={"vx": eq.vx, "delta": eq.delta, "Fx": eq.Fxr})
+    print(
+        f"-25 deg on R 15 m: countersteer fitted {eq.delta:.4f} rad, plant {ss['delta']:.4f} rad "
+        f"(diff {eq.delta - ss['delta']:+.4f}, target 0.03); drive force fitted {eq.Fxr:.0f} N, plant "
+        f"{ss['Fx']:.0f} N ({100 * (eq.Fxr / ss['Fx'] - 1):+.1f} %, target 10 %)"
+    )
+    models = {"fiala (nominal)": nominal_tires("fiala", p, settings), "exptanh (fitted)": exptanh}
+    scs = [sc.replace(duration_s=15.0, seed=seed + i) for i, sc in enumerate(donut_sweep(runs, seed))]
+    res = {}
+    for dist in (MPCConfig().disturbance_gain, 0.0):
+        for name, tires in models.items():
+            res[(dist, name)] = [
+                run_scenario(sc, p, w, tires, MPCConfig(time_budget_ms=1e4, disturbance_gain=dist))["metrics"]
+                for sc in scs
+            ]
+    for dist in (MPCConfig().disturbance_gain, 0.0):
+        print(f"\n== {runs} donuts of 15 s on the wheel plant, mass, mu +-10 %, disturbance_gain {dist} ==")
+        head = f"{'worst beta deg':>15s} {'mean beta deg':>14s} {'worst path m':>13s} {'spun':>5s}"
+        print(f"{'controller model':20s} {head}")
+        for name in models:
+            ms = res[(dist, name)]
+            b = np.array([m["beta_rmse_deg"] for m in ms])
+            e = np.array([m["path_rmse_m"] for m in ms])
+            print(
+                f"{name:20s} {np.nanmax(b):15.2f} {np.nanmean(b):14.2f} {np.nanmax(e):13.3f} "
+                f"{sum(m['spun_out'] for m in ms):5d}"
+            )
+        a = np.nanmean([m["beta_rmse_deg"] for m in res[(dist, "fiala (nominal)")]])
+        b = np.nanmean([m["beta_rmse_deg"] for m in res[(dist, "exptanh (fitted)")]])
+        print(f"Fiala / ExpTanh mean beta RMSE: x{a / b:.2f}")
+    return res
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--part", default="solvers,tracking", help="comma list of solvers, tracking, sweep")
+    ap.add_argument("--part", default="solvers,tracking", help="comma list: solvers, tracking, sweep, wheel")
     ap.add_argument("--vehicle", default="sports")
     ap.add_argument("--runs", type=int, default=20, help="runs of the sweep")
     ap.add_argument(
@@ -401,6 +452,8 @@ def main():
         part_tracking(p, plant, settings, a.tires)
     if "sweep" in parts:
         part_sweep(p, plant, settings, a.runs, spec=a.tires)
+    if "wheel" in parts:
+        part_wheel(p, settings)
 
 
 if __name__ == "__main__":

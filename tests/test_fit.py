@@ -425,3 +425,46 @@ def test_peak_check_flags_a_curve_below_its_samples():
     c = peak_check(narrow, truth)["front"]
     assert c["ok"] and not c["judged"] and c["slip_max_deg"] == pytest.approx(2.0) and c["curve_peak"] < 0.5
     assert good["front"]["judged"] and bad["front"]["judged"]
+    # issue 12's failure: a curve still rising at the end of the data, far below the samples' plateau
+    slow = AxleTires(Pacejka(B=2.5, C=1.2, D=0.8, E=0.0), truth.rear)
+    c = peak_check(samples, slow)["front"]
+    assert c["judged"] and not c["ok"] and c["rel_diff"] < -0.3
+
+
+def _straight_log(kappa, n=2000, dt=0.02):
+    """Straight driving with a known rear-wheel slip ratio ``kappa (n,)``."""
+    from drift.vehicle import driving_resistance
+
+    p = load_vehicle("sports")
+    t = np.arange(n) * dt
+    vx = 12.0 + 2.0 * np.sin(0.5 * t)
+    w_r = vx * (1.0 + kappa)
+    Fx = p.m * np.gradient(vx, dt) + driving_resistance(vx, p)
+    z = np.zeros(n)
+    data = {
+        "vx": vx,
+        "vy": z,
+        "r": z,
+        "delta": z,
+        "Fx": Fx,
+        "w_rl": w_r,
+        "w_rr": w_r,
+        "x": z,
+        "y": z,
+        "psi": z,
+    }
+    return p, DrivingLog.from_arrays(t, data, source="straight")
+
+
+def test_samples_of_a_spinning_wheel_are_left_out_of_the_fit_only():
+    from tire_models.fit.forces import LongitudinalMap
+
+    kappa = np.zeros(2000)
+    kappa[500:600] = 1.2  # 2 s of heavy wheel spin
+    _, log = _straight_log(kappa)
+    a = prepare(log, LongitudinalMap("logged"), max_wheel_slip=0.5)
+    np.testing.assert_array_equal(~a.fit_mask, kappa > 0.5)
+    starts = a.fit_starts(30)
+    assert len(starts) > 0 and not np.any((starts + 30 >= 500) & (starts <= 599))  # no window touches them
+    assert len(a.window_starts(30)) == 2000 - 30  # the evaluation keeps every window
+    assert prepare(log, LongitudinalMap("logged")).fit_mask is None  # None: keep all

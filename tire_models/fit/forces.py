@@ -133,6 +133,12 @@ class LongitudinalMap:
         )
 
 
+def rear_wheel_speed(data: dict) -> np.ndarray | None:
+    """Mean of the logged rear wheel speeds ``w_rl, w_rr`` (m/s), or None when the log has neither."""
+    ws = [np.asarray(data[k], float) for k in ("w_rl", "w_rr") if k in data]
+    return np.mean(ws, axis=0) if ws else None
+
+
 def fit_longitudinal_map(
     data: dict,
     segment: np.ndarray,

@@ -35,6 +35,7 @@ from tire_models.base import REGISTRY, AxleTires
 from tire_models.fit.forces import (
     LongitudinalMap,
     estimate_axle_forces,
+    rear_wheel_speed,
     smooth_derivative,
 )
 from tire_models.fit.sensor import SENSOR_NAMES, SensorModule, SensorTerms
@@ -91,6 +92,10 @@ class FitConfig:
     multi-step rollout error within 0..max_steer_delay_s (tire_models.fit.delay); 0: none"""
     max_steer_delay_s: float = 0.4
     """upper bound of the fitted steering delay (s)"""
+    max_wheel_slip: float | None = 0.5
+    """driven-wheel slip ratio beyond which samples are left out of the fit, where the log has rear
+    wheel speeds (w_rl, w_rr): the friction circle cannot represent a wheel spinning far past its
+    peak (tire_models.fit.pipeline.prepare); None: keep every sample"""
 
     def __post_init__(self):
         for name in (self.model, *self.baselines):
@@ -118,6 +123,8 @@ class FitConfig:
             raise DriftError(f"--steer-delay-s must be None (fitted) or 0..2 s, got {self.steer_delay_s}")
         if not 0 <= self.max_steer_delay_s <= 2.0:
             raise DriftError(f"--max-steer-delay-s must be in 0..2 s, got {self.max_steer_delay_s}")
+        if self.max_wheel_slip is not None and not self.max_wheel_slip > 0:
+            raise DriftError(f"--max-wheel-slip must be positive (or None), got {self.max_wheel_slip}")
         bad = set(self.sensor_terms) - set(SENSOR_NAMES)
         if bad:
             raise DriftError(f"unknown sensor terms {sorted(bad)}; known: {list(SENSOR_NAMES)}")
@@ -145,7 +152,9 @@ class LogArrays:
 
     ``vx, vy, r`` are as measured (``vy`` at the sensor); ``delta`` is the logged steering
     (rad), ``Fx`` the longitudinal force from the map (N); ``*_dot`` are Savitzky-Golay
-    derivatives; ``segment`` the contiguous-segment ids.
+    derivatives; ``segment`` the contiguous-segment ids. ``fit_mask`` (bool ``(T,)``, None: all)
+    marks the samples the single-track model can represent (see :func:`prepare`); the fit uses only
+    those, the evaluation every sample.
     """
 
     t: np.ndarray
@@ -159,9 +168,22 @@ class LogArrays:
     vx_dot: torch.Tensor
     vy_dot: torch.Tensor
     r_dot: torch.Tensor
+    fit_mask: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.t)
+
+    def mask(self) -> np.ndarray:
+        """``fit_mask``, all True when there is none."""
+        return np.ones(len(self.t), dtype=bool) if self.fit_mask is None else self.fit_mask
+
+    def fit_starts(self, H: int) -> np.ndarray:
+        """:meth:`window_starts` whose every sample is in ``fit_mask``: the fit's rollout windows."""
+        k = self.window_starts(H)
+        if self.fit_mask is None or len(k) == 0:
+            return k
+        bad = np.concatenate([[0], np.cumsum(~self.fit_mask)])  # invalid samples before each index
+        return k[bad[k + H + 1] - bad[k] == 0]
 
     def meas(self) -> torch.Tensor:
         """``(T, 3)`` measured ``[vx, vy, r]``."""
@@ -179,14 +201,29 @@ class LogArrays:
         return k[ok]
 
 
-def prepare(log, lon_map: LongitudinalMap, dt: float | None = None) -> LogArrays:
-    """Tensors of a :class:`drift.logs.DrivingLog` for fitting and evaluation."""
+def prepare(
+    log, lon_map: LongitudinalMap, dt: float | None = None, max_wheel_slip: float | None = None
+) -> LogArrays:
+    """Tensors of a :class:`drift.logs.DrivingLog` for fitting and evaluation.
+
+    ``max_wheel_slip``: where the log has the driven (rear) wheel speeds ``w_rl, w_rr`` (m/s), the
+    samples whose slip ratio ``(w_r - vx) / max(|vx|, 1 m/s)`` exceeds it in magnitude are left out of
+    ``fit_mask``. A wheel spinning far past its longitudinal peak turns its force along the wheel:
+    its lateral force collapses, which the single-track model's friction circle cannot represent
+    (measured on the wheel plant's log: with the true lateral curve and ground force, the friction
+    circle gives 1.5x the rear lateral force at slip 0.5-1.5 and 4-7x beyond); fitted on such
+    samples, the model lowers the friction of both axles to absorb it (issue 12). None: keep all.
+    """
     for name in ("vx", "vy", "r", "delta"):
         log[name]  # raises DriftError naming the missing signal and the source
     dt = float(dt or log.dt)
     seg = np.asarray(log.segment)
     data = {k: np.asarray(log[k], float) for k in log.data}
     Fx = lon_map.apply(data, seg, dt)
+    w_r = rear_wheel_speed(data)
+    mask = None
+    if max_wheel_slip is not None and w_r is not None:
+        mask = np.abs(w_r - data["vx"]) <= max_wheel_slip * np.maximum(np.abs(data["vx"]), 1.0)
     T = lambda x: torch.tensor(np.array(x, dtype=float), dtype=torch.float64)  # noqa: E731
     return LogArrays(
         t=np.asarray(log.t, float),
@@ -200,6 +237,7 @@ def prepare(log, lon_map: LongitudinalMap, dt: float | None = None) -> LogArrays
         vx_dot=T(smooth_derivative(data["vx"], dt, seg)),
         vy_dot=T(smooth_derivative(data["vy"], dt, seg)),
         r_dot=T(smooth_derivative(data["r"], dt, seg)),
+        fit_mask=mask,
     )
 
 
@@ -392,8 +430,9 @@ def stage1(
                 mod.sensor.set_value(name, v)
     if "x_s_m" in mod.sensor.fit_names:
         mod.sensor.set_value("x_s_m", lever_arm_scan(mod, a))
+    keep = a.mask()
     sm = force_samples(mod, a)
-    S = {k: torch.as_tensor(v) for k, v in sm.items()}
+    S = {k: torch.as_tensor(v[keep]) for k, v in sm.items()}
     tire_params = [*mod.front.parameters(), *mod.rear.parameters()]
 
     def loss_a():
@@ -418,7 +457,7 @@ def stage1(
         s = mod.sensor.values()
         vy_dot_cg = a.vy_dot - s["x_s_m"] * a.r_dot - s["vy_offset_per_vx"] * a.vx_dot
         pred = mod.rhs()(v, mod.inputs(a))[..., 1:]
-        e = (pred - torch.stack([vy_dot_cg, a.r_dot], -1)) / vdot_std
+        e = ((pred - torch.stack([vy_dot_cg, a.r_dot], -1)) / vdot_std)[torch.as_tensor(keep)]
         return (e * e).mean() + mu_prior(mod, mu_ref, mu_weight, mu_box)
 
     params = list(mod.parameters())
@@ -510,7 +549,7 @@ def fit_one(
     """
     torch.manual_seed(cfg.seed)
     H = max(1, int(round(cfg.horizon_s / train.dt)))
-    starts = train.window_starts(H)
+    starts = train.fit_starts(H)
     if len(starts) == 0:
         raise DriftError(
             f"training data too short for a {cfg.horizon_s} s rollout horizon; use more --minutes "

@@ -116,7 +116,12 @@ def run_fit(
     )
     if lon.kind != "logged":
         echo(f"longitudinal map throttle/brake -> Fx: R^2 {lon.r2:.2f}, delay {lon.delay_s:.2f} s")
-    train, test = prepare(train_log, lon), prepare(test_log, lon)
+    train, test = prepare(train_log, lon, max_wheel_slip=cfg.max_wheel_slip), prepare(test_log, lon)
+    if train.fit_mask is not None:
+        echo(
+            f"wheel spin: {int((~train.fit_mask).sum())} of {len(train)} training samples have a driven-"
+            f"wheel slip beyond {cfg.max_wheel_slip:g} and are left out of the fit (kept in the evaluation)"
+        )
     # steering delay: chosen on the training data only, then applied to every model and persistence
     t_delay = time.perf_counter()
     if cfg.steer_delay_s is None:
@@ -158,7 +163,7 @@ def run_fit(
     from tqdm.auto import tqdm
 
     H = max(1, int(round(cfg.horizon_s / train.dt)))
-    steps = cfg.epochs * int(np.ceil(len(train.window_starts(H)) / cfg.batch))
+    steps = cfg.epochs * int(np.ceil(len(train.fit_starts(H)) / cfg.batch))
     bar = tqdm(
         total=steps * len(cfg.models),
         desc="fit (stage 2 steps)",
@@ -212,7 +217,7 @@ def run_fit(
         }
     held = baselines[cfg.model]
     # each model against the force samples under its own sensor terms
-    peaks = {n: peak_check(force_samples(r.module(p), train), r.tires) for n, r in results.items()}
+    peaks = {n: peak_check(_fit_samples(r, p, train), r.tires) for n, r in results.items()}
     metrics = {
         "model": cfg.model,
         "train_minutes": cfg.minutes,
@@ -222,6 +227,7 @@ def run_fit(
         "sensor": main.sensor.to_dict(),
         "bounds_hit": list(main.at_bounds),
         "peak_check": peaks,
+        "train_samples_left_out_wheel_spin": int((~train.mask()).sum()),
         "longitudinal_map": lon.to_dict(),
         **delay,
         "train_samples": len(train),
@@ -239,6 +245,12 @@ def run_fit(
     return metrics
 
 
+def _fit_samples(res: FitResult, p: VehicleParams, train: LogArrays) -> dict[str, np.ndarray]:
+    """The force samples the fit used (``train.fit_mask``), under the sensor terms of ``res``."""
+    keep = train.mask()
+    return {k: v[keep] for k, v in force_samples(res.module(p), train).items()}
+
+
 def _plots(
     results: dict[str, FitResult],
     p: VehicleParams,
@@ -250,7 +262,7 @@ def _plots(
     from tire_models.fit.plots import plot_curves, plot_timeseries
 
     main = results[cfg.model]
-    samples = force_samples(main.module(p), train)
+    samples = _fit_samples(main, p, train)
     plot_curves(
         samples,
         {n: r.tires for n, r in results.items()},
@@ -319,7 +331,7 @@ def _report(metrics: dict, results: dict[str, FitResult], cfg: FitConfig, echo) 
             if not c["ok"]:
                 echo(f"warning: {line}: the curve misses its samples by more than 10 %; see curves.png")
             elif name == cfg.model:
-                echo(line + ("" if c["judged"] else ": not judged, the log stays below the peak slip"))
+                echo(line + ("" if c["judged"] else ": not judged, the samples do not saturate"))
     for name, res in results.items():
         if res.at_bounds:
             echo(
