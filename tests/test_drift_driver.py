@@ -71,3 +71,96 @@ def test_nmpc_holds_the_donut_on_the_wheel_plant():
     ctrl = load_tires(config_dir() / "tires" / "mpc" / "sports-exptanh")
     m = run_scenario(scenario_config("donut"), P, W, ctrl)["metrics"]
     assert not m["spun_out"] and m["beta_rmse_deg"] < 2.0 and m["path_rmse_m"] < 0.5
+
+
+@pytest.mark.slow
+def test_a_users_own_car_end_to_end(tmp_path):
+    """A vehicle file of the user's, a CSV log of their car with a column map (km/h, deg), drift fit
+    with the drift preset, then drift mpc with those tyres against the wheel plant."""
+    import json
+
+    import yaml
+
+    from drift.cli import run
+
+    car = {k: v for k, v in yaml.safe_load((Path_cfg() / "vehicles" / "sports.yaml").read_text()).items()}
+    car.update(name="my_car", m_kg=1350.0, Iz_kgm2=2250.0)
+    (tmp_path / "my_car.yaml").write_text(yaml.safe_dump(car))
+    my_car = load_vehicle(tmp_path / "my_car.yaml")
+    log = simulate_drift_log(my_car, minutes=2.5, seed=11)
+    cols = {
+        "time_s": (log.t, "t", "s"),
+        "east_m": (log["x"], "x", "m"),
+        "north_m": (log["y"], "y", "m"),
+        "yaw_deg": (np.degrees(log["psi"]), "psi", "deg"),
+        "speed_kmh": (3.6 * log["vx"], "vx", "km/h"),
+        "lat_speed_kmh": (3.6 * log["vy"], "vy", "km/h"),
+        "yaw_rate_dps": (np.degrees(log["r"]), "r", "deg/s"),
+        "steer_deg": (np.degrees(log["delta"]), "delta", "deg"),
+        "drive_force_kN": (log["Fx"] / 1e3, "Fx", "kN"),
+        "wheel_rl_kmh": (3.6 * log["w_rl"], "w_rl", "km/h"),
+        "wheel_rr_kmh": (3.6 * log["w_rr"], "w_rr", "km/h"),
+    }
+    header = ",".join(cols)
+    np.savetxt(
+        tmp_path / "drive.csv",
+        np.column_stack([v[0] for v in cols.values()]),
+        delimiter=",",
+        header=header,
+        comments="",
+        fmt="%.6f",
+    )
+    cmap = {"delimiter": ",", "columns": {k: {"name": v[1], "unit": v[2]} for k, v in cols.items()}}
+    (tmp_path / "map.yaml").write_text(yaml.safe_dump(cmap))
+    fit_dir = tmp_path / "fit"
+    run(
+        [
+            "fit",
+            "--log",
+            str(tmp_path / "drive.csv"),
+            "--column-map",
+            str(tmp_path / "map.yaml"),
+            "--vehicle",
+            str(tmp_path / "my_car.yaml"),
+            "--config",
+            "drift",
+            "--minutes",
+            "2",
+            "--epochs",
+            "2",
+            "--baselines",
+            "--sensor-terms",
+            "--steer-delay-s",
+            "0",
+            "--out",
+            str(fit_dir),
+        ]
+    )
+    m = json.loads((fit_dir / "metrics.json").read_text())
+    assert m["vehicle"] == "my_car" and m["model"] == "exptanh"
+    mpc_dir = tmp_path / "mpc"
+    run(
+        [
+            "mpc",
+            "--vehicle",
+            str(tmp_path / "my_car.yaml"),
+            "--tires",
+            str(fit_dir),
+            "--plant",
+            "wheel",
+            "--scenario",
+            "donut",
+            "--no-gif",
+            "--out",
+            str(mpc_dir),
+        ]
+    )
+    mm = json.loads((mpc_dir / "metrics.json").read_text())
+    assert mm["vehicle"] == "my_car" and mm["plant"].startswith("wheel") and not mm["spun_out"]
+    assert mm["beta_rmse_deg"] < 3.0
+
+
+def Path_cfg():
+    from drift.config import config_dir
+
+    return config_dir()

@@ -122,3 +122,20 @@ def test_bad_parameters_are_refused():
 
     with pytest.raises(ConfigError, match="wheel_radius_m must be positive"):
         WheelPlantParams(wheel_radius_m=0.0)
+
+
+def test_traction_control_cuts_drive_force_on_wheel_spin():
+    from drift.vehicle.wheel_plant import traction_control
+
+    def state(kappa, vx=10.0):
+        x = rolling_state(0, 0, 0, vx)
+        x[7] = vx * (1 + kappa) / W.wheel_radius_m
+        return x
+
+    k = W.traction_kappa_max
+    assert traction_control(5000.0, state(0.5 * k), W) == pytest.approx(5000.0)
+    assert traction_control(5000.0, state(1.5 * k), W) == pytest.approx(2500.0)
+    assert traction_control(5000.0, state(2.5 * k), W) == 0.0
+    assert traction_control(-5000.0, state(3 * k), W) == -5000.0  # brakes pass
+    free = WheelPlantParams(traction_kappa_max=None)
+    assert traction_control(5000.0, state(3 * k), free) == 5000.0

@@ -16,8 +16,8 @@ tangent to the car's course, turning left or right; ``grip_s`` of normal corneri
 
 Logged (SI, body frame): ``x, y, psi, vx, vy, r, ax, ay`` (measured, with
 :class:`drift.simulate.SensorNoise`), ``delta`` (the road-wheel angle after the servo, measured
-without noise as a steering-angle sensor), ``Fx`` (the force command, NOT the ground force: during
-wheel spin they differ), the wheel speeds
+without noise as a steering-angle sensor), ``Fx`` (the force command after the car's traction
+control, NOT the ground force: during wheel spin they differ), the wheel speeds
 ``w_fl = w_fr = omega_f R`` and ``w_rl = w_rr = omega_r R`` (m/s), and the ground truth
 ``alpha_f, alpha_r, Fzf, Fzr, Fyf, Fyr, kappa_r, Fxr_ground`` (noise-free; ``Fy`` in the wheel frame).
 """
@@ -42,6 +42,7 @@ from drift.vehicle.wheel_plant import (
     axle_tyre_forces,
     rolling_state,
     static_loads,
+    traction_control,
     wheel_plant_f,
     wheel_plant_step,
 )
@@ -67,7 +68,6 @@ class DriftDriverConfig:
     entry_s: float = 1.2
     spin_beta_deg: float = 60.0
     v_start_mps: tuple[float, float] = (8.0, 12.0)
-    kappa_max: float | None = 0.2
 
 
 def driver_tires(w: WheelPlantParams) -> AxleTires:
@@ -164,11 +164,7 @@ def simulate_drift_log(
         for k in range(int(round(T / dt))):
             u, _ = mpc.step(to_path(x), k * dt)
             u_prev = u
-            Fx = u[1]
-            if drv.kappa_max is not None:  # the driver's right foot: lift when the rear wheel spins up
-                kappa = (x[7] * w.wheel_radius_m - x[3]) / max(x[3], 1.0)
-                Fx = Fx * float(np.clip(2.0 - kappa / drv.kappa_max, 0.0, 1.0)) if Fx > 0 else Fx
-            cmd = np.array([u[0], applied_force(Fx, x[3], p)])
+            cmd = np.array([u[0], applied_force(traction_control(u[1], x, w), x[3], p)])
             rows.append(x.copy())
             inputs.append(cmd)
             seg.append(s_id)

@@ -21,6 +21,7 @@ Metrics are computed after ``settle_s`` on the TRUE (noise-free) plant state.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import math
 from dataclasses import dataclass
 
@@ -267,15 +268,19 @@ def run_scenario(
     std = np.array([nz.pos_m, nz.pos_m, nz.psi_rad, nz.vx_mps, nz.vy_mps, nz.r_radps])
     rng = np.random.default_rng(sc.seed)
 
-    from drift.vehicle.wheel_plant import WheelPlantParams, rolling_state, wheel_plant_step
+    from drift.vehicle.wheel_plant import WheelPlantParams, rolling_state, traction_control, wheel_plant_step
 
     if isinstance(pt, WheelPlantParams):
-        advance = wheel_plant_step(pv, pt, cfg.dt_s, sc.wheel_substeps)
+        wheel_step = wheel_plant_step(pv, pt, cfg.dt_s, sc.wheel_substeps)
         x = rolling_state(*x, w=pt)
+
+        def advance(xx, uu):  # the car's traction control acts on the force demand
+            return wheel_step(xx, [uu[0], applied_force(traction_control(uu[1], xx, pt), xx[3], pv)])
     else:
 
         def advance(xx, uu):
-            return rk4_step(lambda a, b: f(a, b, pv, pt), xx, uu, cfg.dt_s, sc.plant_substeps)
+            uu = [uu[0], applied_force(uu[1], xx[3], pv)]
+            return rk4_step(lambda a, b: f(a, b, pv, pt), xx, np.asarray(uu), cfg.dt_s, sc.plant_substeps)
 
     K = int(round(sc.duration_s / cfg.dt_s))
     log = {k: [] for k in ("t", "x", "u", "ref", "e", "solve_ms", "iterations", "source", "pred", "s")}
@@ -296,7 +301,7 @@ def run_scenario(
         log["iterations"].append(d.iterations)
         log["source"].append(d.source)
         log["pred"].append(d.predicted)
-        x = advance(x, np.array([u[0], applied_force(u[1], x[3], pv)]))
+        x = advance(x, u)
         beta = math.atan2(x[4], x[3])
         if not np.all(np.isfinite(x)) or abs(beta) > math.radians(sc.spin_beta_deg) or x[3] < 1.0:
             spun = True
@@ -412,7 +417,6 @@ def fit_settings(vehicle_name: str, settings: dict | None = None) -> dict:
 
 
 def _settings_key(fit: dict) -> str:
-    import hashlib
     import json
 
     return hashlib.sha1(json.dumps(fit, sort_keys=True).encode()).hexdigest()[:10]
@@ -463,8 +467,10 @@ def fitted_tires(
     fit = fit_settings(vehicle_name, settings)
     if plant not in ("single_track", "wheel"):
         raise DriftError(f"fitted_tires: plant must be 'single_track' or 'wheel', got {plant!r}")
-    if plant == "wheel":
-        fit["plant"] = "wheel"  # another log, another cache folder; never the shipped fit
+    if plant == "wheel":  # another log, another cache folder (keyed by the plant too); never shipped
+        from drift.vehicle.wheel_plant import WheelPlantParams
+
+        fit["plant"] = "wheel-" + hashlib.sha1(repr(WheelPlantParams()).encode()).hexdigest()[:8]
     shipped = shipped_tires_dir() / f"{vehicle_name}-{fit['model']}"
     if use_shipped and (shipped / "fit_settings.yaml").exists():
         if yaml.safe_load((shipped / "fit_settings.yaml").read_text()) == fit:

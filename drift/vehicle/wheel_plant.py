@@ -64,6 +64,8 @@ class WheelPlantParams:
             with their share of the drivetrain (kg m^2).
         servo_bandwidth_radps: steering servo bandwidth (1/s). load_transfer_tau_s: lag of the
             longitudinal load transfer (s). v_min_mps: floor of the speeds that divide the slips (m/s).
+        traction_kappa_max: the car's traction control (:func:`traction_control`): rear slip ratio
+            above which the drive force is cut (dimensionless; None: none, the wheel spins freely).
 
     Defaults: a rear-drive saloon of the class of ``configs/vehicles/sports.yaml`` (peak lateral
     friction 1.05 front, 1.0 rear, peak longitudinal friction 1.1 at 10 % slip).
@@ -79,6 +81,7 @@ class WheelPlantParams:
     servo_bandwidth_radps: float = 20.0
     load_transfer_tau_s: float = 0.05
     v_min_mps: float = 1.0
+    traction_kappa_max: float | None = 0.5
 
     def __post_init__(self):
         for k in (
@@ -185,6 +188,17 @@ def wheel_plant_f(x, u, p: VehicleParams, w: WheelPlantParams):
             dFz_dot,
         ]
     )
+
+
+def traction_control(Fx: float, x, w: WheelPlantParams) -> float:
+    """The drive force (N) the car passes on for the demand ``Fx`` at state ``x (10,)``: scaled by
+    ``clip(2 - kappa_r / kappa_max, 0, 1)``, full up to the rear slip ratio ``kappa_max`` and none at
+    twice it, as a production traction control cuts torque on wheel spin; brakes pass unchanged.
+    Applied once per control period (the wheel spins up within it; ~1 ms time constant)."""
+    if w.traction_kappa_max is None or Fx <= 0:
+        return Fx
+    kappa = (x[7] * w.wheel_radius_m - x[3]) / max(abs(x[3]), w.v_min_mps)
+    return Fx * float(np.clip(2.0 - kappa / w.traction_kappa_max, 0.0, 1.0))
 
 
 def rolling_state(X, Y, psi, vx, vy=0.0, r=0.0, w: WheelPlantParams | None = None):

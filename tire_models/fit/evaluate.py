@@ -73,10 +73,12 @@ def peak_check(
 
     Both are the same statistic: the largest median of ``|Fy|/Fz`` over slip bins of ``bin_deg``
     degrees that hold at least ``min_count`` samples, once for the samples (the centre line of the
-    cloud, which noise does not inflate) and once for the model evaluated at each sample's slip and
-    load. The check is ``judged`` only where the samples saturate: their binned medians reach 90 % of
-    their peak within the first 60 % of the binned slip range. A log that stays in the near-linear
-    range shows no peak to compare with, and there noise in the slip estimate biases binned medians
+    cloud, which noise does not inflate) and once for the model evaluated at each sample's slip, load
+    and longitudinal force (``combined_force``: on the driven axle of a drift the friction circle
+    leaves the lateral force well below the pure curve, in the samples and in the model alike). The
+    check is ``judged`` only where the samples saturate: their binned medians reach 90 % of their
+    peak within the first 60 % of the binned slip range. A log that stays in the near-linear range
+    shows no peak to compare with, and there noise in the slip estimate biases binned medians
     (errors in variables).
 
     Args:
@@ -96,10 +98,12 @@ def peak_check(
         a = np.asarray(samples[f"alpha_{k}"], float)
         Fz = np.asarray(samples[f"Fz{k}"], float)
         Fy = np.asarray(samples[f"Fy{k}"], float)
-        good = np.isfinite(a) & np.isfinite(Fy) & np.isfinite(Fz) & (Fz > 0)
-        a, Fz, Fy = a[good], Fz[good], Fy[good]
+        Fx = np.asarray(samples.get(f"Fx{k}", np.zeros_like(a)), float)
+        good = np.isfinite(a) & np.isfinite(Fy) & np.isfinite(Fz) & np.isfinite(Fx) & (Fz > 0)
+        a, Fz, Fy, Fx = a[good], Fz[good], Fy[good], Fx[good]
         with torch.no_grad():
-            model = np.asarray(getattr(tires, axle).lateral_force(torch.as_tensor(a), torch.as_tensor(Fz)))
+            t = (torch.as_tensor(v) for v in (a, Fz, Fx))
+            model = np.asarray(getattr(tires, axle).combined_force(*t))
         idx = np.floor(np.abs(a) / np.radians(bin_deg)).astype(int)
         bins = [b for b in np.unique(idx) if np.sum(idx == b) >= min_count]
         if not bins:
