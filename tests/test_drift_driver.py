@@ -73,7 +73,6 @@ def test_nmpc_holds_the_donut_on_the_wheel_plant():
     assert not m["spun_out"] and m["beta_rmse_deg"] < 2.0 and m["path_rmse_m"] < 0.5
 
 
-@pytest.mark.slow
 def test_a_users_own_car_end_to_end(tmp_path):
     """A vehicle file of the user's, a CSV log of their car with a column map (km/h, deg), drift fit
     with the drift preset, then drift mpc with those tyres against the wheel plant."""
