@@ -125,17 +125,21 @@ def test_bad_parameters_are_refused():
 
 
 def test_traction_control_cuts_drive_force_on_wheel_spin():
-    from drift.vehicle.wheel_plant import traction_control
+    from drift.vehicle.wheel_plant import traction_factor
 
-    def state(kappa, vx=10.0):
-        x = rolling_state(0, 0, 0, vx)
-        x[7] = vx * (1 + kappa) / W.wheel_radius_m
-        return x
-
-    k = W.traction_kappa_max
-    assert traction_control(5000.0, state(0.5 * k), W) == pytest.approx(5000.0)
-    assert traction_control(5000.0, state(1.5 * k), W) == pytest.approx(2500.0)
-    assert traction_control(5000.0, state(2.5 * k), W) == 0.0
-    assert traction_control(-5000.0, state(3 * k), W) == -5000.0  # brakes pass
-    free = WheelPlantParams(traction_kappa_max=None)
-    assert traction_control(5000.0, state(3 * k), free) == 5000.0
+    k, vx, R = W.traction_kappa_max, 10.0, W.wheel_radius_m
+    for kappa, share in ((0.5 * k, 1.0), (1.5 * k, 0.5), (2.5 * k, 0.0)):
+        assert traction_factor(vx * (1 + kappa) / R, vx, W) == pytest.approx(share)
+    assert traction_factor(3 * vx / R, vx, WheelPlantParams(traction_kappa_max=None)) == 1.0
+    # full drive demand: the slip settles where the cut drive force meets the ground force
+    step = wheel_plant_step(P, W, 0.02, 20)
+    x = rolling_state(0, 0, 0, 10.0)
+    for _ in range(25):
+        x = step(x, [0.0, 12000.0])
+    kappa = (x[7] * R - x[3]) / x[3]
+    assert k < kappa < 2 * k
+    free = wheel_plant_step(P, WheelPlantParams(traction_kappa_max=None), 0.02, 20)
+    x = rolling_state(0, 0, 0, 10.0)
+    for _ in range(25):
+        x = free(x, [0.0, 12000.0])
+    assert (x[7] * R - x[3]) / x[3] > 2 * k  # without it the wheel runs away

@@ -16,8 +16,8 @@ tangent to the car's course, turning left or right; ``grip_s`` of normal corneri
 
 Logged (SI, body frame): ``x, y, psi, vx, vy, r, ax, ay`` (measured, with
 :class:`drift.simulate.SensorNoise`), ``delta`` (the road-wheel angle after the servo, measured
-without noise as a steering-angle sensor), ``Fx`` (the force command after the car's traction
-control, NOT the ground force: during wheel spin they differ), the wheel speeds
+without noise as a steering-angle sensor), ``Fx`` (the force demand, NOT the ground force: the
+traction control cuts it on wheel spin, and the wheels take what spins them up), the wheel speeds
 ``w_fl = w_fr = omega_f R`` and ``w_rl = w_rr = omega_r R`` (m/s), and the ground truth
 ``alpha_f, alpha_r, Fzf, Fzr, Fyf, Fyr, kappa_r, Fxr_ground`` (noise-free; ``Fy`` in the wheel frame).
 """
@@ -42,7 +42,6 @@ from drift.vehicle.wheel_plant import (
     axle_tyre_forces,
     rolling_state,
     static_loads,
-    traction_control,
     wheel_plant_f,
     wheel_plant_step,
 )
@@ -164,7 +163,7 @@ def simulate_drift_log(
         for k in range(int(round(T / dt))):
             u, _ = mpc.step(to_path(x), k * dt)
             u_prev = u
-            cmd = np.array([u[0], applied_force(traction_control(u[1], x, w), x[3], p)])
+            cmd = np.array([u[0], applied_force(u[1], x[3], p)])
             rows.append(x.copy())
             inputs.append(cmd)
             seg.append(s_id)

@@ -268,19 +268,15 @@ def run_scenario(
     std = np.array([nz.pos_m, nz.pos_m, nz.psi_rad, nz.vx_mps, nz.vy_mps, nz.r_radps])
     rng = np.random.default_rng(sc.seed)
 
-    from drift.vehicle.wheel_plant import WheelPlantParams, rolling_state, traction_control, wheel_plant_step
+    from drift.vehicle.wheel_plant import WheelPlantParams, rolling_state, wheel_plant_step
 
     if isinstance(pt, WheelPlantParams):
-        wheel_step = wheel_plant_step(pv, pt, cfg.dt_s, sc.wheel_substeps)
+        advance = wheel_plant_step(pv, pt, cfg.dt_s, sc.wheel_substeps)
         x = rolling_state(*x, w=pt)
-
-        def advance(xx, uu):  # the car's traction control acts on the force demand
-            return wheel_step(xx, [uu[0], applied_force(traction_control(uu[1], xx, pt), xx[3], pv)])
     else:
 
         def advance(xx, uu):
-            uu = [uu[0], applied_force(uu[1], xx[3], pv)]
-            return rk4_step(lambda a, b: f(a, b, pv, pt), xx, np.asarray(uu), cfg.dt_s, sc.plant_substeps)
+            return rk4_step(lambda a, b: f(a, b, pv, pt), xx, uu, cfg.dt_s, sc.plant_substeps)
 
     K = int(round(sc.duration_s / cfg.dt_s))
     log = {k: [] for k in ("t", "x", "u", "ref", "e", "solve_ms", "iterations", "source", "pred", "s")}
@@ -301,7 +297,7 @@ def run_scenario(
         log["iterations"].append(d.iterations)
         log["source"].append(d.source)
         log["pred"].append(d.predicted)
-        x = advance(x, u)
+        x = advance(x, np.array([u[0], applied_force(u[1], x[3], pv)]))
         beta = math.atan2(x[4], x[3])
         if not np.all(np.isfinite(x)) or abs(beta) > math.radians(sc.spin_beta_deg) or x[3] < 1.0:
             spun = True

@@ -23,9 +23,10 @@ gap in miniature, ``DESIGN.md`` section 4):
 State ``x = [X, Y, psi, vx, vy, r, omega_f, omega_r, delta, dFz]`` (:data:`STATE_NAMES`); input
 ``u = [delta_cmd, Fx]``: the commanded road-wheel angle (rad) and the applied force demand (N) of
 :func:`drift.vehicle.applied_force`, as for :func:`drift.vehicle.f`: ``Fx > 0`` is a drive torque
-``R Fx`` on the rear wheel, ``Fx < 0`` a brake torque ``R |Fx|`` shared by ``brake_front_share``,
-opposing each wheel's rotation. Shapes ``(..., 10), (..., 2) -> (..., 10)`` for numpy and torch,
-``(10, 1)`` for CasADi: one implementation for every backend, as the single-track model.
+``R Fx`` on the rear wheel (less what the traction control cuts, :func:`traction_factor`),
+``Fx < 0`` a brake torque ``R |Fx|`` shared by ``brake_front_share``, opposing each wheel's rotation.
+Shapes ``(..., 10), (..., 2) -> (..., 10)`` for numpy and torch, ``(10, 1)`` for CasADi: one
+implementation for every backend, as the single-track model.
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ class WheelPlantParams:
             with their share of the drivetrain (kg m^2).
         servo_bandwidth_radps: steering servo bandwidth (1/s). load_transfer_tau_s: lag of the
             longitudinal load transfer (s). v_min_mps: floor of the speeds that divide the slips (m/s).
-        traction_kappa_max: the car's traction control (:func:`traction_control`): rear slip ratio
+        traction_kappa_max: the car's traction control (:func:`traction_factor`): rear slip ratio
             above which the drive force is cut (dimensionless; None: none, the wheel spins freely).
 
     Defaults: a rear-drive saloon of the class of ``configs/vehicles/sports.yaml`` (peak lateral
@@ -162,7 +163,7 @@ def wheel_plant_f(x, u, p: VehicleParams, w: WheelPlantParams):
         vx, vy - p.lr * r, om_r, Fzr, Fz0r, w.rear_lat, w.rear_lon, (w.peak_slips[1], w.peak_slips[3]), w
     )
     # drive at the rear, brakes on both axles against the wheel's rotation (smooth at standstill)
-    drive = m.maximum(Fx_cmd, 0.0)
+    drive = m.maximum(Fx_cmd, 0.0) * traction_factor(om_r, vx, w)
     brake = m.minimum(Fx_cmd, 0.0)
     Tf = p.brake_front_share * brake * R * m.tanh(om_f / 0.5)
     Tr = drive * R + (1.0 - p.brake_front_share) * brake * R * m.tanh(om_r / 0.5)
@@ -190,15 +191,18 @@ def wheel_plant_f(x, u, p: VehicleParams, w: WheelPlantParams):
     )
 
 
-def traction_control(Fx: float, x, w: WheelPlantParams) -> float:
-    """The drive force (N) the car passes on for the demand ``Fx`` at state ``x (10,)``: scaled by
-    ``clip(2 - kappa_r / kappa_max, 0, 1)``, full up to the rear slip ratio ``kappa_max`` and none at
-    twice it, as a production traction control cuts torque on wheel spin; brakes pass unchanged.
-    Applied once per control period (the wheel spins up within it; ~1 ms time constant)."""
-    if w.traction_kappa_max is None or Fx <= 0:
-        return Fx
-    kappa = (x[7] * w.wheel_radius_m - x[3]) / max(abs(x[3]), w.v_min_mps)
-    return Fx * float(np.clip(2.0 - kappa / w.traction_kappa_max, 0.0, 1.0))
+def traction_factor(omega_r, vx, w: WheelPlantParams):
+    """Share of the drive force the car's traction control passes on at the rear wheel speed
+    ``omega_r`` (rad/s) and speed ``vx`` (m/s): ``clip(2 - kappa_r / kappa_max, 0, 1)``, all of it up
+    to the slip ratio ``traction_kappa_max``, none at twice it (1 where there is none). It acts inside
+    the plant's integration, as an ECU's slip control acts at a kilohertz, not at the control rate.
+    Any backend, broadcast."""
+    if w.traction_kappa_max is None:
+        return 1.0
+    m = namespace(omega_r, vx)
+    den = m.maximum(m.abs(vx), w.v_min_mps)
+    kappa = (omega_r * w.wheel_radius_m - vx) / den
+    return m.minimum(m.maximum(2.0 - kappa / w.traction_kappa_max, 0.0), 1.0)
 
 
 def rolling_state(X, Y, psi, vx, vy=0.0, r=0.0, w: WheelPlantParams | None = None):
