@@ -163,3 +163,28 @@ def Path_cfg():
     from drift.config import config_dir
 
     return config_dir()
+
+
+@pytest.mark.slow
+def test_fitted_exptanh_holds_donuts_on_the_wheel_plant():
+    """Issue 12's loop on a car of another structure: ExpTanh fitted on 3 min of the wheel plant's own
+    drifting (bench fit settings, seed 0; the fit was shaped on seed 1), peaks and the -25 deg
+    equilibrium against the plant's, then the benchmark's 10 donuts of 15 s from random straight
+    entries with mass and friction +-10 % (benchmarks/mpc_solve.py --part wheel)."""
+    from controllers.mpc import MPCConfig, equilibrium_on_circle
+    from controllers.mpc.scenarios import bench_settings, donut_sweep, fitted_tires, run_scenario
+
+    tires, _ = fitted_tires("sports", bench_settings("default"), plant="wheel", show_progress=False)
+    assert tires.front.peak_mu == pytest.approx(W.front_lat.D, rel=0.1)
+    assert tires.rear.peak_mu == pytest.approx(W.rear_lat.D, rel=0.1)
+    eq = equilibrium_on_circle(P, tires, 15.0, math.radians(-25.0))
+    ss = steady_state_on_circle(P, W, 15.0, math.radians(-25.0))
+    assert abs(eq.delta - ss["delta"]) < 0.03 and eq.Fxr == pytest.approx(ss["Fx"], rel=0.1)
+    for i, sc in enumerate(donut_sweep(10, seed=1)):
+        m = run_scenario(sc.replace(duration_s=15.0, seed=1 + i), P, W, tires, MPCConfig(time_budget_ms=1e3))
+        assert not m["metrics"]["spun_out"], (i, sc)
+        assert m["metrics"]["beta_rmse_deg"] < 2.0 and m["metrics"]["path_rmse_m"] < 0.5, (
+            i,
+            sc,
+            m["metrics"],
+        )
