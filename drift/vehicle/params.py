@@ -100,10 +100,8 @@ class VehicleParams:
 
     def to_dict(self) -> dict:
         inv = {v: k for k, v in _KEYS.items()}
-        return {
-            "name": self.name,
-            **{inv[f.name]: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "name"},
-        }
+        return {"name": self.name, **{inv[f.name]: getattr(self, f.name) for f in dataclasses.fields(self)
+                                      if f.name != "name"}}
 
     @staticmethod
     def from_dict(d: dict, source: str = "<dict>") -> VehicleParams:
