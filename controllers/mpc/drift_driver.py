@@ -39,9 +39,8 @@ from drift.vehicle import applied_force, load_vehicle
 from drift.vehicle.params import VehicleParams
 from drift.vehicle.wheel_plant import (
     WheelPlantParams,
-    axle_tyre_forces,
     rolling_state,
-    static_loads,
+    wheel_forces,
     wheel_plant_f,
     wheel_plant_step,
 )
@@ -207,33 +206,15 @@ def simulate_drift_log(
 
 def _truth(x: np.ndarray, p: VehicleParams, w: WheelPlantParams) -> dict[str, np.ndarray]:
     """Noise-free slips, loads and tyre forces of wheel-plant states ``x (T, 10)``."""
-    vx, vy, r, om_f, om_r, delta, dFz = (x[:, i] for i in (3, 4, 5, 6, 7, 8, 9))
-    Fz0f, Fz0r = static_loads(p)
-    Fzf, Fzr = Fz0f - dFz, Fz0r + dFz
-    cd, sd = np.cos(delta), np.sin(delta)
-    vyf = vy + p.lf * r
-    _, Fyf = axle_tyre_forces(
-        vx * cd + vyf * sd,
-        -vx * sd + vyf * cd,
-        om_f,
-        Fzf,
-        Fz0f,
-        w.front_lat,
-        w.front_lon,
-        (w.peak_slips[0], w.peak_slips[2]),
-        w,
-    )
-    Fxr, Fyr = axle_tyre_forces(
-        vx, vy - p.lr * r, om_r, Fzr, Fz0r, w.rear_lat, w.rear_lon, (w.peak_slips[1], w.peak_slips[3]), w
-    )
-    den = np.sqrt(vx * vx + w.v_min_mps**2)
+    vx, vy, r, om_r, delta = (x[:, i] for i in (3, 4, 5, 7, 8))
+    f = wheel_forces(x, p, w)
     return {
-        "alpha_f": delta - np.arctan2(vyf, vx),
+        "alpha_f": delta - np.arctan2(vy + p.lf * r, vx),
         "alpha_r": -np.arctan2(vy - p.lr * r, vx),
-        "Fzf": Fzf,
-        "Fzr": Fzr,
-        "Fyf": Fyf,
-        "Fyr": Fyr,
-        "kappa_r": (om_r * w.wheel_radius_m - vx) / den,
-        "Fxr_ground": Fxr,
+        "Fzf": f.Fzf,
+        "Fzr": f.Fzr,
+        "Fyf": f.Fyf,
+        "Fyr": f.Fyr,
+        "kappa_r": (om_r * w.wheel_radius_m - vx) / np.sqrt(vx * vx + w.v_min_mps**2),
+        "Fxr_ground": f.Fxr,
     }

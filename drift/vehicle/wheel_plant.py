@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
@@ -131,23 +132,28 @@ def axle_tyre_forces(vxw, vyw, omega, Fz, Fz0, lat: Pacejka, lon: Pacejka, pk, w
     return Fx, Fy
 
 
-def wheel_plant_f(x, u, p: VehicleParams, w: WheelPlantParams):
-    """State derivative ``dx/dt`` of the wheel plant (module docstring); ``(..., 10), (..., 2) -> (..., 10)``.
+class WheelForces(NamedTuple):
+    """Loads and tyre forces of a wheel-plant state (N; ``Fx``, ``Fy`` in each wheel's frame)."""
 
-    Source: single-track equations of Rajamani, *Vehicle Dynamics and Control*, 2nd ed., Sec. 2.3,
-    with wheel spin dynamics (Sec. 4.2) and the combined-slip tyre of the module docstring.
-    """
-    m = namespace(x, u)
-    X, Y, psi, vx, vy, r, om_f, om_r, delta, dFz = m.unstack(x)
-    delta_cmd, Fx_cmd = m.unstack(u)
-    R, Iw = w.wheel_radius_m, w.wheel_inertia_kgm2
+    Fzf: object
+    Fzr: object
+    Fxf: object
+    Fyf: object
+    Fxr: object
+    Fyr: object
+
+
+def wheel_forces(x, p: VehicleParams, w: WheelPlantParams) -> WheelForces:
+    """Axle loads (static split, downforce, the load-transfer state) and combined-slip tyre forces of
+    the state ``x (..., 10)``; any backend."""
+    m = namespace(x)
+    _, _, _, vx, vy, r, om_f, om_r, delta, dFz = m.unstack(x)
     Fz0f, Fz0r = static_loads(p)
     down = p.c_down * vx * vx
     Fzf = Fz0f - dFz + p.down_front_share * down
     Fzr = Fz0r + dFz + (1.0 - p.down_front_share) * down
     cd, sd = m.cos(delta), m.sin(delta)
-    # wheel-frame velocities of the axles
-    vyf = vy + p.lf * r
+    vyf = vy + p.lf * r  # front axle velocity, rotated into the steered wheel's frame below
     Fxf, Fyf = axle_tyre_forces(
         vx * cd + vyf * sd,
         -vx * sd + vyf * cd,
@@ -162,6 +168,21 @@ def wheel_plant_f(x, u, p: VehicleParams, w: WheelPlantParams):
     Fxr, Fyr = axle_tyre_forces(
         vx, vy - p.lr * r, om_r, Fzr, Fz0r, w.rear_lat, w.rear_lon, (w.peak_slips[1], w.peak_slips[3]), w
     )
+    return WheelForces(Fzf, Fzr, Fxf, Fyf, Fxr, Fyr)
+
+
+def wheel_plant_f(x, u, p: VehicleParams, w: WheelPlantParams):
+    """State derivative ``dx/dt`` of the wheel plant (module docstring); ``(..., 10), (..., 2) -> (..., 10)``.
+
+    Source: single-track equations of Rajamani, *Vehicle Dynamics and Control*, 2nd ed., Sec. 2.3,
+    with wheel spin dynamics (Sec. 4.2) and the combined-slip tyre of the module docstring.
+    """
+    m = namespace(x, u)
+    X, Y, psi, vx, vy, r, om_f, om_r, delta, dFz = m.unstack(x)
+    delta_cmd, Fx_cmd = m.unstack(u)
+    R, Iw = w.wheel_radius_m, w.wheel_inertia_kgm2
+    _, _, Fxf, Fyf, Fxr, Fyr = wheel_forces(x, p, w)
+    cd, sd = m.cos(delta), m.sin(delta)
     # drive at the rear, brakes on both axles against the wheel's rotation (smooth at standstill)
     drive = m.maximum(Fx_cmd, 0.0) * traction_factor(om_r, vx, w)
     brake = m.minimum(Fx_cmd, 0.0)
