@@ -17,6 +17,7 @@ from drift.errors import DriftError
 
 COMMANDS = {
     "fit": "fit tyre models and sensor terms to a driving log; held-out errors against persistence",
+    "eval": "a fitted tyre model on another log: held-out errors against persistence (and Deep Dynamics')",
     "equilibria": "drift equilibria of the single-track model: r, countersteer and Fxr against beta",
     "mpc": "a closed-loop drift scenario: the NMPC against a simulated car; metrics, plots, GIF",
     "laptime": "the minimum lap time of a car on a track (optimal control), checked in the simulator",

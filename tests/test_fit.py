@@ -468,3 +468,42 @@ def test_samples_of_a_spinning_wheel_are_left_out_of_the_fit_only():
     assert len(starts) > 0 and not np.any((starts + 30 >= 500) & (starts <= 599))  # no window touches them
     assert len(a.window_starts(30)) == 2000 - 30  # the evaluation keeps every window
     assert prepare(log, LongitudinalMap("logged")).fit_mask is None  # None: keep all
+
+
+def test_drift_eval_on_the_fits_own_heldout_part_reproduces_its_metrics(tmp_path):
+    from tire_models.fit.run import run_eval
+
+    log = simulate(seconds=75.0, seed=2)
+    cfg = _small_cfg(model="pacejka", baselines=("linear",), steer_delay_s=0.04, minutes=0.8)
+    m_fit = run_fit(log, cfg, tmp_path / "fit", show_progress=False, echo=lambda *a: None)
+    _, test = log.split(cfg.minutes, cfg.min_speed_mps)
+    m = run_eval(test, tmp_path / "fit", tmp_path / "eval", dd_steps=15, echo=lambda *a: None)
+    for name in ("persistence", "pacejka", "linear"):
+        for key in ("one_step_rmse", "multi_step_rmse"):
+            for c in ("vx", "vy", "r"):
+                assert m["baselines"][name][key][c] == pytest.approx(
+                    m_fit["baselines"][name][key][c], rel=1e-9
+                )
+    assert (tmp_path / "eval" / "metrics.json").exists() and (tmp_path / "eval" / "timeseries.png").exists()
+    # the Deep Dynamics step-15 figure of persistence, by hand: the change over 15 samples
+    meas = np.stack([test[c] for c in ("vx", "vy", "r")], -1)
+    seg = np.asarray(test.segment)
+    k = np.arange(len(meas) - 15)
+    k = k[seg[k] == seg[k + 15]]
+    hand = np.sqrt(np.mean((meas[k + 15] - meas[k]) ** 2, axis=0))
+    got = m["deep_dynamics"]["persistence"]["step_15_rmse"]
+    np.testing.assert_allclose([got["vx"], got["vy"], got["r"]], hand, rtol=1e-9)
+    assert m["deep_dynamics"]["pacejka"]["step_15_rmse"]["r"] < got["r"]  # the model beats "no change"
+
+
+def test_drift_eval_refuses_what_it_cannot_evaluate(tmp_path):
+    from drift.errors import DriftError
+    from tire_models.fit.run import run_eval
+
+    log = simulate(seconds=60.0, seed=3)
+    run_fit(log, _small_cfg(), tmp_path / "fit", show_progress=False, echo=lambda *a: None)
+    no_fx = DrivingLog.from_arrays(log.t, {k: v for k, v in log.data.items() if k != "Fx"}, source="nofx.csv")
+    with pytest.raises(DriftError, match=r"nofx.csv: the fit's longitudinal map \(logged\) needs \['Fx'\]"):
+        run_eval(no_fx, tmp_path / "fit", tmp_path / "eval")
+    with pytest.raises(DriftError, match="not a drift fit run folder"):
+        run_eval(log, tmp_path, tmp_path / "eval")

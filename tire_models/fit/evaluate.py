@@ -127,3 +127,14 @@ def peak_check(
             "ok": bool(not judged or abs(rel) <= tol),
         }
     return out
+
+
+def step_rmse(res: FitResult | None, p: VehicleParams, a: LogArrays, H: int, substeps: int = 1) -> dict:
+    """RMSE of ``vx, vy, r`` exactly ``H`` steps after the start of every window (not pooled over the
+    steps before): the Deep Dynamics protocol's "step-15" figure for ``H = 15`` (Chrosniak et al.,
+    RA-L 2024, Sec. V). ``res`` None: persistence."""
+    s = a.window_starts(H)
+    tg = targets(a, s, H)[:, -1]
+    if res is None:
+        return _rmse(tg - a.meas()[torch.as_tensor(s)])
+    return _rmse(predictions(res, p, a, s, H, substeps)[:, -1] - tg)

@@ -14,7 +14,7 @@ from drift.runs import write_metrics
 from drift.vehicle import load_vehicle
 from drift.vehicle.params import VehicleParams
 from tire_models.fit.delay import choose_steer_delay, delay_steering
-from tire_models.fit.evaluate import model_metrics, peak_check, persistence_metrics, predictions
+from tire_models.fit.evaluate import model_metrics, peak_check, persistence_metrics, predictions, step_rmse
 from tire_models.fit.forces import LongitudinalMap, fit_longitudinal_map
 from tire_models.fit.pipeline import (
     FitConfig,
@@ -345,6 +345,87 @@ def _report(metrics: dict, results: dict[str, FitResult], cfg: FitConfig, echo) 
         + "): "
         + ", ".join(f"{k}={v:.4g} {SENSOR_UNITS[k]}" for k, v in s.to_dict().items())
     )
+
+
+def run_eval(log, fit_dir: str | Path, run_dir: str | Path, dd_steps: int | None = None, echo=print) -> dict:
+    """Held-out errors of a ``drift fit`` run's models on another log (``drift eval``).
+
+    Every model of the run (``model.yaml`` and ``baselines/``) with its own sensor terms, the run's
+    steering delay and longitudinal map, on the whole of ``log`` above the run's ``min_speed_mps``;
+    against persistence on the same windows. Writes ``metrics.json`` (the keys of :func:`run_fit`'s
+    evaluation), ``timeseries.png`` and ``curves.png`` (the fitted curves over this log's force samples)
+    into ``run_dir`` and prints the table.
+
+    Args:
+        log: a :class:`drift.logs.DrivingLog`. fit_dir: the run folder of ``drift fit``.
+        dd_steps: also the Deep Dynamics protocol: one-step and step-``dd_steps`` RMSE (e.g. 15),
+            ``metrics["deep_dynamics"]``.
+    Raises:
+        DriftError: not a fit run folder; the log lacks the inputs the run's longitudinal map needs.
+    """
+    from tire_models.fit.pipeline import load_config
+
+    fit_dir, run_dir = Path(fit_dir), Path(run_dir)
+    if not (fit_dir / "model.yaml").exists() or not (fit_dir / "fit_config.json").exists():
+        raise DriftError(f"--tires {fit_dir}: not a drift fit run folder (model.yaml, fit_config.json)")
+    cfg, saved = load_config(fit_dir)
+    y, _ = read_model_yaml(fit_dir)
+    if "vehicle" in y:
+        p = VehicleParams.from_dict(y["vehicle"], source=str(fit_dir / "model.yaml"))
+    else:
+        p = load_vehicle(cfg.vehicle)
+    lon = LongitudinalMap.from_dict(y.get("longitudinal_map", {"kind": "logged"}))
+    need = ["Fx"] if lon.kind == "logged" else [k for k, c in lon.coef_N.items() if k != "1" and c != 0.0]
+    missing = [k for k in need if not log.has(k)]
+    if missing:
+        raise DriftError(
+            f"{log.source}: the fit's longitudinal map ({lon.kind}) needs {missing}; map them in --column-map"
+        )
+    a = prepare(log.select(min_speed_mps=cfg.min_speed_mps), lon)
+    a = delay_steering(a, int(y.get("steer_delay_samples", 0)))
+    if len(a.window_starts(1)) == 0:
+        raise DriftError(f"{log.source}: no window of two samples above {cfg.min_speed_mps} m/s to evaluate")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    results = {cfg.model: _load_result(fit_dir)}
+    for name in cfg.baselines:
+        if name != cfg.model and (fit_dir / "baselines" / name / "model.yaml").exists():
+            results[name] = _load_result(fit_dir / "baselines" / name)
+    baselines: dict[str, Any] = {"persistence": persistence_metrics(a, cfg.eval_horizon_s)}
+    for name, res in results.items():
+        baselines[name] = model_metrics(res, p, a, cfg.eval_horizon_s, cfg.substeps)
+    held = baselines[cfg.model]
+    metrics = {
+        "model": cfg.model,
+        "fit_run": str(fit_dir),
+        "fit_log": saved.get("log"),
+        "log": str(log.source),
+        "vehicle": p.name,
+        "heldout": {k: held[k] for k in ("one_step_rmse", "multi_step_rmse", "horizon_s")},
+        "baselines": baselines,
+        "heldout_samples": len(a),
+        "steer_delay_s": float(y.get("steer_delay_s", 0.0)),
+        "peak_check": {n: peak_check(_fit_samples(r, p, a), r.tires) for n, r in results.items()},
+    }
+    if dd_steps:
+        metrics["deep_dynamics"] = {
+            name: {
+                "one_step_rmse": m["one_step_rmse"],
+                f"step_{dd_steps}_rmse": step_rmse(results.get(name), p, a, dd_steps, cfg.substeps),
+            }
+            for name, m in baselines.items()
+        }
+    write_metrics(run_dir, metrics)
+    _plots(results, p, a, a, cfg, run_dir)
+    _report(metrics, results, cfg, echo)
+    if dd_steps:
+        echo(f"Deep Dynamics protocol (one step and step {dd_steps}; vx, vy m/s, r rad/s):")
+        for name, m in metrics["deep_dynamics"].items():
+            one, last = m["one_step_rmse"], m[f"step_{dd_steps}_rmse"]
+            echo(
+                f"  {name:12s} 1-step {one['vx']:.4f} / {one['vy']:.4f} / {one['r']:.4f}   "
+                f"step-{dd_steps} {last['vx']:.4f} / {last['vy']:.4f} / {last['r']:.4f}"
+            )
+    return metrics
 
 
 def load_fit_log(path, column_map=None, mass_kg: float | None = None):
