@@ -507,3 +507,30 @@ def test_drift_eval_refuses_what_it_cannot_evaluate(tmp_path):
         run_eval(no_fx, tmp_path / "fit", tmp_path / "eval")
     with pytest.raises(DriftError, match="not a drift fit run folder"):
         run_eval(log, tmp_path, tmp_path / "eval")
+
+
+def test_drift_eval_recalibrates_the_sideslip_offsets_of_another_recording(tmp_path):
+    """The same car recorded with another sensor mounting: vy_meas = vy + k vx + b. The fit's offsets
+    (about 0) mispredict vy; the calibration minutes recover k and b and the vy error falls back."""
+    from tire_models.fit.run import run_eval
+
+    run_fit(
+        simulate(seconds=75.0, seed=2),
+        _small_cfg(model="pacejka", sensor_terms=(), minutes=0.8),
+        tmp_path / "fit",
+        show_progress=False,
+        echo=lambda *a: None,
+    )
+    clean = simulate(seconds=150.0, seed=5)
+    d = dict(clean.data)
+    d["vy"] = d["vy"] + 0.02 * d["vx"] + 0.1
+    moved = DrivingLog.from_arrays(clean.t, d, source="other mounting")
+    kw = dict(calibration_minutes=1.0, echo=lambda *a: None)
+    ref = run_eval(clean, tmp_path / "fit", tmp_path / "e0", calibrate="offsets", **kw)
+    raw = run_eval(moved, tmp_path / "fit", tmp_path / "e1", calibrate="none", **kw)
+    cal = run_eval(moved, tmp_path / "fit", tmp_path / "e2", calibrate="offsets", **kw)
+    k, b = cal["calibration"]["vy_offset_per_vx"], cal["calibration"]["vy_bias_mps"]
+    assert k == pytest.approx(0.02, abs=0.003)
+    assert 15.0 * k + b == pytest.approx(15.0 * 0.02 + 0.1, abs=0.02)  # k and b trade off; at 15 m/s
+    vy = lambda m: m["heldout"]["multi_step_rmse"]["vy"]  # noqa: E731
+    assert vy(raw) > 3 * vy(cal) and vy(cal) < 1.5 * vy(ref) + 0.01

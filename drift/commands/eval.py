@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from drift.commands import write_options
 
@@ -19,6 +20,11 @@ class Options:
     """the log to evaluate on (any format drift fit reads); None: the shipped IAC excerpt"""
     column_map: Path | None = None
     """YAML column map of a generic CSV"""
+    calibrate: Literal["none", "offsets"] = "none"
+    """per-log calibration: 'offsets' re-estimates the sideslip offsets on the straights of the first
+    --calibration-minutes of the log and scores only the rest; 'none' keeps the fit's"""
+    calibration_minutes: float = 1.0
+    """minutes of the log used for calibration (never scored)"""
     deep_dynamics_steps: int | None = None
     """also the Deep Dynamics protocol: one-step and step-N RMSE (their paper reports N = 15)"""
     out: Path | None = None
@@ -43,4 +49,4 @@ def run(o: Options) -> None:
     log = load_fit_log(o.log, o.column_map, mass_kg=load_vehicle(cfg.vehicle).m)
     run_dir = make_run_dir("eval", o.out)
     write_options(run_dir, o)
-    run_eval(log, o.tires, run_dir, o.deep_dynamics_steps)
+    run_eval(log, o.tires, run_dir, o.deep_dynamics_steps, o.calibrate, o.calibration_minutes)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from tire_models.fit.pipeline import (
     load_config,
     prepare,
     save_config,
+    straight_line_vy_offset,
 )
 from tire_models.fit.sensor import SensorTerms, default_bounds
 from tire_models.io import load_tires, read_model_yaml, save_tires
@@ -347,22 +349,40 @@ def _report(metrics: dict, results: dict[str, FitResult], cfg: FitConfig, echo) 
     )
 
 
-def run_eval(log, fit_dir: str | Path, run_dir: str | Path, dd_steps: int | None = None, echo=print) -> dict:
+def run_eval(
+    log,
+    fit_dir: str | Path,
+    run_dir: str | Path,
+    dd_steps: int | None = None,
+    calibrate: str = "none",
+    calibration_minutes: float = 1.0,
+    echo=print,
+) -> dict:
     """Held-out errors of a ``drift fit`` run's models on another log (``drift eval``).
 
     Every model of the run (``model.yaml`` and ``baselines/``) with its own sensor terms, the run's
-    steering delay and longitudinal map, on the whole of ``log`` above the run's ``min_speed_mps``;
-    against persistence on the same windows. Writes ``metrics.json`` (the keys of :func:`run_fit`'s
+    steering delay and longitudinal map, on ``log`` above the run's ``min_speed_mps``; against
+    persistence on the same windows. Writes ``metrics.json`` (the keys of :func:`run_fit`'s
     evaluation), ``timeseries.png`` and ``curves.png`` (the fitted curves over this log's force samples)
     into ``run_dir`` and prints the table.
+
+    Per-log calibration: the sideslip offsets ``vy_offset_per_vx`` and ``vy_bias_mps`` belong to a
+    recording (the sensor's mounting), not to the car. ``calibrate="offsets"`` re-estimates them on the
+    straights (:func:`tire_models.fit.pipeline.straight_line_vy_offset`) of the first
+    ``calibration_minutes`` of ``log`` and scores only the rest, so no scored window is calibrated on;
+    ``metrics["calibration"]`` reports the change. ``"none"`` scores the whole log with the run's terms.
 
     Args:
         log: a :class:`drift.logs.DrivingLog`. fit_dir: the run folder of ``drift fit``.
         dd_steps: also the Deep Dynamics protocol: one-step and step-``dd_steps`` RMSE (e.g. 15),
             ``metrics["deep_dynamics"]``.
+        calibrate: ``"none"`` or ``"offsets"``. calibration_minutes: the calibration part (min).
     Raises:
-        DriftError: not a fit run folder; the log lacks the inputs the run's longitudinal map needs.
+        DriftError: not a fit run folder; the log lacks the inputs the run's longitudinal map needs;
+            an unknown ``calibrate``; too little log for the calibration minutes.
     """
+    if calibrate not in ("none", "offsets"):
+        raise DriftError(f"--calibrate must be 'none' or 'offsets', got {calibrate!r}")
     from tire_models.fit.pipeline import load_config
 
     fit_dir, run_dir = Path(fit_dir), Path(run_dir)
@@ -381,7 +401,11 @@ def run_eval(log, fit_dir: str | Path, run_dir: str | Path, dd_steps: int | None
         raise DriftError(
             f"{log.source}: the fit's longitudinal map ({lon.kind}) needs {missing}; map them in --column-map"
         )
-    a = prepare(log.select(min_speed_mps=cfg.min_speed_mps), lon)
+    if calibrate == "none":
+        scored, cal = log.select(min_speed_mps=cfg.min_speed_mps), None
+    else:
+        cal, scored = log.split(calibration_minutes, cfg.min_speed_mps)
+    a = prepare(scored, lon)
     a = delay_steering(a, int(y.get("steer_delay_samples", 0)))
     if len(a.window_starts(1)) == 0:
         raise DriftError(f"{log.source}: no window of two samples above {cfg.min_speed_mps} m/s to evaluate")
@@ -390,6 +414,27 @@ def run_eval(log, fit_dir: str | Path, run_dir: str | Path, dd_steps: int | None
     for name in cfg.baselines:
         if name != cfg.model and (fit_dir / "baselines" / name / "model.yaml").exists():
             results[name] = _load_result(fit_dir / "baselines" / name)
+    calibration = None
+    if cal is not None:
+        kb = straight_line_vy_offset(prepare(cal, lon))
+        if kb is None:
+            echo(f"calibration: too few straights in {calibration_minutes:g} min; the fit's offsets are kept")
+        else:
+            calibration = {"minutes": calibration_minutes, "vy_offset_per_vx": kb[0], "vy_bias_mps": kb[1]}
+            for name, res in results.items():
+                before = res.sensor
+                new = dataclasses.replace(before, vy_offset_per_vx=kb[0], vy_bias_mps=kb[1])
+                results[name] = dataclasses.replace(res, sensor=new)
+                calibration[f"{name}_before"] = {
+                    "vy_offset_per_vx": before.vy_offset_per_vx,
+                    "vy_bias_mps": before.vy_bias_mps,
+                }
+            was = calibration[f"{cfg.model}_before"]
+            echo(
+                f"calibration on the first {calibration_minutes:g} min (not scored): vy_offset_per_vx "
+                f"{was['vy_offset_per_vx']:.4f} -> {kb[0]:.4f}, vy_bias_mps {was['vy_bias_mps']:.3f} -> "
+                f"{kb[1]:.3f} m/s ({cfg.model} and every baseline)"
+            )
     baselines: dict[str, Any] = {"persistence": persistence_metrics(a, cfg.eval_horizon_s)}
     for name, res in results.items():
         baselines[name] = model_metrics(res, p, a, cfg.eval_horizon_s, cfg.substeps)
@@ -405,6 +450,8 @@ def run_eval(log, fit_dir: str | Path, run_dir: str | Path, dd_steps: int | None
         "heldout_samples": len(a),
         "steer_delay_s": float(y.get("steer_delay_s", 0.0)),
         "peak_check": {n: peak_check(_fit_samples(r, p, a), r.tires) for n, r in results.items()},
+        "calibrate": calibrate,
+        "calibration": calibration,
     }
     if dd_steps:
         metrics["deep_dynamics"] = {
