@@ -20,9 +20,10 @@ class Options:
     """the log to evaluate on (any format drift fit reads); None: the shipped IAC excerpt"""
     column_map: Path | None = None
     """YAML column map of a generic CSV"""
-    calibrate: Literal["none", "offsets"] = "none"
-    """per-log calibration: 'offsets' re-estimates the sideslip offsets on the straights of the first
-    --calibration-minutes of the log and scores only the rest; 'none' keeps the fit's"""
+    calibrate: Literal["none", "offsets", "all"] = "none"
+    """per-log calibration on the first --calibration-minutes of the log, which are then not scored:
+    'offsets' the sideslip offsets from its straights, 'all' also the lever arm, steering offset,
+    scale and delay (the tyres frozen); 'none' keeps the fit's terms"""
     calibration_minutes: float = 1.0
     """minutes of the log used for calibration (never scored)"""
     deep_dynamics_steps: int | None = None

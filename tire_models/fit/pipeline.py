@@ -411,6 +411,72 @@ def _lbfgs(mod: torch.nn.Module, params, closure, loss_fn, iters: int) -> None:
         mod.load_state_dict(before)
 
 
+def equation_error(mod: FitModule, a: LogArrays, keep: np.ndarray | None = None) -> torch.Tensor:
+    """Mean squared error of the model's ``[vy_dot, r_dot]`` against the measured ones over the
+    samples ``keep`` (bool ``(T,)``, None: all), each scaled by its spread. The lateral equation in
+    ``ay = dvy/dt + vx r`` units (``dvy/dt`` alone is a small difference of large terms)."""
+    meas, vdot_std = a.meas(), torch.stack([(a.vy_dot + a.vx * a.r).std(), a.r_dot.std()])
+    v = mod.model_state(meas)
+    s = mod.sensor.values()
+    vy_dot_cg = a.vy_dot - s["x_s_m"] * a.r_dot - s["vy_offset_per_vx"] * a.vx_dot
+    pred = mod.rhs()(v, mod.inputs(a))[..., 1:]
+    e = (pred - torch.stack([vy_dot_cg, a.r_dot], -1)) / vdot_std
+    if keep is not None:
+        e = e[torch.as_tensor(keep)]
+    return (e * e).mean()
+
+
+#: sensor terms that belong to a recording (mounting, steering channel), not to the car and tyres
+RECORDING_TERMS = ("x_s_m", "delta_offset_rad", "delta_scale", "vy_offset_per_vx", "vy_bias_mps")
+
+
+def calibrate_recording(
+    res: FitResult, p: VehicleParams, a: LogArrays, delays=(0,), horizon_s: float = 1.0, iters: int = 60
+) -> tuple[SensorTerms, int, dict[str, float]]:
+    """The recording's own terms for a fitted model, its tyres (and ``Iz``, force offsets) frozen:
+    :data:`RECORDING_TERMS` by the equation error (:func:`equation_error`, LBFGS, from the fit's values
+    and the straight-line sideslip offsets of ``a``), for every steering delay in ``delays``
+    (samples); the delay whose calibrated model has the lowest ``horizon_s`` rollout error on ``a``
+    wins.
+
+    Args:
+        res: the fitted model. p: nominal vehicle. a: the recording's calibration part (never scored).
+    Returns:
+        ``(terms, delay_samples, {"<k>": rollout score})``.
+    """
+    from tire_models.fit.delay import delay_steering, rollout_score
+
+    H = max(1, int(round(horizon_s / a.dt)))
+    kb = straight_line_vy_offset(a)
+    best = None
+    scores: dict[str, float] = {}
+    for k in delays:
+        ak = delay_steering(a, k)
+        mod = FitModule(
+            res.tires.front.torch_module(),
+            res.tires.rear.torch_module(),
+            SensorModule(p, fit=RECORDING_TERMS, init=res.sensor),
+        )
+        for q in [*mod.front.parameters(), *mod.rear.parameters()]:
+            q.requires_grad_(False)
+        if kb is not None:
+            mod.sensor.set_value("vy_offset_per_vx", kb[0])
+            mod.sensor.set_value("vy_bias_mps", kb[1])
+        params = list(mod.sensor.parameters())
+
+        def closure(mod=mod, ak=ak, params=params):
+            _zero(params)
+            loss = equation_error(mod, ak)
+            loss.backward()
+            return loss
+
+        _lbfgs(mod, params, closure, lambda mod=mod, ak=ak: equation_error(mod, ak), iters)
+        scores[str(k)] = rollout_score(mod, ak, H)
+        if best is None or scores[str(k)] < best[0]:
+            best = (scores[str(k)], k, mod.sensor.freeze())
+    return best[2], best[1], scores
+
+
 def stage1(
     mod: FitModule,
     a: LogArrays,
@@ -449,16 +515,8 @@ def stage1(
 
     _lbfgs(mod, tire_params, closure_a, loss_a, iters)
 
-    # lateral equation in ay = dvy/dt + vx r units (dvy/dt alone is a small difference of large terms)
-    meas, vdot_std = a.meas(), torch.stack([(a.vy_dot + a.vx * a.r).std(), a.r_dot.std()])
-
     def loss_b():
-        v = mod.model_state(meas)
-        s = mod.sensor.values()
-        vy_dot_cg = a.vy_dot - s["x_s_m"] * a.r_dot - s["vy_offset_per_vx"] * a.vx_dot
-        pred = mod.rhs()(v, mod.inputs(a))[..., 1:]
-        e = ((pred - torch.stack([vy_dot_cg, a.r_dot], -1)) / vdot_std)[torch.as_tensor(keep)]
-        return (e * e).mean() + mu_prior(mod, mu_ref, mu_weight, mu_box)
+        return equation_error(mod, a, keep) + mu_prior(mod, mu_ref, mu_weight, mu_box)
 
     params = list(mod.parameters())
 

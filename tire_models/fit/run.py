@@ -22,6 +22,7 @@ from tire_models.fit.pipeline import (
     FitInterrupted,
     FitResult,
     LogArrays,
+    calibrate_recording,
     fit_one,
     force_samples,
     load_config,
@@ -366,23 +367,24 @@ def run_eval(
     evaluation), ``timeseries.png`` and ``curves.png`` (the fitted curves over this log's force samples)
     into ``run_dir`` and prints the table.
 
-    Per-log calibration: the sideslip offsets ``vy_offset_per_vx`` and ``vy_bias_mps`` belong to a
-    recording (the sensor's mounting), not to the car. ``calibrate="offsets"`` re-estimates them on the
-    straights (:func:`tire_models.fit.pipeline.straight_line_vy_offset`) of the first
-    ``calibration_minutes`` of ``log`` and scores only the rest, so no scored window is calibrated on;
-    ``metrics["calibration"]`` reports the change. ``"none"`` scores the whole log with the run's terms.
+    Per-log calibration, on the first ``calibration_minutes`` of ``log``, which are then not scored:
+    the sensor terms that belong to a recording, not to the car (:data:`~tire_models.fit.pipeline.
+    RECORDING_TERMS`). ``"offsets"``: the sideslip offsets from the straights
+    (:func:`~tire_models.fit.pipeline.straight_line_vy_offset`); ``"all"``: every recording term and the
+    steering delay, the tyres frozen (:func:`~tire_models.fit.pipeline.calibrate_recording`); ``"none"``:
+    the whole log with the run's terms. ``metrics["calibration"]`` reports every change.
 
     Args:
         log: a :class:`drift.logs.DrivingLog`. fit_dir: the run folder of ``drift fit``.
         dd_steps: also the Deep Dynamics protocol: one-step and step-``dd_steps`` RMSE (e.g. 15),
             ``metrics["deep_dynamics"]``.
-        calibrate: ``"none"`` or ``"offsets"``. calibration_minutes: the calibration part (min).
+        calibrate: ``"none"``, ``"offsets"`` or ``"all"``. calibration_minutes: the calibration part (min).
     Raises:
         DriftError: not a fit run folder; the log lacks the inputs the run's longitudinal map needs;
             an unknown ``calibrate``; too little log for the calibration minutes.
     """
-    if calibrate not in ("none", "offsets"):
-        raise DriftError(f"--calibrate must be 'none' or 'offsets', got {calibrate!r}")
+    if calibrate not in ("none", "offsets", "all"):
+        raise DriftError(f"--calibrate must be 'none', 'offsets' or 'all', got {calibrate!r}")
     from tire_models.fit.pipeline import load_config
 
     fit_dir, run_dir = Path(fit_dir), Path(run_dir)
@@ -405,36 +407,54 @@ def run_eval(
         scored, cal = log.select(min_speed_mps=cfg.min_speed_mps), None
     else:
         cal, scored = log.split(calibration_minutes, cfg.min_speed_mps)
-    a = prepare(scored, lon)
-    a = delay_steering(a, int(y.get("steer_delay_samples", 0)))
-    if len(a.window_starts(1)) == 0:
-        raise DriftError(f"{log.source}: no window of two samples above {cfg.min_speed_mps} m/s to evaluate")
-    run_dir.mkdir(parents=True, exist_ok=True)
+    delay = int(y.get("steer_delay_samples", 0))
     results = {cfg.model: _load_result(fit_dir)}
     for name in cfg.baselines:
         if name != cfg.model and (fit_dir / "baselines" / name / "model.yaml").exists():
             results[name] = _load_result(fit_dir / "baselines" / name)
     calibration = None
     if cal is not None:
-        kb = straight_line_vy_offset(prepare(cal, lon))
-        if kb is None:
-            echo(f"calibration: too few straights in {calibration_minutes:g} min; the fit's offsets are kept")
-        else:
-            calibration = {"minutes": calibration_minutes, "vy_offset_per_vx": kb[0], "vy_bias_mps": kb[1]}
+        a_cal = prepare(cal, lon)
+        before = {n: r.sensor.to_dict() for n, r in results.items()}
+        if calibrate == "offsets":
+            kb = straight_line_vy_offset(a_cal)
+            if kb is None:
+                echo(f"calibration: too few straights in {calibration_minutes:g} min; the fit's offsets kept")
             for name, res in results.items():
-                before = res.sensor
-                new = dataclasses.replace(before, vy_offset_per_vx=kb[0], vy_bias_mps=kb[1])
-                results[name] = dataclasses.replace(res, sensor=new)
-                calibration[f"{name}_before"] = {
-                    "vy_offset_per_vx": before.vy_offset_per_vx,
-                    "vy_bias_mps": before.vy_bias_mps,
-                }
-            was = calibration[f"{cfg.model}_before"]
-            echo(
-                f"calibration on the first {calibration_minutes:g} min (not scored): vy_offset_per_vx "
-                f"{was['vy_offset_per_vx']:.4f} -> {kb[0]:.4f}, vy_bias_mps {was['vy_bias_mps']:.3f} -> "
-                f"{kb[1]:.3f} m/s ({cfg.model} and every baseline)"
-            )
+                if kb is not None:
+                    new = dataclasses.replace(res.sensor, vy_offset_per_vx=kb[0], vy_bias_mps=kb[1])
+                    results[name] = dataclasses.replace(res, sensor=new)
+        else:  # the main model picks the delay, as in the fit; every model gets its own terms
+            K = int(round(cfg.max_steer_delay_s / a_cal.dt))
+            terms, delay, scores = calibrate_recording(results[cfg.model], p, a_cal, range(K + 1))
+            results[cfg.model] = dataclasses.replace(results[cfg.model], sensor=terms)
+            for name, res in results.items():
+                if name != cfg.model:
+                    terms, _, _ = calibrate_recording(res, p, a_cal, (delay,))
+                    results[name] = dataclasses.replace(res, sensor=terms)
+        changed = {
+            n: {
+                k: {"before": before[n][k], "after": float(getattr(r.sensor, k))}
+                for k in before[n]
+                if before[n][k] != getattr(r.sensor, k)
+            }
+            for n, r in results.items()
+        }
+        calibration = {
+            "minutes": calibration_minutes,
+            "steer_delay_s": {"before": float(y.get("steer_delay_s", 0.0)), "after": delay * a_cal.dt},
+            **({"steer_delay_scores": scores} if calibrate == "all" else {}),
+            **changed,
+        }
+        echo(f"calibration on the first {calibration_minutes:g} min of the log (not scored), {cfg.model}:")
+        for k, v in calibration[cfg.model].items():
+            echo(f"  {k}: {v['before']:.4g} -> {v['after']:.4g}")
+        if calibrate == "all":
+            echo(f"  steer_delay_s: {calibration['steer_delay_s']['before']:.2f} -> {delay * a_cal.dt:.2f}")
+    a = delay_steering(prepare(scored, lon), delay)
+    if len(a.window_starts(1)) == 0:
+        raise DriftError(f"{log.source}: no window of two samples above {cfg.min_speed_mps} m/s to evaluate")
+    run_dir.mkdir(parents=True, exist_ok=True)
     baselines: dict[str, Any] = {"persistence": persistence_metrics(a, cfg.eval_horizon_s)}
     for name, res in results.items():
         baselines[name] = model_metrics(res, p, a, cfg.eval_horizon_s, cfg.substeps)
@@ -448,7 +468,7 @@ def run_eval(
         "heldout": {k: held[k] for k in ("one_step_rmse", "multi_step_rmse", "horizon_s")},
         "baselines": baselines,
         "heldout_samples": len(a),
-        "steer_delay_s": float(y.get("steer_delay_s", 0.0)),
+        "steer_delay_s": delay * a.dt,
         "peak_check": {n: peak_check(_fit_samples(r, p, a), r.tires) for n, r in results.items()},
         "calibrate": calibrate,
         "calibration": calibration,
