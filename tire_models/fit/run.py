@@ -436,7 +436,7 @@ def run_eval(
             n: {
                 k: {"before": before[n][k], "after": float(getattr(r.sensor, k))}
                 for k in before[n]
-                if before[n][k] != getattr(r.sensor, k)
+                if abs(before[n][k] - getattr(r.sensor, k)) > 1e-6 * max(1.0, abs(before[n][k]))
             }
             for n, r in results.items()
         }
