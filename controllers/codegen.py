@@ -132,7 +132,7 @@ class InPlace:
     """
 
     def __init__(self, fun: ca.Function):
-        self.fun = fun
+        self.fun = fun  # kept alive: the buffer evaluates it
         self.args = [np.zeros(fun.nnz_in(i)) for i in range(fun.n_in())]
         self.res = [np.zeros(fun.nnz_out(i)) for i in range(fun.n_out())]
         self._buf, self._eval = fun.buffer()
