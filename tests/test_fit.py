@@ -509,26 +509,28 @@ def test_drift_eval_refuses_what_it_cannot_evaluate(tmp_path):
         run_eval(log, tmp_path, tmp_path / "eval")
 
 
-def test_drift_eval_recalibrates_the_sideslip_offsets_of_another_recording(tmp_path):
+@pytest.fixture(scope="module")
+def clean_fit(tmp_path_factory):
+    """A Pacejka fit without sensor terms on a simulated log of the car: the run folder."""
+    run = tmp_path_factory.mktemp("clean") / "fit"
+    cfg = _small_cfg(model="pacejka", sensor_terms=(), minutes=0.8)
+    run_fit(simulate(seconds=75.0, seed=2), cfg, run, show_progress=False, echo=lambda *a: None)
+    return run
+
+
+def test_drift_eval_recalibrates_the_sideslip_offsets_of_another_recording(tmp_path, clean_fit):
     """The same car recorded with another sensor mounting: vy_meas = vy + k vx + b. The fit's offsets
     (about 0) mispredict vy; the calibration minutes recover k and b and the vy error falls back."""
     from tire_models.fit.run import run_eval
 
-    run_fit(
-        simulate(seconds=75.0, seed=2),
-        _small_cfg(model="pacejka", sensor_terms=(), minutes=0.8),
-        tmp_path / "fit",
-        show_progress=False,
-        echo=lambda *a: None,
-    )
     clean = simulate(seconds=150.0, seed=5)
     d = dict(clean.data)
     d["vy"] = d["vy"] + 0.02 * d["vx"] + 0.1
     moved = DrivingLog.from_arrays(clean.t, d, source="other mounting")
     kw = dict(calibration_minutes=1.0, echo=lambda *a: None)
-    ref = run_eval(clean, tmp_path / "fit", tmp_path / "e0", calibrate="offsets", **kw)
-    raw = run_eval(moved, tmp_path / "fit", tmp_path / "e1", calibrate="none", **kw)
-    cal = run_eval(moved, tmp_path / "fit", tmp_path / "e2", calibrate="offsets", **kw)
+    ref = run_eval(clean, clean_fit, tmp_path / "e0", calibrate="offsets", **kw)
+    raw = run_eval(moved, clean_fit, tmp_path / "e1", calibrate="none", **kw)
+    cal = run_eval(moved, clean_fit, tmp_path / "e2", calibrate="offsets", **kw)
     k, b = (cal["calibration"]["pacejka"][t]["after"] for t in ("vy_offset_per_vx", "vy_bias_mps"))
     assert k == pytest.approx(0.02, abs=0.003)
     assert 15.0 * k + b == pytest.approx(15.0 * 0.02 + 0.1, abs=0.02)  # k and b trade off; at 15 m/s
@@ -536,18 +538,11 @@ def test_drift_eval_recalibrates_the_sideslip_offsets_of_another_recording(tmp_p
     assert vy(raw) > 3 * vy(cal) and vy(cal) < 1.5 * vy(ref) + 0.01
 
 
-def test_drift_eval_recalibrates_the_steering_channel_of_another_recording(tmp_path):
+def test_drift_eval_recalibrates_the_steering_channel_of_another_recording(tmp_path, clean_fit):
     """Another day's recording: the steering logged through another ratio and offset and 2 samples
     early. --calibrate all recovers scale, offset and delay on its first minute, tyres frozen."""
     from tire_models.fit.run import run_eval
 
-    run_fit(
-        simulate(seconds=75.0, seed=2),
-        _small_cfg(model="pacejka", sensor_terms=(), minutes=0.8),
-        tmp_path / "fit",
-        show_progress=False,
-        echo=lambda *a: None,
-    )
     clean = simulate(seconds=150.0, seed=6)
     d = dict(clean.data)
     true = np.asarray(d["delta"])
@@ -555,9 +550,9 @@ def test_drift_eval_recalibrates_the_steering_channel_of_another_recording(tmp_p
     d["delta"] = np.concatenate([logged[2:], np.repeat(logged[-1:], 2)])  # logged 2 samples early
     other = DrivingLog.from_arrays(clean.t, d, source="other day")
     kw = dict(calibration_minutes=1.0, echo=lambda *a: None)
-    ref = run_eval(clean, tmp_path / "fit", tmp_path / "e0", calibrate="none", **kw)
-    raw = run_eval(other, tmp_path / "fit", tmp_path / "e1", calibrate="none", **kw)
-    cal = run_eval(other, tmp_path / "fit", tmp_path / "e2", calibrate="all", **kw)
+    ref = run_eval(clean, clean_fit, tmp_path / "e0", calibrate="none", **kw)
+    raw = run_eval(other, clean_fit, tmp_path / "e1", calibrate="none", **kw)
+    cal = run_eval(other, clean_fit, tmp_path / "e2", calibrate="all", **kw)
     c = cal["calibration"]
     assert c["steer_delay_s"]["after"] == pytest.approx(2 * clean.dt)
     assert c["pacejka"]["delta_scale"]["after"] == pytest.approx(0.9, abs=0.02)

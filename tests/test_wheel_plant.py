@@ -5,12 +5,11 @@ import math
 import numpy as np
 import pytest
 
-from drift.vehicle import driving_resistance, f, load_vehicle, rk4_step
+from drift.vehicle import axle_loads, driving_resistance, f, load_vehicle, rk4_step
 from drift.vehicle.wheel_plant import (
     NX,
     WheelPlantParams,
     rolling_state,
-    static_loads,
     wheel_plant_f,
     wheel_plant_step,
 )
@@ -100,8 +99,9 @@ def test_full_drive_spins_the_rear_wheel_and_the_ground_force_stays_within_frict
     kappa_r = (x[7] * W.wheel_radius_m - x[3]) / x[3]
     assert kappa_r > W.peak_slips[3]  # wheel spin beyond the peak slip
     ax = (x[3] - x_prev[3]) / 0.02
-    Fzr = static_loads(P)[1] + x[9]
-    mu_max = W.rear_lon.D * (1 + W.load_sensitivity * (Fzr / static_loads(P)[1] - 1))
+    Fzr0 = axle_loads(0.0, 0.0, P)[1]  # static
+    Fzr = Fzr0 + x[9]
+    mu_max = W.rear_lon.D * (1 + W.load_sensitivity * (Fzr / Fzr0 - 1))
     assert x[9] > 0  # load moved to the driven axle
     assert 0 < ax * P.m < mu_max * Fzr  # the ground force, not the 12 kN command
 
@@ -128,18 +128,32 @@ def test_traction_control_cuts_drive_force_on_wheel_spin():
     from drift.vehicle.wheel_plant import traction_factor
 
     k, vx, R = W.traction_kappa_max, 10.0, W.wheel_radius_m
+    den = np.hypot(vx, W.v_min_mps)  # the slip ratio's denominator (slip_ratio)
     for kappa, share in ((0.5 * k, 1.0), (1.5 * k, 0.5), (2.5 * k, 0.0)):
-        assert traction_factor(vx * (1 + kappa) / R, vx, W) == pytest.approx(share)
+        assert traction_factor((vx + kappa * den) / R, vx, W) == pytest.approx(share)
     assert traction_factor(3 * vx / R, vx, WheelPlantParams(traction_kappa_max=None)) == 1.0
     # full drive demand: the slip settles where the cut drive force meets the ground force
     step = wheel_plant_step(P, W, 0.02, 20)
     x = rolling_state(0, 0, 0, 10.0)
     for _ in range(25):
         x = step(x, [0.0, 12000.0])
-    kappa = (x[7] * R - x[3]) / x[3]
+    kappa = (x[7] * R - x[3]) / np.hypot(x[3], W.v_min_mps)
     assert k < kappa < 2 * k
     free = wheel_plant_step(P, WheelPlantParams(traction_kappa_max=None), 0.02, 20)
     x = rolling_state(0, 0, 0, 10.0)
     for _ in range(25):
         x = free(x, [0.0, 12000.0])
     assert (x[7] * R - x[3]) / x[3] > 2 * k  # without it the wheel runs away
+
+
+def test_bad_states_and_circles_are_named():
+    from drift.errors import ConfigError, DriftError
+    from drift.vehicle.wheel_plant import steady_state_on_circle
+
+    step = wheel_plant_step(P, W, 0.02, 20)
+    with pytest.raises(DriftError, match=r"expected x \(1, 10\)"):
+        step(np.zeros(6), [0.0, 0.0])  # a single-track state by mistake
+    with pytest.raises(DriftError, match="radians"):
+        steady_state_on_circle(P, W, 15.0, -25.0)  # degrees by mistake
+    with pytest.raises(ConfigError, match="traction_kappa_max"):
+        WheelPlantParams(traction_kappa_max=-0.5)

@@ -35,11 +35,12 @@ from controllers.mpc.equilibrium import equilibrium_on_circle
 from controllers.mpc.paths import circle_path
 from controllers.mpc.scenarios import BlendReference, _vals, smoothstep
 from drift.errors import DriftError
-from drift.vehicle import applied_force, load_vehicle
+from drift.vehicle import applied_force, load_vehicle, slip_angles
 from drift.vehicle.params import VehicleParams
 from drift.vehicle.wheel_plant import (
     WheelPlantParams,
     rolling_state,
+    slip_ratio,
     wheel_forces,
     wheel_plant_f,
     wheel_plant_step,
@@ -208,13 +209,14 @@ def _truth(x: np.ndarray, p: VehicleParams, w: WheelPlantParams) -> dict[str, np
     """Noise-free slips, loads and tyre forces of wheel-plant states ``x (T, 10)``."""
     vx, vy, r, om_r, delta = (x[:, i] for i in (3, 4, 5, 7, 8))
     f = wheel_forces(x, p, w)
+    alpha_f, alpha_r = slip_angles(vx, vy, r, delta, p)
     return {
-        "alpha_f": delta - np.arctan2(vy + p.lf * r, vx),
-        "alpha_r": -np.arctan2(vy - p.lr * r, vx),
+        "alpha_f": alpha_f,
+        "alpha_r": alpha_r,
         "Fzf": f.Fzf,
         "Fzr": f.Fzr,
         "Fyf": f.Fyf,
         "Fyr": f.Fyr,
-        "kappa_r": (om_r * w.wheel_radius_m - vx) / np.sqrt(vx * vx + w.v_min_mps**2),
+        "kappa_r": slip_ratio(om_r, vx, w),
         "Fxr_ground": f.Fxr,
     }

@@ -463,10 +463,19 @@ def fitted_tires(
     fit = fit_settings(vehicle_name, settings)
     if plant not in ("single_track", "wheel"):
         raise DriftError(f"fitted_tires: plant must be 'single_track' or 'wheel', got {plant!r}")
-    if plant == "wheel":  # another log, another cache folder (keyed by the plant too); never shipped
-        from drift.vehicle.wheel_plant import WheelPlantParams
+    if plant == "wheel":  # another log, another cache folder; never shipped
+        import inspect
 
-        fit["plant"] = "wheel-" + hashlib.sha1(repr(WheelPlantParams()).encode()).hexdigest()[:8]
+        from controllers.mpc import drift_driver
+        from drift.vehicle import wheel_plant
+
+        # keyed by the plant's parameters and by the code of the plant and its driver, which make the log
+        text = (
+            repr(wheel_plant.WheelPlantParams())
+            + inspect.getsource(wheel_plant)
+            + inspect.getsource(drift_driver)
+        )
+        fit["plant"] = "wheel-" + hashlib.sha1(text.encode()).hexdigest()[:8]
     shipped = shipped_tires_dir() / f"{vehicle_name}-{fit['model']}"
     if use_shipped and (shipped / "fit_settings.yaml").exists():
         if yaml.safe_load((shipped / "fit_settings.yaml").read_text()) == fit:

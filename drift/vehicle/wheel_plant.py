@@ -38,7 +38,7 @@ from typing import NamedTuple
 import numpy as np
 
 from drift.backend import namespace
-from drift.vehicle.dynamics import driving_resistance
+from drift.vehicle.dynamics import axle_loads, driving_resistance
 from drift.vehicle.params import VehicleParams
 from tire_models.pacejka import Pacejka
 
@@ -70,7 +70,7 @@ class WheelPlantParams:
             above which the drive force is cut (dimensionless; None: none, the wheel spins freely).
 
     Defaults: a rear-drive saloon of the class of ``configs/vehicles/sports.yaml`` (peak lateral
-    friction 1.05 front, 1.0 rear, peak longitudinal friction 1.1 at 10 % slip).
+    friction 1.05 front, 1.0 rear, peak longitudinal friction 1.1 at about 12 % slip).
     """
 
     front_lat: Pacejka = field(default_factory=lambda: Pacejka(B=11.0, C=1.45, D=1.05, E=-0.2))
@@ -98,6 +98,11 @@ class WheelPlantParams:
                 from drift.errors import ConfigError
 
                 raise ConfigError(f"WheelPlantParams: {k} must be positive, got {v!r}")
+        k = self.traction_kappa_max
+        if k is not None and not (math.isfinite(k) and k > 0):
+            from drift.errors import ConfigError
+
+            raise ConfigError(f"WheelPlantParams: traction_kappa_max must be positive or None, got {k!r}")
         # peak slips of the pure curves (the normalised slip's units), computed once
         object.__setattr__(self, "_pk", tuple(_peak_slip(c) for c in self.curves()))
 
@@ -111,9 +116,13 @@ class WheelPlantParams:
         return self._pk
 
 
-def static_loads(p: VehicleParams) -> tuple[float, float]:
-    """Static axle loads ``(Fzf, Fzr)`` (N)."""
-    return p.m * p.g * p.lr / p.L, p.m * p.g * p.lf / p.L
+def slip_ratio(omega, v_wheel, w: WheelPlantParams):
+    """Longitudinal slip ratio ``(omega R - v) / sqrt(v^2 + v_min^2)`` (dimensionless) of a wheel
+    turning at ``omega`` (rad/s) whose centre moves at ``v_wheel`` (m/s) along it; the floor
+    ``v_min_mps`` keeps it finite at standstill. Any backend, broadcast. Source: Pacejka, *Tire and
+    Vehicle Dynamics*, 3rd ed., eq. 2.10 (SAE slip definition)."""
+    m = namespace(omega, v_wheel)
+    return (omega * w.wheel_radius_m - v_wheel) / m.sqrt(v_wheel * v_wheel + w.v_min_mps**2)
 
 
 def axle_tyre_forces(vxw, vyw, omega, Fz, Fz0, lat: Pacejka, lon: Pacejka, pk, w: WheelPlantParams):
@@ -121,9 +130,8 @@ def axle_tyre_forces(vxw, vyw, omega, Fz, Fz0, lat: Pacejka, lon: Pacejka, pk, w
     ``vxw, vyw`` (m/s), wheel speed ``omega`` (rad/s) and load ``Fz`` (N); ``pk = (alpha_pk, kappa_pk)``.
     Any backend, broadcast."""
     m = namespace(vxw, vyw, omega, Fz)
-    den = m.sqrt(vxw * vxw + w.v_min_mps**2)
-    kappa = (omega * w.wheel_radius_m - vxw) / den
-    alpha = m.atan(-vyw / den)
+    kappa = slip_ratio(omega, vxw, w)
+    alpha = m.atan(-vyw / m.sqrt(vxw * vxw + w.v_min_mps**2))
     kn, an = kappa / pk[1], alpha / pk[0]
     rho = m.sqrt(kn * kn + an * an + 1e-12)
     scale = 1.0 + w.load_sensitivity * (Fz / Fz0 - 1.0)
@@ -148,7 +156,7 @@ def wheel_forces(x, p: VehicleParams, w: WheelPlantParams) -> WheelForces:
     the state ``x (..., 10)``; any backend."""
     m = namespace(x)
     _, _, _, vx, vy, r, om_f, om_r, delta, dFz = m.unstack(x)
-    Fz0f, Fz0r = static_loads(p)
+    Fz0f, Fz0r = axle_loads(0.0, 0.0, p)  # static split (the load-transfer state adds the rest)
     down = p.c_down * vx * vx
     Fzf = Fz0f - dFz + p.down_front_share * down
     Fzr = Fz0r + dFz + (1.0 - p.down_front_share) * down
@@ -221,8 +229,7 @@ def traction_factor(omega_r, vx, w: WheelPlantParams):
     if w.traction_kappa_max is None:
         return 1.0
     m = namespace(omega_r, vx)
-    den = m.maximum(m.abs(vx), w.v_min_mps)
-    kappa = (omega_r * w.wheel_radius_m - vx) / den
+    kappa = slip_ratio(omega_r, vx, w)  # the rear wheel is not steered: its velocity is vx
     return m.minimum(m.maximum(2.0 - kappa / w.traction_kappa_max, 0.0), 1.0)
 
 
@@ -250,6 +257,14 @@ def wheel_plant_step(p: VehicleParams, w: WheelPlantParams, dt: float, substeps:
     Fm = F.map(batch) if batch > 1 else F
 
     def step(x, u):
+        if np.size(x) != batch * NX or np.size(u) != batch * 2:
+            from drift.errors import DriftError
+
+            raise DriftError(
+                f"wheel plant step: expected x ({batch}, {NX}) and u ({batch}, 2) "
+                f"[X, Y, psi, vx, vy, r, omega_f, omega_r, delta, dFz] / [delta_cmd, Fx], "
+                f"got {np.shape(x)} and {np.shape(u)}"
+            )
         out = np.asarray(
             Fm(np.asarray(x, float).reshape(batch, NX).T, np.asarray(u, float).reshape(batch, 2).T)
         )
@@ -273,12 +288,17 @@ def steady_state_on_circle(
         ``{"vx", "vy", "r", "delta", "Fx", "omega_f", "omega_r", "dFz", "residual"}`` (SI); ``residual``
         is the largest derivative left (m/s^2, rad/s^2).
     Raises:
-        DriftError: no steady state within the bounds (residual above 1e-6).
+        DriftError: a radius under 1 m, ``|beta|`` of 80 deg or more (degrees by mistake?), or no
+            steady state within the bounds (residual above 1e-6).
     """
     import casadi as ca
 
     from drift.errors import DriftError
 
+    if not (math.isfinite(radius_m) and radius_m > 1.0):
+        raise DriftError(f"steady_state_on_circle: radius_m must be > 1 m, got {radius_m!r}")
+    if not (math.isfinite(beta) and abs(beta) < math.radians(80)):
+        raise DriftError(f"steady_state_on_circle: beta must be in radians, |beta| < 80 deg, got {beta!r}")
     tb = math.tan(beta)
     z = ca.SX.sym("z", 6)  # vx, delta, Fx / 1000, omega_f, omega_r, dFz / 1000
     vx = z[0]

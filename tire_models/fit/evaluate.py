@@ -132,7 +132,8 @@ def peak_check(
 def step_rmse(res: FitResult | None, p: VehicleParams, a: LogArrays, H: int, substeps: int = 1) -> dict:
     """RMSE of ``vx, vy, r`` exactly ``H`` steps after the start of every window (not pooled over the
     steps before): the Deep Dynamics protocol's "step-15" figure for ``H = 15`` (Chrosniak et al.,
-    RA-L 2024, Sec. V). ``res`` None: persistence."""
+    RA-L 2024, Sec. V). ``res`` None: persistence. Windows as :meth:`LogArrays.window_starts` (inside
+    one segment). Returns ``{"vx": m/s, "vy": m/s, "r": rad/s}``."""
     s = a.window_starts(H)
     tg = targets(a, s, H)[:, -1]
     if res is None:
