@@ -24,7 +24,9 @@ The driver (all randomness from ``numpy.random.default_rng(seed)``):
 Logged signals (SI, body frame): ``x, y, psi, vx, vy, r, ax, ay, delta, Fx`` (``Fx`` is the
 longitudinal force demand, the model input), plus the ground truth ``alpha_f, alpha_r, Fzf, Fzr,
 Fyf, Fyr`` (rad, N; noise-free). Measurement noise (:class:`SensorNoise`) is added to the
-measured signals only; the inputs ``delta`` and ``Fx`` are logged exactly as applied.
+measured signals only; the inputs ``delta`` and ``Fx`` are logged exactly as applied, unless a
+:class:`Recording` says how a real recording would distort them (sensor mounting, steering channel)
+and on what road (bank and grade, logged as ``roll`` and ``pitch``).
 """
 
 from __future__ import annotations
@@ -34,7 +36,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from drift.errors import DriftError
-from drift.vehicle import applied_force, axle_forces, axle_loads, body_derivatives, f, rk4_step
+from drift.vehicle import (
+    applied_force,
+    axle_forces,
+    axle_loads,
+    body_derivatives,
+    f,
+    rk4_step,
+    road_gravity,
+)
 from drift.vehicle.params import VehicleParams, load_vehicle
 from drift.vehicle.tires import default_tires
 from tire_models.base import AxleTires
@@ -59,6 +69,54 @@ class SensorNoise:
         return SensorNoise(
             *(s * v for v in (self.vx_mps, self.vy_mps, self.r_radps, self.a_mps2, self.pos_m, self.psi_rad))
         )
+
+
+@dataclass(frozen=True)
+class Recording:
+    """How a log records the car, and the road it drives on: what differs between two recordings of
+    the same car (another day, another track). Default: a perfect recording on a flat road.
+
+    The terms are those :mod:`tire_models.fit.sensor` fits, with the same meaning:
+    the logged ``vy = vy_cg + x_s r + k vx + b``; the logged steering ``delta_log`` gives the road-wheel
+    angle ``delta = delta_scale * delta_log + delta_offset_rad`` after ``steer_delay_s``.
+
+    Attributes:
+        x_s_m: velocity sensor ahead of the CG (m).
+        vy_offset_per_vx: mounting yaw misalignment ``k`` (dimensionless).
+        vy_bias_mps: constant ``vy`` bias ``b`` (m/s).
+        delta_scale: steering scale (dimensionless). delta_offset_rad: steering offset (rad).
+        steer_delay_s: the logged steering leads the road wheels by this (s), whole samples.
+        bank_rad, grade_rad: amplitudes of the road's bank and grade (rad): ``bank = bank_rad
+            sin(2 pi X / wavelength)``, ``grade = grade_rad sin(2 pi Y / wavelength)`` with ``X, Y``
+            the car's position, logged as ``roll = bank`` and ``pitch = -grade`` (ISO 8855).
+        road_wavelength_m: wavelength of the road's undulation (m).
+    """
+
+    x_s_m: float = 0.0
+    vy_offset_per_vx: float = 0.0
+    vy_bias_mps: float = 0.0
+    delta_scale: float = 1.0
+    delta_offset_rad: float = 0.0
+    steer_delay_s: float = 0.0
+    bank_rad: float = 0.0
+    grade_rad: float = 0.0
+    road_wavelength_m: float = 300.0
+
+    def __post_init__(self):
+        if not self.delta_scale > 0 or self.steer_delay_s < 0 or not self.road_wavelength_m > 0:
+            raise DriftError(
+                f"Recording: delta_scale ({self.delta_scale}) and road_wavelength_m "
+                f"({self.road_wavelength_m}) must be positive, steer_delay_s ({self.steer_delay_s}) >= 0"
+            )
+
+    def road(self, X, Y):
+        """``(bank, grade)`` (rad) at world positions ``X, Y`` (m), any shape."""
+        k = 2 * np.pi / self.road_wavelength_m
+        return self.bank_rad * np.sin(k * np.asarray(X)), self.grade_rad * np.sin(k * np.asarray(Y))
+
+    @property
+    def flat(self) -> bool:
+        return self.bank_rad == 0 and self.grade_rad == 0
 
 
 @dataclass(frozen=True)
@@ -114,6 +172,7 @@ def simulate_log(
     substeps: int = 4,
     driver: DriverConfig | None = None,
     cars: int = 8,
+    recording: Recording | None = None,
 ):
     """Drive the single-track model with a randomised driver and log it.
 
@@ -128,6 +187,8 @@ def simulate_log(
         driver: override of the scenario's :class:`DriverConfig`.
         cars: independent cars simulated in parallel (vectorised); their logs follow one another
             as separate segments. Part of the random stream: changing it changes the log.
+        recording: the sensor mounting, steering channel and road (:class:`Recording`); None: a
+            perfect recording on a flat road.
     Returns:
         :class:`drift.logs.DrivingLog` with ``source = "simulate_log(...)"``, ``T = minutes*60/dt`` rows.
     Raises:
@@ -140,6 +201,8 @@ def simulate_log(
     if not (minutes > 0 and dt > 0 and substeps >= 1):
         raise DriftError(f"simulate_log: minutes ({minutes}) and dt ({dt}) must be positive, substeps >= 1")
     tires = tires if tires is not None else default_tires(p)
+    rec = recording if recording is not None else Recording()
+    nu = 2 if rec.flat else 4
     drv = driver if driver is not None else driver_config(scenario)
     if noise is None:
         nz = SensorNoise()
@@ -158,7 +221,7 @@ def simulate_log(
         return f(x, u, p, tires)
 
     rows = np.zeros((n_car, B, 6))
-    inputs = np.zeros((n_car, B, 2))
+    inputs = np.zeros((n_car, B, nu))
     seg = np.zeros((n_car, B), dtype=np.int64)
     mu_r = float(tires.rear.peak_mu)
     Fzr = axle_loads(0.0, 0.0, p)[1]  # static rear load
@@ -212,7 +275,7 @@ def simulate_log(
         Fx = np.where(in_burst, burst_F * mu_r * Fzr, p.m * drv.k_speed_mps2 * (v_ref - vx))
         Fx_cmd = a_fx * Fx_cmd + (1 - a_fx) * Fx  # drivetrain lag: no force steps
         Fx = applied_force(Fx_cmd, vx, p)
-        u = np.stack([delta, Fx], axis=-1)
+        u = np.stack([delta, Fx, *(() if rec.flat else rec.road(x[:, 0], x[:, 1]))], axis=-1)
         rows[k], inputs[k], seg[k] = x, u, s_id
         x = rk4_step(fun, x, u, dt, substeps)
         if not np.all(np.isfinite(x)):
@@ -220,7 +283,7 @@ def simulate_log(
         reset = (np.abs(np.arctan2(x[:, 4], x[:, 3])) > drv.max_beta_rad) | (x[:, 3] < 3.0)
     # cars one after another; each (car, segment) a segment of the log, with 1 s gaps in time
     rows = rows.transpose(1, 0, 2).reshape(-1, 6)[:n]
-    inputs = inputs.transpose(1, 0, 2).reshape(-1, 2)[:n]
+    inputs = inputs.transpose(1, 0, 2).reshape(-1, nu)[:n]
     seg = (seg.T + 10_000 * np.arange(B)[:, None]).reshape(-1)[:n]
     seg = _renumber(seg)
     t = np.arange(n) * dt + 1.0 * seg
@@ -229,17 +292,34 @@ def simulate_log(
     fo = axle_forces(v, inputs, p, tires)
     ax = dv[:, 0] - v[:, 1] * v[:, 2]
     ay = dv[:, 1] + v[:, 0] * v[:, 2]
+    if not rec.flat:  # an accelerometer reports the specific force: gravity is not in it
+        gx, gy, _ = road_gravity(v[:, 0], v[:, 2], inputs[:, 2], inputs[:, 3], p)
+        ax, ay = ax - gx, ay - gy
     e = rng.standard_normal((n, 8))
+    # the recording: sensor mounting, the steering channel ahead of the road wheels by its delay
+    vy_log, delta_log = v[:, 1], inputs[:, 0]
+    if recording is not None:
+        from tire_models.fit.sensor import measured_vy
+
+        vy_log = measured_vy(v[:, 0], v[:, 1], v[:, 2], rec.x_s_m, rec.vy_offset_per_vx, rec.vy_bias_mps)
+        lead = int(round(rec.steer_delay_s / dt))
+        delta_ahead = np.array(inputs[:, 0])
+        for s_ in np.unique(seg) if lead else ():
+            i = np.flatnonzero(seg == s_)
+            delta_ahead[i] = np.concatenate(
+                [delta_ahead[i[lead:]], np.full(min(lead, len(i)), delta_ahead[i[-1]])]
+            )
+        delta_log = (delta_ahead - rec.delta_offset_rad) / rec.delta_scale  # inverse of sensor.model_steer
     data = {
         "x": rows[:, 0] + nz.pos_m * e[:, 0],
         "y": rows[:, 1] + nz.pos_m * e[:, 1],
         "psi": rows[:, 2] + nz.psi_rad * e[:, 2],
         "vx": v[:, 0] + nz.vx_mps * e[:, 3],
-        "vy": v[:, 1] + nz.vy_mps * e[:, 4],
+        "vy": vy_log + nz.vy_mps * e[:, 4],
         "r": v[:, 2] + nz.r_radps * e[:, 5],
         "ax": ax + nz.a_mps2 * e[:, 6],
         "ay": ay + nz.a_mps2 * e[:, 7],
-        "delta": inputs[:, 0],
+        "delta": delta_log,
         "Fx": inputs[:, 1],
         "alpha_f": np.asarray(fo.alpha_f),
         "alpha_r": np.asarray(fo.alpha_r),
@@ -247,10 +327,13 @@ def simulate_log(
         "Fzr": np.asarray(fo.Fzr),
         "Fyf": np.asarray(fo.Fyf),
         "Fyr": np.asarray(fo.Fyr),
+        "delta_true": inputs[:, 0],
     }
+    if not rec.flat:
+        data["roll"], data["pitch"] = inputs[:, 2], -inputs[:, 3]
     src = f"simulate_log(vehicle={p.name}, tires={tires.name}, minutes={minutes}, seed={seed}, "
-    src += f"scenario={scenario})"
-    return DrivingLog.from_arrays(t, data, source=src, segment=_renumber(seg))
+    src += f"scenario={scenario}" + ("" if recording is None else f", recording={rec}") + ")"
+    return DrivingLog.from_arrays(t, data, source=src, segment=seg)
 
 
 def _renumber(seg: np.ndarray) -> np.ndarray:

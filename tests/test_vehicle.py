@@ -6,7 +6,17 @@ import pytest
 import torch
 
 from drift.errors import ConfigError
-from drift.vehicle import NU, NX, f, load_vehicle, rk4_step, rollout
+from drift.vehicle import (
+    NU,
+    NX,
+    axle_forces,
+    body_derivatives,
+    f,
+    load_vehicle,
+    rk4_step,
+    road_gravity,
+    rollout,
+)
 from tire_models import AxleTires, Fiala, Linear, Pacejka
 
 TIRES = [
@@ -47,6 +57,55 @@ def test_three_backends_agree(tires, preset):
     assert ref.shape == (64, NX)
     np.testing.assert_allclose(out_t, ref, rtol=1e-9, atol=1e-9)
     np.testing.assert_allclose(out_c, ref, rtol=1e-9, atol=1e-9)
+
+
+def test_three_backends_agree_on_an_inclined_road():
+    p, tires = load_vehicle("iac"), TIRES[2]
+    rng = np.random.default_rng(3)
+    x, u = _random_xu(rng, 32)
+    u = np.column_stack([u, rng.uniform(-0.3, 0.3, 32), rng.uniform(-0.1, 0.1, 32)])  # bank, grade
+    ref = f(x, u, p, tires)
+    assert not np.allclose(ref, f(x, u[:, :2], p, tires))  # the road changes the motion
+    out_t = f(torch.tensor(x), torch.tensor(u), p, tires).numpy()
+    np.testing.assert_allclose(out_t, ref, rtol=1e-9, atol=1e-9)
+    xs, us = ca.SX.sym("x", NX), ca.SX.sym("u", 4)
+    fun = ca.Function("f", [xs, us], [f(xs, us, p, tires)])
+    out_c = np.array([np.array(fun(x[i], u[i])).ravel() for i in range(len(x))])
+    np.testing.assert_allclose(out_c, ref, rtol=1e-9, atol=1e-9)
+    flat = np.column_stack([u[:, :2], 0 * u[:, :2]])
+    np.testing.assert_allclose(f(x, flat, p, tires), f(x, u[:, :2], p, tires))
+
+
+def test_banked_turn_at_the_neutral_speed_needs_no_tyre_force():
+    """On a turn banked by phi at v^2 / R = g tan(phi) gravity alone holds the car on its circle: with
+    both slip angles zero, sideslip and yaw rate stay put (speed changes only by the kinematic
+    ``vy r``) and the road carries m g / cos(phi)."""
+    p = load_vehicle("sports").replace(c_drag=0.0, c_roll=0.0)
+    tires = TIRES[1]
+    bank, vx = -0.3, 20.0  # a left turn, its inside (the car's left) lower: ISO roll negative
+    r = -p.g * np.sin(bank) / vx  # yaw rate about the road normal: v^2/R cos(phi) = g sin(phi)
+    vy = p.lr * r  # rear slip angle zero
+    delta = np.arctan2(vy + p.lf * r, vx)  # front slip angle zero
+    u = np.array([delta, 0.0, bank, 0.0])
+    fo = axle_forces(np.array([vx, vy, r]), u, p, tires)
+    assert abs(fo.alpha_f) < 1e-12 and abs(fo.alpha_r) < 1e-12
+    dv = body_derivatives(np.array([vx, vy, r]), u, p, tires)
+    np.testing.assert_allclose(dv, [vy * r, 0.0, 0.0], atol=1e-4)  # 1e-4: the tyres' smooth |Fx| at zero
+    flat = body_derivatives(np.array([vx, vy, r]), u[:2], p, tires)
+    assert flat[1] == pytest.approx(-vx * r, rel=1e-3)  # without the bank the car would slide out
+    assert fo.Fzf + fo.Fzr == pytest.approx(p.m * p.g / np.cos(bank), rel=1e-12)
+    # the horizontal circle: R = v^2 / (g tan phi) with v the speed along the road
+    assert vx * r / np.cos(bank) == pytest.approx(p.g * np.tan(-bank), rel=1e-12)
+
+
+def test_free_rolling_on_a_grade_accelerates_by_g_sin_grade():
+    p = load_vehicle("sports").replace(c_drag=0.0, c_roll=0.0)
+    gx, gy, gn = road_gravity(15.0, 0.0, 0.0, 0.1, p)
+    assert (gx, gy) == pytest.approx((-p.g * np.sin(0.1), 0.0))
+    dv = body_derivatives(np.array([15.0, 0.0, 0.0]), np.array([0.0, 0.0, 0.0, 0.1]), p, TIRES[1])
+    np.testing.assert_allclose(dv, [-p.g * np.sin(0.1), 0.0, 0.0], atol=1e-12)
+    fo = axle_forces(np.array([15.0, 0.0, 0.0]), np.array([0.0, 0.0, 0.0, 0.1]), p, TIRES[1])
+    assert fo.Fzf + fo.Fzr == pytest.approx(p.m * gn) and gn == pytest.approx(p.g * np.cos(0.1))
 
 
 def test_torch_batched_and_differentiable():

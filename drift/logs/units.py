@@ -64,7 +64,10 @@ STANDARD_SIGNALS: dict[str, tuple[str, str]] = {
     "w_fr": ("speed", "front-right wheel speed (m/s)"),
     "w_rl": ("speed", "rear-left wheel speed (m/s)"),
     "w_rr": ("speed", "rear-right wheel speed (m/s)"),
-    "roll": ("angle", "roll angle (rad)"),
+    "roll": ("angle", "body roll angle (rad), ISO 8855: positive raises the left side"),
+    "pitch": ("angle", "body pitch angle (rad), ISO 8855: positive lowers the nose"),
+    "bank": ("angle", "road bank under the car (rad), roll sign: positive raises the left side"),
+    "grade": ("angle", "road grade under the car (rad), positive uphill"),
     "r_imu": ("angular_rate", "yaw rate measured by the IMU (rad/s)"),
 }
 

@@ -6,6 +6,10 @@ longitudinal force demand (N). A positive ``Fx`` drives the rear axle (rear-whee
 negative ``Fx`` brakes, ``brake_front_share`` of it at the front axle. For drift control
 ``Fx > 0`` is exactly the rear longitudinal force ``Fxr``.
 
+On an inclined road the input carries the road's attitude too, ``u = [delta, Fx, bank, grade]``
+(rad; :data:`ROAD_INPUT_NAMES`, :func:`road_gravity`): the car moves in the road plane, gravity adds
+its in-plane components and sets the normal load. A 2-entry ``u`` is a flat road.
+
 numpy / torch: arrays of shape ``(..., 6)`` and ``(..., 2)``, batched over leading dims.
 CasADi: column vectors ``(6, 1)`` and ``(2, 1)``.
 
@@ -25,6 +29,8 @@ NX = 6
 NU = 2
 STATE_NAMES = ("X", "Y", "psi", "vx", "vy", "r")
 INPUT_NAMES = ("delta", "Fx")
+#: optional inputs 3 and 4: the road's attitude under the car (rad), see :func:`road_gravity`
+ROAD_INPUT_NAMES = ("bank", "grade")
 
 
 class AxleForces(NamedTuple):
@@ -49,12 +55,45 @@ def slip_angles(vx, vy, r, delta, p: VehicleParams):
     return delta - m.atan2(vy + p.lf * r, vx), -m.atan2(vy - p.lr * r, vx)
 
 
-def axle_loads(vx, Fx, p: VehicleParams):
-    """Axle normal loads ``(Fzf, Fzr)`` in N: static split, downforce and load transfer ``h Fx / L``."""
+def axle_loads(vx, Fx, p: VehicleParams, gn=None):
+    """Axle normal loads ``(Fzf, Fzr)`` in N: static split, downforce and load transfer ``h Fx / L``.
+
+    ``gn`` (m/s^2, any shape): the specific force pressing the car onto the road (None: ``p.g``, a
+    flat road); :func:`road_gravity` gives it on an inclined road. The transfer comes from the ground
+    force ``Fx`` alone: gravity acts at the CG and has no pitch moment about it.
+    """
     down = p.c_down * vx * vx
-    Fzf = (p.m * p.g * p.lr - p.h_cg * Fx) / p.L + p.down_front_share * down
-    Fzr = (p.m * p.g * p.lf + p.h_cg * Fx) / p.L + (1.0 - p.down_front_share) * down
+    w = p.m * (p.g if gn is None else gn)
+    Fzf = (w * p.lr - p.h_cg * Fx) / p.L + p.down_front_share * down
+    Fzr = (w * p.lf + p.h_cg * Fx) / p.L + (1.0 - p.down_front_share) * down
     return Fzf, Fzr
+
+
+def road_gravity(vx, r, bank, grade, p: VehicleParams):
+    """Gravity on an inclined road, per unit mass in the body frame: ``(gx, gy, gn)`` in m/s^2.
+
+    ``bank`` (rad): the road's roll under the car, ISO 8855 sign (positive raises the car's left
+    side); ``grade`` (rad): positive uphill. With the ISO roll-pitch composition
+    ``gx = -g sin(grade)``, ``gy = -g sin(bank) cos(grade)`` are gravity's components in the road
+    plane, added to ``dvx/dt`` and ``dvy/dt``. ``gn = g cos(bank) cos(grade) - vx r tan(bank)``
+    presses the car onto the road: gravity's normal part plus the normal part of the centripetal
+    acceleration when the path turns about the vertical, as in a banked turn (the yaw rate ``r`` is
+    about the road normal, so the turn rate about the vertical is ``r / cos(bank)``). At the neutral
+    speed of a banked turn the tyres carry no lateral force and ``gn = g / cos(bank)``.
+
+    Shapes: any, broadcast. Source: ISO 8855:2011 (axes, angles); Rajamani, Sec. 3.1 (banked road).
+    """
+    m = namespace(vx, r, bank, grade)
+    cg = m.cos(grade)
+    return -p.g * m.sin(grade), -p.g * m.sin(bank) * cg, p.g * m.cos(bank) * cg - vx * r * m.tan(bank)
+
+
+def _road(m, u, vx, r, p: VehicleParams):
+    """``(gx, gy, gn)`` of the road in ``u`` (:func:`road_gravity`), or ``(0, 0, None)`` when flat."""
+    us = m.unstack(u)
+    if len(us) < 4:
+        return 0.0, 0.0, None
+    return road_gravity(vx, r, us[2], us[3], p)
 
 
 def driving_resistance(vx, p: VehicleParams):
@@ -87,7 +126,7 @@ def longitudinal_split(Fx, p: VehicleParams, eps: float = 1.0):
 
 
 def axle_forces(v, u, p: VehicleParams, tires: AxleTires, eps_split: float = 1.0) -> AxleForces:
-    """Tyre forces for body velocities ``v = [vx, vy, r]`` and inputs ``u = [delta, Fx]``.
+    """Tyre forces for body velocities ``v = [vx, vy, r]`` and inputs ``u = [delta, Fx(, bank, grade)]``.
 
     ``eps_split`` (N): smoothing width of the drive/brake split (:func:`longitudinal_split`); the
     default 1 N is the simulator's, an optimiser may pass a wider one (e.g. 200 N) to soften the kink.
@@ -96,7 +135,7 @@ def axle_forces(v, u, p: VehicleParams, tires: AxleTires, eps_split: float = 1.0
     vx, vy, r = m.unstack(v)[:3]
     delta, Fx = m.unstack(u)[:2]
     alpha_f, alpha_r = slip_angles(vx, vy, r, delta, p)
-    Fzf, Fzr = axle_loads(vx, Fx, p)
+    Fzf, Fzr = axle_loads(vx, Fx, p, _road(m, u, vx, r, p)[2])
     Fxf, Fxr = longitudinal_split(Fx, p, eps=eps_split)
     Fyf = tires.front.combined_force(alpha_f, Fzf, Fxf)
     Fyr = tires.rear.combined_force(alpha_r, Fzr, Fxr)
@@ -108,9 +147,10 @@ def body_derivatives(
 ):
     """Time derivative of the body velocities ``v = [vx, vy, r]`` -> ``[vx_dot, vy_dot, r_dot]``.
 
+    ``u = [delta, Fx]``, or ``[delta, Fx, bank, grade]`` on an inclined road (:func:`road_gravity`).
     ``eps_split`` (N) is passed to :func:`axle_forces` when ``forces`` is None.
 
-    Shapes: ``(..., 3)`` and ``(..., 2)`` -> ``(..., 3)`` (CasADi: ``(3, 1)``).
+    Shapes: ``(..., 3)`` and ``(..., 2 or 4)`` -> ``(..., 3)`` (CasADi: ``(3, 1)``).
     Units: m/s^2, m/s^2, rad/s^2.
     """
     m = namespace(v, u)
@@ -119,16 +159,18 @@ def body_derivatives(
     f = forces if forces is not None else axle_forces(v, u, p, tires, eps_split=eps_split)
     cd, sd = m.cos(delta), m.sin(delta)
     resist = driving_resistance(vx, p)
-    vx_dot = (f.Fxr + f.Fxf * cd - f.Fyf * sd - resist) / p.m + vy * r
-    vy_dot = (f.Fyr + f.Fyf * cd + f.Fxf * sd) / p.m - vx * r
+    gx, gy, _ = _road(m, u, vx, r, p)
+    vx_dot = (f.Fxr + f.Fxf * cd - f.Fyf * sd - resist) / p.m + vy * r + gx
+    vy_dot = (f.Fyr + f.Fyf * cd + f.Fxf * sd) / p.m - vx * r + gy
     r_dot = (p.lf * (f.Fyf * cd + f.Fxf * sd) - p.lr * f.Fyr) / p.Iz
     return m.stack([vx_dot, vy_dot, r_dot])
 
 
 def f(x, u, p: VehicleParams, tires: AxleTires):
-    """Full state derivative ``dx/dt`` for ``x = [X, Y, psi, vx, vy, r]``, ``u = [delta, Fx]``.
+    """Full state derivative ``dx/dt`` for ``x = [X, Y, psi, vx, vy, r]``, ``u = [delta, Fx(, bank, grade)]``.
 
-    Shapes ``(..., 6), (..., 2) -> (..., 6)`` for numpy/torch, ``(6, 1)`` for CasADi.
+    Shapes ``(..., 6), (..., 2 or 4) -> (..., 6)`` for numpy/torch, ``(6, 1)`` for CasADi. ``X, Y`` are
+    in the road plane.
     """
     m = namespace(x, u)
     X, Y, psi, vx, vy, r = m.unstack(x)

@@ -3,6 +3,7 @@
 * :func:`smooth_derivative`: Savitzky-Golay derivative per contiguous segment.
 * :class:`LongitudinalMap`: throttle / brake pressure -> the model's longitudinal force ``Fx``
   (N), fitted by least squares on the measured longitudinal acceleration.
+* :func:`road_attitude`: the road's bank and grade from a log, where it has trustworthy ones.
 * :func:`estimate_axle_forces`: front / rear lateral axle forces that reproduce the measured
   ``dvy/dt`` and ``dr/dt`` through :func:`drift.vehicle.body_derivatives` (DESIGN.md §3).
 
@@ -18,7 +19,14 @@ import numpy as np
 from scipy.signal import savgol_filter
 
 from drift.errors import DriftError
-from drift.vehicle import AxleForces, axle_loads, body_derivatives, longitudinal_split, slip_angles
+from drift.vehicle import (
+    AxleForces,
+    axle_loads,
+    body_derivatives,
+    longitudinal_split,
+    road_gravity,
+    slip_angles,
+)
 from drift.vehicle.params import VehicleParams
 
 
@@ -133,6 +141,52 @@ class LongitudinalMap:
         )
 
 
+#: a road attitude channel is used only if 99 % of it lies within this (rad): 34 deg, the steepest
+#: banking of racing ovals
+ROAD_MAX_RAD = 0.6
+#: ... and its median rate of change stays below this (rad/s): roads tilt slowly
+ROAD_MAX_MEDIAN_RATE_RADPS = 0.2
+
+
+def road_attitude(data: dict, segment: np.ndarray, dt: float) -> tuple[np.ndarray | None, list[str]]:
+    """The road's ``[bank, grade]`` (rad, ``(T, 2)``) under the car, or None for a flat road.
+
+    ``bank`` comes from a ``bank`` signal, else from the body ``roll``; ``grade`` from ``grade``, else
+    from ``-pitch`` (ISO 8855 signs, :data:`drift.logs.units.STANDARD_SIGNALS`). Body attitude is the
+    road's plus the suspension's (a degree or two per g), so it is smoothed like the derivatives
+    (:func:`smooth`). A channel that is not plausible as a road's attitude (beyond
+    :data:`ROAD_MAX_RAD` or changing faster than :data:`ROAD_MAX_MEDIAN_RATE_RADPS` in the median;
+    e.g. an unwrapped or differently referenced angle) is ignored, with a note.
+
+    Returns:
+        ``(road, notes)``: the road (None when neither channel is usable) and one line per channel.
+    """
+    cols, notes = [], []
+    channels = {"bank": ("bank", "roll", 1.0), "grade": ("grade", "pitch", -1.0)}
+    for name, (direct, body, sign) in channels.items():
+        src = direct if direct in data else body if body in data else None
+        if src is None:
+            cols.append(None)
+            continue
+        x = sign * np.asarray(data[src], float) if src == body else np.asarray(data[src], float)
+        span = float(np.percentile(np.abs(x), 99))
+        rate = float(np.median(np.abs(np.diff(x)))) / dt if len(x) > 1 else 0.0
+        if span > ROAD_MAX_RAD or rate > ROAD_MAX_MEDIAN_RATE_RADPS:
+            notes.append(
+                f"road {name}: '{src}' ignored, not plausible as a road's attitude (99 % within "
+                f"{span:.2f} rad, median rate {rate:.2f} rad/s; limits {ROAD_MAX_RAD} rad, "
+                f"{ROAD_MAX_MEDIAN_RATE_RADPS} rad/s): a flat road is assumed"
+            )
+            cols.append(None)
+            continue
+        cols.append(smooth(x, dt, segment))
+        notes.append(f"road {name} from '{src}' (mean |{name}| {np.degrees(np.mean(np.abs(x))):.1f} deg)")
+    if cols[0] is None and cols[1] is None:
+        return None, notes
+    n = len(next(c for c in cols if c is not None))
+    return np.stack([c if c is not None else np.zeros(n) for c in cols], -1), notes
+
+
 def rear_wheel_speed(data: dict) -> np.ndarray | None:
     """Mean of the logged rear wheel speeds ``w_rl, w_rr`` (m/s), or None when the log has neither."""
     ws = [np.asarray(data[k], float) for k in ("w_rl", "w_rr") if k in data]
@@ -150,8 +204,9 @@ def fit_longitudinal_map(
     """Fit :class:`LongitudinalMap` on ``data`` (dict of ``(T,)`` arrays, standard names).
 
     Target: the force the model needs to reproduce the measured speed change,
-    ``Fx = m (dvx/dt - vy r) + c_drag vx^2 + c_roll m g`` (from :func:`body_derivatives` with zero
-    lateral forces), where ``dvx/dt`` is a Savitzky-Golay derivative of ``vx``.
+    ``Fx = m (dvx/dt - vy r - gx) + c_drag vx^2 + c_roll m g`` (from :func:`body_derivatives` with
+    zero lateral forces, gravity on the road of :func:`road_attitude`), where ``dvx/dt`` is a
+    Savitzky-Golay derivative of ``vx``.
     Least squares over the features, for each delay in ``0..max_delay_s``; the best ``R^2`` wins.
 
     Raises:
@@ -169,7 +224,9 @@ def fit_longitudinal_map(
     # force needed with no lateral force: invert body_derivatives' vx row (affine in Fx)
     zero = np.zeros_like(vx)
     f0 = AxleForces(zero, zero, zero, zero, zero, zero, zero, zero)
-    a0 = body_derivatives(np.stack([vx, vy, r], -1), np.stack([zero, zero], -1), p, None, forces=f0)[..., 0]
+    road, _ = road_attitude(data, segment, dt)
+    u0 = np.stack([zero, zero], -1) if road is None else np.column_stack([zero, zero, road])
+    a0 = body_derivatives(np.stack([vx, vy, r], -1), u0, p, None, forces=f0)[..., 0]
     target = p.m * (vx_dot - a0)  # Fx*(1 for drive) ~ m*(vx_dot - a0); brake split stays affine with cos(0)=1
     best = None
     for k in range(int(round(max_delay_s / dt)) + 1):
@@ -195,7 +252,7 @@ def estimate_axle_forces(v, v_dot, u, p: VehicleParams):
     Args:
         v: ``(T, 3)`` body velocities ``[vx, vy, r]`` at the CG (m/s, m/s, rad/s).
         v_dot: ``(T, 3)`` their measured time derivatives.
-        u: ``(T, 2)`` inputs ``[delta, Fx]`` (rad, N).
+        u: ``(T, 2)`` inputs ``[delta, Fx]`` (rad, N), or ``(T, 4)`` with the road's ``[bank, grade]``.
         p: vehicle parameters.
     Returns:
         dict of ``(T,)`` arrays: ``Fyf, Fyr`` (N, tyre frame), ``alpha_f, alpha_r`` (rad),
@@ -210,7 +267,8 @@ def estimate_axle_forces(v, v_dot, u, p: VehicleParams):
     vx, vy, r = v[..., 0], v[..., 1], v[..., 2]
     delta, Fx = u[..., 0], u[..., 1]
     alpha_f, alpha_r = slip_angles(vx, vy, r, delta, p)
-    Fzf, Fzr = axle_loads(vx, Fx, p)
+    gn = road_gravity(vx, r, u[..., 2], u[..., 3], p)[2] if u.shape[-1] >= 4 else None
+    Fzf, Fzr = axle_loads(vx, Fx, p, gn)
     Fxf, Fxr = longitudinal_split(Fx, p)
 
     def d(Fyf, Fyr):

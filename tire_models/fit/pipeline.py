@@ -36,6 +36,7 @@ from tire_models.fit.forces import (
     LongitudinalMap,
     estimate_axle_forces,
     rear_wheel_speed,
+    road_attitude,
     smooth_derivative,
 )
 from tire_models.fit.sensor import SENSOR_NAMES, SensorModule, SensorTerms
@@ -154,7 +155,8 @@ class LogArrays:
     (rad), ``Fx`` the longitudinal force from the map (N); ``*_dot`` are Savitzky-Golay
     derivatives; ``segment`` the contiguous-segment ids. ``fit_mask`` (bool ``(T,)``, None: all)
     marks the samples the single-track model can represent (see :func:`prepare`); the fit uses only
-    those, the evaluation every sample.
+    those, the evaluation every sample. ``road`` (``(T, 2)`` ``[bank, grade]`` in rad, None: flat)
+    enters the model as inputs (:func:`drift.vehicle.road_gravity`); ``notes`` say where it came from.
     """
 
     t: np.ndarray
@@ -169,6 +171,8 @@ class LogArrays:
     vy_dot: torch.Tensor
     r_dot: torch.Tensor
     fit_mask: np.ndarray | None = None
+    road: torch.Tensor | None = None
+    notes: tuple[str, ...] = ()
 
     def __len__(self) -> int:
         return len(self.t)
@@ -213,6 +217,9 @@ def prepare(
     (measured on the wheel plant's log: with the true lateral curve and ground force, the friction
     circle gives 1.5x the rear lateral force at slip 0.5-1.5 and 4-7x beyond); fitted on such
     samples, the model lowers the friction of both axles to absorb it (issue 12). None: keep all.
+
+    The road's bank and grade come from :func:`~tire_models.fit.forces.road_attitude` (a log's roll
+    that cannot be a road's is ignored, with a note in ``notes``).
     """
     for name in ("vx", "vy", "r", "delta"):
         log[name]  # raises DriftError naming the missing signal and the source
@@ -221,6 +228,7 @@ def prepare(
     data = {k: np.asarray(log[k], float) for k in log.data}
     Fx = lon_map.apply(data, seg, dt)
     w_r = rear_wheel_speed(data)
+    road, notes = road_attitude(data, seg, dt)
     mask = None
     if max_wheel_slip is not None and w_r is not None:
         mask = np.abs(w_r - data["vx"]) <= max_wheel_slip * np.maximum(np.abs(data["vx"]), 1.0)
@@ -238,6 +246,8 @@ def prepare(
         vy_dot=T(smooth_derivative(data["vy"], dt, seg)),
         r_dot=T(smooth_derivative(data["r"], dt, seg)),
         fit_mask=mask,
+        road=None if road is None else T(road),
+        notes=tuple(notes),
     )
 
 
@@ -274,8 +284,9 @@ class FitModule(torch.nn.Module):
         return torch.stack([vx, self.sensor.to_measured(vx, vy, r), r], -1)
 
     def inputs(self, a: LogArrays) -> torch.Tensor:
-        """``(T, 2)`` model inputs ``[delta_model, Fx]``."""
-        return torch.stack([self.sensor.steer(a.delta), a.Fx], -1)
+        """``(T, 2)`` model inputs ``[delta_model, Fx]``; ``(T, 4)`` with the road's ``[bank, grade]``."""
+        u = torch.stack([self.sensor.steer(a.delta), a.Fx], -1)
+        return u if a.road is None else torch.cat([u, a.road], -1)
 
     def predict(self, a: LogArrays, starts: np.ndarray, H: int, substeps: int = 1) -> torch.Tensor:
         """Open-loop predictions ``(B, H, 3)`` (measurement space) from logged states at ``starts``."""
@@ -321,9 +332,10 @@ def force_samples(mod: FitModule, a: LogArrays) -> dict[str, np.ndarray]:
 
 
 def straight_line_vy_offset(
-    a: LogArrays, r_max_radps: float = 0.02, min_samples: int = 50
+    a: LogArrays, r_max_radps: float = 0.02, min_samples: int = 50, max_bank_rad: float = 0.01
 ) -> tuple[float, float] | None:
-    """Sideslip offsets ``(k, b)`` from straight driving: ``vy ~ k vx + b`` where ``|r|`` is small.
+    """Sideslip offsets ``(k, b)`` from straight driving: ``vy ~ k vx + b`` where ``|r|`` is small
+    (and the road's bank below ``max_bank_rad``, where the log has one).
 
     On a straight the CG sideslip of a single-track model is ~0 (no lateral force is needed), so
     what the sensor reports there is its misalignment and bias (issue 2: ``vy`` offset about
@@ -332,6 +344,8 @@ def straight_line_vy_offset(
     """
     vx, vy, r = a.vx.numpy(), a.vy.numpy(), a.r.numpy()
     s = np.abs(r) < r_max_radps
+    if a.road is not None:  # on a banked straight the tyres hold the car against gravity: a true sideslip
+        s &= np.abs(a.road[:, 0].numpy()) < max_bank_rad
     if s.sum() < min_samples:
         return None
     if np.std(vx[s]) < 1.0:

@@ -120,6 +120,8 @@ def run_fit(
     if lon.kind != "logged":
         echo(f"longitudinal map throttle/brake -> Fx: R^2 {lon.r2:.2f}, delay {lon.delay_s:.2f} s")
     train, test = prepare(train_log, lon, max_wheel_slip=cfg.max_wheel_slip), prepare(test_log, lon)
+    for note in train.notes:
+        echo(note)
     if train.fit_mask is not None:
         echo(
             f"wheel spin: {int((~train.fit_mask).sum())} of {len(train)} training samples have a driven-"
@@ -231,6 +233,7 @@ def run_fit(
         "bounds_hit": list(main.at_bounds),
         "peak_check": peaks,
         "train_samples_left_out_wheel_spin": int((~train.mask()).sum()),
+        "road": list(train.notes),
         "longitudinal_map": lon.to_dict(),
         **delay,
         "train_samples": len(train),
@@ -452,6 +455,8 @@ def run_eval(
         if calibrate == "all":
             echo(f"  steer_delay_s: {calibration['steer_delay_s']['before']:.2f} -> {delay * a_cal.dt:.2f}")
     a = delay_steering(prepare(scored, lon), delay)
+    for note in a.notes:
+        echo(note)
     if len(a.window_starts(1)) == 0:
         raise DriftError(f"{log.source}: no window of two samples above {cfg.min_speed_mps} m/s to evaluate")
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -469,6 +474,7 @@ def run_eval(
         "baselines": baselines,
         "heldout_samples": len(a),
         "steer_delay_s": delay * a.dt,
+        "road": list(a.notes),
         "peak_check": {n: peak_check(_fit_samples(r, p, a), r.tires) for n, r in results.items()},
         "calibrate": calibrate,
         "calibration": calibration,

@@ -80,6 +80,20 @@ def default_bounds(p: VehicleParams) -> dict[str, tuple[float, float]]:
     }
 
 
+def measured_vy(vx, vy_cg, r, x_s_m, k, b_mps):
+    """What the sensor reports for the CG lateral velocity: ``vy_cg + x_s r + k vx + b`` (m/s).
+
+    Any backend and shape; the one definition of the mounting terms (module docstring), used by the
+    fit (:class:`SensorModule`) and by :class:`drift.simulate.Recording`.
+    """
+    return vy_cg + x_s_m * r + k * vx + b_mps
+
+
+def model_steer(delta_meas, scale, offset_rad):
+    """The road-wheel angle (rad) the model uses for a logged steering ``delta_meas`` (rad)."""
+    return scale * delta_meas + offset_rad
+
+
 #: terms fitted by default (all of them); ``fit_sensor=False`` fixes them at their nominal values
 SENSOR_NAMES = tuple(f.name for f in fields(SensorTerms))
 
@@ -165,17 +179,17 @@ class SensorModule(torch.nn.Module):
     def to_cg(self, vx, vy_meas, r):
         """Measured ``vy`` -> CG lateral velocity ``vy_cg = vy_meas - x_s r - k vx - b`` (m/s)."""
         s = self.values()
-        return vy_meas - s["x_s_m"] * r - s["vy_offset_per_vx"] * vx - s["vy_bias_mps"]
+        return vy_meas - measured_vy(vx, 0.0, r, s["x_s_m"], s["vy_offset_per_vx"], s["vy_bias_mps"])
 
     def to_measured(self, vx, vy_cg, r):
         """CG lateral velocity -> the sensor's ``vy`` (m/s): inverse of :meth:`to_cg`."""
         s = self.values()
-        return vy_cg + s["x_s_m"] * r + s["vy_offset_per_vx"] * vx + s["vy_bias_mps"]
+        return measured_vy(vx, vy_cg, r, s["x_s_m"], s["vy_offset_per_vx"], s["vy_bias_mps"])
 
     def steer(self, delta_meas):
         """Logged steering (rad) -> road-wheel angle used by the model (rad)."""
         s = self.values()
-        return s["delta_scale"] * delta_meas + s["delta_offset_rad"]
+        return model_steer(delta_meas, s["delta_scale"], s["delta_offset_rad"])
 
     def vehicle(self) -> VehicleParams:
         """Vehicle parameters with the fitted ``Iz`` (a tensor while fitting)."""
