@@ -119,6 +119,30 @@ class Recording:
         return self.bank_rad == 0 and self.grade_rad == 0
 
 
+#: Two recordings of one car on two tracks (issue 18's transfer check; tests/test_transfer.py,
+#: benchmarks/fit_transfer.py): a flat track with the sensor near the CG and a slow, delayed steering
+#: channel; a banked and graded one with another mounting and steering calibration.
+RECORDINGS = {
+    "flat": Recording(
+        x_s_m=0.3,
+        vy_offset_per_vx=0.01,
+        vy_bias_mps=0.05,
+        delta_scale=1.1,
+        delta_offset_rad=0.005,
+        steer_delay_s=0.1,
+    ),
+    "banked": Recording(
+        x_s_m=0.6,
+        vy_offset_per_vx=-0.008,
+        vy_bias_mps=-0.08,
+        delta_scale=0.85,
+        delta_offset_rad=-0.006,
+        bank_rad=0.15,
+        grade_rad=0.05,
+    ),
+}
+
+
 @dataclass(frozen=True)
 class DriverConfig:
     """Randomised driver of :func:`simulate_log` (one per scenario, see :func:`driver_config`).

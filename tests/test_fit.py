@@ -90,7 +90,8 @@ def test_same_seed_same_fit_and_resume_loses_nothing(tmp_path):
     run_fit(log, cfg, tmp_path / "a", show_progress=False, echo=lambda *a: None)
     run_fit(log, cfg, tmp_path / "b", show_progress=False, echo=lambda *a: None)
     pa, pb = _params(tmp_path / "a"), _params(tmp_path / "b")
-    assert pa["front"] == pb["front"] and pa["rear"] == pb["rear"] and pa["sensor"] == pb["sensor"]
+    assert pa["front"] == pb["front"] and pa["rear"] == pb["rear"] and pa["car"] == pb["car"]
+    assert pa["recording"] == pb["recording"]
     # interrupted after epoch 1, then resumed: identical to the uninterrupted fit
     with pytest.raises(FitInterrupted):
         run_fit(log, cfg, tmp_path / "c", stop_after_epoch=1, show_progress=False, echo=lambda *a: None)
@@ -98,7 +99,8 @@ def test_same_seed_same_fit_and_resume_loses_nothing(tmp_path):
     assert torch.load(tmp_path / "c" / "checkpoints" / "linear.pt", weights_only=False)["epoch"] == 1
     run_fit(log, cfg, tmp_path / "c", resume=True, show_progress=False, echo=lambda *a: None)
     pc = _params(tmp_path / "c")
-    assert pa["front"] == pc["front"] and pa["rear"] == pc["rear"] and pa["sensor"] == pc["sensor"]
+    assert pa["front"] == pc["front"] and pa["rear"] == pc["rear"] and pa["car"] == pc["car"]
+    assert pa["recording"] == pc["recording"]
     # a fresh fit into a used folder starts over instead of continuing the old checkpoint
     run_fit(log, _small_cfg(epochs=1), tmp_path / "a", show_progress=False, echo=lambda *a: None)
     assert torch.load(tmp_path / "a" / "checkpoints" / "linear.pt", weights_only=False)["epoch"] == 1
@@ -147,7 +149,10 @@ def _check_run(run):
             np.isfinite(b["multi_step_rmse"][c]) and b["multi_step_rmse"][c] >= 0 for c in ("vx", "vy", "r")
         ), name
     d = yaml.safe_load((run / "model.yaml").read_text())
-    assert set(d["sensor"]) >= {"x_s_m", "delta_offset_rad", "delta_scale", "vy_offset_per_vx", "Iz_kgm2"}
+    # the car's terms apart from the recording's
+    assert set(d["car"]) == {"Iz_kgm2", "Fyf_offset_N", "Fyr_offset_N"}
+    assert set(d["recording"]) >= {"log", "x_s_m", "delta_offset_rad", "delta_scale", "vy_offset_per_vx"}
+    assert set(d["recording"]) >= {"vy_bias_mps", "steer_delay_s", "longitudinal_map", "road"}
     assert isinstance(d["bounds_hit"], list)
     assert (run / "curves.png").stat().st_size > 1000 and (run / "timeseries.png").stat().st_size > 1000
     load_tires(run)
@@ -187,7 +192,7 @@ def test_drift_fit_end_to_end_on_real_log(tmp_path):
     # the steering command leads the yaw response on this log: the fitted delay is interior, 0.1-0.3 s
     assert m["steer_delay_fitted"] and 0.1 <= m["steer_delay_s"] <= 0.3
     y = yaml.safe_load((tmp_path / "run" / "model.yaml").read_text())
-    assert y["steer_delay_s"] == m["steer_delay_s"]
+    assert y["recording"]["steer_delay_s"] == m["steer_delay_s"]
     # every model's curve peak against its force samples
     assert set(m["peak_check"]) == {"pacejka", "linear"}
     for c in m["peak_check"]["pacejka"].values():
@@ -320,7 +325,8 @@ def test_sensor_module_transforms_are_inverse_and_report_bounds():
 
     p = load_vehicle("iac")
     sm = SensorModule(p, init=SensorTerms(x_s_m=0.7, vy_offset_per_vx=0.01, vy_bias_mps=0.02, Iz_kgm2=p.Iz))
-    vx, vy, r = torch.tensor([10.0, 20.0]), torch.tensor([0.1, -0.2]), torch.tensor([0.3, -0.1])
+    T = lambda x: torch.tensor(x, dtype=torch.float64)  # noqa: E731  (the fit's precision)
+    vx, vy, r = T([10.0, 20.0]), T([0.1, -0.2]), T([0.3, -0.1])
     with torch.no_grad():
         np.testing.assert_allclose(sm.to_measured(vx, sm.to_cg(vx, vy, r), r), vy, atol=1e-12)
         np.testing.assert_allclose(sm.to_cg(vx, vy, r), vy - 0.7 * r - 0.01 * vx - 0.02, atol=1e-6)
@@ -559,3 +565,42 @@ def test_drift_eval_recalibrates_the_steering_channel_of_another_recording(tmp_p
     assert c["pacejka"]["delta_offset_rad"]["after"] == pytest.approx(0.01, abs=0.003)
     r = lambda m: m["heldout"]["multi_step_rmse"]["r"]  # noqa: E731
     assert r(raw) > 2 * r(cal) and r(cal) < 1.5 * r(ref) + 1e-3
+
+
+def test_longitudinal_map_recovers_a_power_limited_drive_and_keeps_its_shape():
+    """A straight-line car whose drive force is ``throttle (F0 + P / max(vx, 5))`` and whose brake is
+    ``-c p_brake``: the map recovers F0, P and c from the speed trace, reports the speeds it saw, and
+    a positive brake coefficient (an unphysical fit) is held at zero."""
+    from tire_models.fit.forces import fit_longitudinal_map
+
+    p = load_vehicle("sports")
+    F0, P, c = 3000.0, 60_000.0, 0.004
+    rng = np.random.default_rng(0)
+    dt, n = 0.02, 15_000
+    ramp = lambda x: np.convolve(x, np.ones(25) / 25, mode="same")  # noqa: E731  (pedals move in 0.5 s)
+    thr = ramp(np.clip(np.repeat(rng.uniform(-0.6, 1.0, n // 100), 100), 0, 1))
+    brk = np.where(thr == 0, ramp(np.repeat(rng.uniform(0, 1e6, n // 100), 100)), 0.0)
+    vx = np.empty(n)
+    v = 10.0
+    for i in range(n):
+        vx[i] = v
+        Fx = thr[i] * (F0 + P / max(v, 5.0)) - c * brk[i] * (v > 1.0)
+        resist = p.c_drag * v * v + p.c_roll * p.m * p.g * np.tanh(v / 0.5)
+        v = max(v + dt * (Fx - resist) / p.m, 0.5)
+    data = {"vx": vx, "vy": 0 * vx, "r": 0 * vx, "throttle": thr, "brake_Pa": brk}
+    lon = fit_longitudinal_map(data, np.zeros(n, dtype=int), dt, p, max_delay_s=0.0)
+    assert lon.coef_N["throttle"] == pytest.approx(F0, rel=0.05)
+    assert lon.coef_N["throttle/vx"] == pytest.approx(P, rel=0.05)
+    assert lon.coef_N["brake_Pa"] == pytest.approx(-c, rel=0.05)
+    assert lon.vx_range_mps == pytest.approx(tuple(np.percentile(vx, [1, 99])))
+    assert lon.needs() == ["throttle", "brake_Pa"]
+    # a "brake" that is pressed whenever the car speeds up would have to drive it: held at zero
+    fake = {k: v for k, v in data.items() if k != "throttle"} | {"brake_Pa": 1e6 * thr}
+    flipped = fit_longitudinal_map(fake, np.zeros(n, int), dt, p, max_delay_s=0.0)
+    assert flipped.coef_N["brake_Pa"] == 0.0 and flipped.needs() == []
+    again = LongitudinalMap.from_dict(lon.to_dict())
+    np.testing.assert_allclose(again.apply(data, np.zeros(n, int), dt), lon.apply(data, np.zeros(n, int), dt))
+    old = LongitudinalMap.from_dict(
+        {"kind": "throttle_brake", "coef_N": {"throttle": 1.0, "brake_Pa": 0, "1": 2}}
+    )
+    assert old.vx_range_mps is None and old.apply(data, np.zeros(n, int), dt)[0] == thr[0] + 2

@@ -55,7 +55,7 @@ def test_run_fit_reports_and_applies_the_fitted_delay(tmp_path):
     m = run_fit(
         log, FitConfig(**kw, sensor_terms=()), tmp_path / "a", show_progress=False, echo=lambda *a: None
     )
-    y = yaml.safe_load((tmp_path / "a" / "model.yaml").read_text())
+    y = yaml.safe_load((tmp_path / "a" / "model.yaml").read_text())["recording"]
     assert abs(y["steer_delay_samples"] - k) <= 1 and y["steer_delay_fitted"] is True
     assert m["steer_delay_s"] == pytest.approx(y["steer_delay_samples"] * dt) and y[
         "steer_delay_bounds_s"

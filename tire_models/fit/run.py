@@ -18,6 +18,7 @@ from tire_models.fit.delay import choose_steer_delay, delay_steering
 from tire_models.fit.evaluate import model_metrics, peak_check, persistence_metrics, predictions, step_rmse
 from tire_models.fit.forces import LongitudinalMap, fit_longitudinal_map
 from tire_models.fit.pipeline import (
+    RECORDING_TERMS,
     FitConfig,
     FitInterrupted,
     FitResult,
@@ -46,19 +47,43 @@ SENSOR_UNITS = {
 
 
 def _extra(
-    res: FitResult, p: VehicleParams, lon: LongitudinalMap, source: str, delay: dict[str, Any]
+    res: FitResult,
+    p: VehicleParams,
+    lon: LongitudinalMap,
+    source: str,
+    delay: dict[str, Any],
+    road: list[str],
 ) -> dict[str, Any]:
+    """``model.yaml``'s sections beside the tyres: what belongs to the car (``vehicle``, ``car``), and what
+    belongs to the recording it was fitted on (``recording``: the log, its sensor mounting and
+    steering channel, steering delay, longitudinal map and road), which ``drift eval --calibrate``
+    re-estimates on another log."""
     b = default_bounds(p)
+    terms = res.sensor.to_dict()
     return {
         "vehicle": p.to_dict(),
-        "log": source,
-        **delay,
-        "sensor": {k: float(v) for k, v in res.sensor.to_dict().items()},
+        "car": {k: float(v) for k, v in terms.items() if k not in RECORDING_TERMS},
+        "recording": {
+            "log": source,
+            **{k: float(v) for k, v in terms.items() if k in RECORDING_TERMS},
+            **{k: v for k, v in delay.items() if k != "steer_delay_fit_s"},  # a timing, in metrics.json
+            "longitudinal_map": lon.to_dict(),
+            "road": list(road),
+        },
         "sensor_bounds": {k: [float(lo), float(hi)] for k, (lo, hi) in b.items()},
         "bounds_hit": list(res.at_bounds),
-        "longitudinal_map": lon.to_dict(),
         "fit_s": float(res.fit_s),
     }
+
+
+def read_fit_sections(d: dict) -> tuple[SensorTerms, dict]:
+    """``(sensor terms, recording section)`` of a parsed ``model.yaml``; also of one written before the
+    car/recording split (flat ``sensor``, ``longitudinal_map`` and ``steer_delay_*`` at the top)."""
+    if "car" in d:
+        rec = dict(d["recording"])
+        return SensorTerms.from_dict({**d["car"], **rec}), rec
+    old = {k: d[k] for k in ("log", "longitudinal_map", "steer_delay_s", "steer_delay_samples") if k in d}
+    return SensorTerms.from_dict(d["sensor"]), old
 
 
 def _load_result(folder: Path) -> FitResult:
@@ -66,7 +91,7 @@ def _load_result(folder: Path) -> FitResult:
     return FitResult(
         d["model"],
         load_tires(folder),
-        SensorTerms.from_dict(d["sensor"]),
+        read_fit_sections(d)[0],
         list(d.get("bounds_hit", [])),
         float(d["fit_s"]),
         {},
@@ -118,7 +143,11 @@ def run_fit(
         {k: np.asarray(train_log[k]) for k in train_log.data}, seg, train_log.dt, p, source=str(log.source)
     )
     if lon.kind != "logged":
-        echo(f"longitudinal map throttle/brake -> Fx: R^2 {lon.r2:.2f}, delay {lon.delay_s:.2f} s")
+        lo, hi = lon.vx_range_mps
+        echo(
+            f"longitudinal map throttle/brake -> Fx: R^2 {lon.r2:.2f}, delay {lon.delay_s:.2f} s, "
+            f"fitted at {lo:.0f}-{hi:.0f} m/s"
+        )
     train, test = prepare(train_log, lon, max_wheel_slip=cfg.max_wheel_slip), prepare(test_log, lon)
     for note in train.notes:
         echo(note)
@@ -194,7 +223,7 @@ def run_fit(
                 progress=bar.update,
                 stop_after_epoch=stop_after_epoch,
             )
-            save_tires(res.tires, folder, _extra(res, p, lon, str(log.source), delay))
+            save_tires(res.tires, folder, _extra(res, p, lon, str(log.source), delay, train.notes))
             results[name] = res
     except KeyboardInterrupt:
         bar.close()
@@ -207,7 +236,7 @@ def run_fit(
     bar.close()
 
     main = results[cfg.model]
-    save_tires(main.tires, run_dir, _extra(main, p, lon, str(log.source), delay))
+    save_tires(main.tires, run_dir, _extra(main, p, lon, str(log.source), delay, train.notes))
 
     # ---- evaluation --------------------------------------------------------------------
     baselines: dict[str, Any] = {"persistence": persistence_metrics(test, cfg.eval_horizon_s)}
@@ -395,22 +424,28 @@ def run_eval(
         raise DriftError(f"--tires {fit_dir}: not a drift fit run folder (model.yaml, fit_config.json)")
     cfg, saved = load_config(fit_dir)
     y, _ = read_model_yaml(fit_dir)
+    rec = read_fit_sections(y)[1]
     if "vehicle" in y:
         p = VehicleParams.from_dict(y["vehicle"], source=str(fit_dir / "model.yaml"))
     else:
         p = load_vehicle(cfg.vehicle)
-    lon = LongitudinalMap.from_dict(y.get("longitudinal_map", {"kind": "logged"}))
-    need = ["Fx"] if lon.kind == "logged" else [k for k, c in lon.coef_N.items() if k != "1" and c != 0.0]
-    missing = [k for k in need if not log.has(k)]
+    lon = LongitudinalMap.from_dict(rec.get("longitudinal_map", {"kind": "logged"}))
+    missing = [k for k in lon.needs() if not log.has(k)]
     if missing:
         raise DriftError(
             f"{log.source}: the fit's longitudinal map ({lon.kind}) needs {missing}; map them in --column-map"
+        )
+    vx_hi = float(np.percentile(np.asarray(log["vx"]), 99))
+    if lon.vx_range_mps is not None and vx_hi > 1.2 * lon.vx_range_mps[1]:
+        echo(
+            f"note: this log reaches {vx_hi:.0f} m/s; the longitudinal map was fitted at "
+            f"{lon.vx_range_mps[0]:.0f}-{lon.vx_range_mps[1]:.0f} m/s and extrapolates beyond"
         )
     if calibrate == "none":
         scored, cal = log.select(min_speed_mps=cfg.min_speed_mps), None
     else:
         cal, scored = log.split(calibration_minutes, cfg.min_speed_mps)
-    delay = int(y.get("steer_delay_samples", 0))
+    delay = int(rec.get("steer_delay_samples", 0))
     results = {cfg.model: _load_result(fit_dir)}
     for name in cfg.baselines:
         if name != cfg.model and (fit_dir / "baselines" / name / "model.yaml").exists():
@@ -445,7 +480,7 @@ def run_eval(
         }
         calibration = {
             "minutes": calibration_minutes,
-            "steer_delay_s": {"before": float(y.get("steer_delay_s", 0.0)), "after": delay * a_cal.dt},
+            "steer_delay_s": {"before": float(rec.get("steer_delay_s", 0.0)), "after": delay * a_cal.dt},
             **({"steer_delay_scores": scores} if calibrate == "all" else {}),
             **changed,
         }
