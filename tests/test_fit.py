@@ -567,40 +567,48 @@ def test_drift_eval_recalibrates_the_steering_channel_of_another_recording(tmp_p
     assert r(raw) > 2 * r(cal) and r(cal) < 1.5 * r(ref) + 1e-3
 
 
-def test_longitudinal_map_recovers_a_power_limited_drive_and_keeps_its_shape():
-    """A straight-line car whose drive force is ``throttle (F0 + P / max(vx, 5))`` and whose brake is
-    ``-c p_brake``: the map recovers F0, P and c from the speed trace, reports the speeds it saw, and
-    a positive brake coefficient (an unphysical fit) is held at zero."""
+def test_longitudinal_map_extrapolates_at_constant_power_and_keeps_its_shape():
+    """A straight-line car whose drive is ``throttle min(F0, P / vx)`` (constant force up to 15 m/s,
+    constant power beyond) and whose brake is ``-c p_brake``, driven at 5-15 m/s: the map recovers F0
+    and c, reports the speeds it saw, and above them predicts the power-limited force (a map that
+    holds the force over-drives by 1.7x at 25 m/s); a positive brake coefficient (unphysical) is
+    held at zero."""
     from tire_models.fit.forces import fit_longitudinal_map
 
     p = load_vehicle("sports")
-    F0, P, c = 3000.0, 60_000.0, 0.004
+    F0, v_p, c = 4000.0, 15.0, 0.004
+    drive = lambda thr, v: thr * np.minimum(F0, F0 * v_p / np.maximum(v, 1e-3))  # noqa: E731
     rng = np.random.default_rng(0)
     dt, n = 0.02, 15_000
-    ramp = lambda x: np.convolve(x, np.ones(25) / 25, mode="same")  # noqa: E731  (pedals move in 0.5 s)
-    thr = ramp(np.clip(np.repeat(rng.uniform(-0.6, 1.0, n // 100), 100), 0, 1))
-    brk = np.where(thr == 0, ramp(np.repeat(rng.uniform(0, 1e6, n // 100), 100)), 0.0)
-    vx = np.empty(n)
-    v = 10.0
+    v_ref = np.repeat(rng.uniform(5.0, 15.0, n // 150), 150)  # a driver holding random speeds
+    vx, thr, brk = np.empty(n), np.zeros(n), np.zeros(n)
+    v, pedal = 10.0, 0.0
     for i in range(n):
-        vx[i] = v
-        Fx = thr[i] * (F0 + P / max(v, 5.0)) - c * brk[i] * (v > 1.0)
+        pedal += 0.05 * (np.clip(0.5 * (v_ref[i] - v), -1, 1) - pedal)  # pedals move in about 0.4 s
+        vx[i], thr[i], brk[i] = v, max(pedal, 0.0), 1e6 * max(-pedal, 0.0)
+        Fx = drive(thr[i], v) - c * brk[i]
         resist = p.c_drag * v * v + p.c_roll * p.m * p.g * np.tanh(v / 0.5)
-        v = max(v + dt * (Fx - resist) / p.m, 0.5)
+        v += dt * (Fx - resist) / p.m
     data = {"vx": vx, "vy": 0 * vx, "r": 0 * vx, "throttle": thr, "brake_Pa": brk}
-    lon = fit_longitudinal_map(data, np.zeros(n, dtype=int), dt, p, max_delay_s=0.0)
+    seg = np.zeros(n, dtype=int)
+    lon = fit_longitudinal_map(data, seg, dt, p, max_delay_s=0.0)
     assert lon.coef_N["throttle"] == pytest.approx(F0, rel=0.05)
-    assert lon.coef_N["throttle/vx"] == pytest.approx(P, rel=0.05)
     assert lon.coef_N["brake_Pa"] == pytest.approx(-c, rel=0.05)
     assert lon.vx_range_mps == pytest.approx(tuple(np.percentile(vx, [1, 99])))
+    assert lon.vx_range_mps[1] == pytest.approx(v_p, abs=0.5)
     assert lon.needs() == ["throttle", "brake_Pa"]
+    fast = {"vx": np.full(10, 25.0), "throttle": np.ones(10), "brake_Pa": np.zeros(10)}
+    pred = lon.apply(fast, np.zeros(10, int), dt) - lon.coef_N["1"]
+    assert pred == pytest.approx(drive(1.0, 25.0), rel=0.05)  # 2400 N; held force: 4000 N
     # a "brake" that is pressed whenever the car speeds up would have to drive it: held at zero
     fake = {k: v for k, v in data.items() if k != "throttle"} | {"brake_Pa": 1e6 * thr}
-    flipped = fit_longitudinal_map(fake, np.zeros(n, int), dt, p, max_delay_s=0.0)
+    flipped = fit_longitudinal_map(fake, seg, dt, p, max_delay_s=0.0)
     assert flipped.coef_N["brake_Pa"] == 0.0 and flipped.needs() == []
     again = LongitudinalMap.from_dict(lon.to_dict())
-    np.testing.assert_allclose(again.apply(data, np.zeros(n, int), dt), lon.apply(data, np.zeros(n, int), dt))
+    np.testing.assert_allclose(
+        again.apply(fast, np.zeros(10, int), dt), lon.apply(fast, np.zeros(10, int), dt)
+    )
     old = LongitudinalMap.from_dict(
         {"kind": "throttle_brake", "coef_N": {"throttle": 1.0, "brake_Pa": 0, "1": 2}}
     )
-    assert old.vx_range_mps is None and old.apply(data, np.zeros(n, int), dt)[0] == thr[0] + 2
+    assert old.vx_range_mps is None and old.apply(fast, np.zeros(10, int), dt)[0] == 1.0 + 2  # never limited

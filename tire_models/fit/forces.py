@@ -86,27 +86,27 @@ def _shift(x: np.ndarray, k: int, segment: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class LongitudinalMap:
-    """``Fx = sum_i coef_i * feature_i`` with the inputs delayed by ``delay_s``.
+    """``Fx = c_throttle throttle min(1, v_hi / vx) + c_brake brake_Pa + c_1``, inputs delayed by ``delay_s``.
 
-    Features (their names are the keys of ``coef_N``): ``throttle`` (N per unit pedal: a drive whose
-    force follows the pedal, as an engine's torque does), ``throttle/vx`` (W per unit pedal:
-    ``throttle * P / max(vx, 5 m/s)``, the part of the drive limited by power, so the force falls
-    with speed as through the gears), ``brake_Pa`` (N/Pa) and ``1`` (N, absorbs the mean error of the
-    vehicle file's drag and rolling resistance). The drive coefficients are kept >= 0 and the brake's
-    <= 0 (bounded least squares), so the map keeps its physical shape where it extrapolates. Richer
-    maps (speed products, squares) extrapolate badly; a map from 3 slow minutes of the IAC log
-    (8-14 m/s) predicts the rest (8-27 m/s) with R^2 0.81 and a bias above 20 m/s of +4 N, against
-    0.55 and +577 N with the pedal alone (docs/fitting.md). A log with an ``Fx`` column uses it
-    directly (``kind="logged"``).
+    Features (their names are the keys of ``coef_N``): ``throttle`` (N per unit pedal), ``brake_Pa``
+    (N/Pa) and ``1`` (N, absorbs the mean error of the vehicle file's drag and rolling resistance);
+    the drive coefficient is kept >= 0 and the brake's <= 0 (bounded least squares). Physically
+    shaped where it extrapolates: within the speeds it was fitted at the pedal sets the force (as an
+    engine's torque does in a gear); above the highest, ``v_hi`` (``vx_range_mps[1]``), the drive
+    keeps the power it had there, ``c_throttle throttle v_hi / vx``, as a power-limited drivetrain
+    does, instead of a force that grows without bound relative to the car's. Measured on the IAC log,
+    fitted on the first 3 min (8-14 m/s), scored on the rest (8-27 m/s): R^2 0.81 and a mean error
+    above 20 m/s of -447 N, against 0.54 and +584 N with the force held (docs/fitting.md). Richer
+    maps (speed products, squares) extrapolate badly. A log with an ``Fx`` column uses it directly
+    (``kind="logged"``).
 
     Attributes:
         kind: ``"logged"`` (log has ``Fx``) or ``"throttle_brake"``.
-        coef_N: coefficients by feature name (units: N per feature unit). A map saved before
-            ``throttle/vx`` existed lacks it: a missing feature counts as zero.
+        coef_N: coefficients by feature name (units: N per feature unit).
         delay_s: input delay (s) chosen by the fit.
         r2: coefficient of determination of the fit on the training data.
         vx_range_mps: ``(lo, hi)`` speeds (m/s, 1st and 99th percentile) the map was fitted on; None
-            when unknown (logged, or saved by an older version).
+            when unknown (logged, or saved by an older version: then the force is never limited).
     """
 
     kind: str = "logged"
@@ -115,33 +115,31 @@ class LongitudinalMap:
     r2: float = float("nan")
     vx_range_mps: tuple[float, float] | None = None
 
-    FEATURES = ("throttle", "throttle/vx", "brake_Pa", "1")
-    #: the log signal each feature needs
-    SIGNALS = {"throttle": "throttle", "throttle/vx": "throttle", "brake_Pa": "brake_Pa"}
-    #: the speed below which the power-limited part stops growing (m/s): a gear's force is bounded
-    V_MIN_MPS = 5.0
+    FEATURES = ("throttle", "brake_Pa", "1")
 
     @staticmethod
-    def features(data: dict, segment: np.ndarray, delay_steps: int) -> np.ndarray:
-        """Feature matrix ``(T, 4)`` from arrays ``vx`` and ``throttle`` and/or ``brake_Pa``."""
+    def features(data: dict, segment: np.ndarray, delay_steps: int, v_hi: float | None = None) -> np.ndarray:
+        """Feature matrix ``(T, 3)`` from arrays ``vx`` and ``throttle`` and/or ``brake_Pa``; the pedal
+        scaled by ``min(1, v_hi / vx)`` (``v_hi`` in m/s, None: not scaled)."""
         vx = np.asarray(data["vx"], float)
         thr = _shift(np.asarray(data.get("throttle", np.zeros_like(vx)), float), delay_steps, segment)
         brk = _shift(np.asarray(data.get("brake_Pa", np.zeros_like(vx)), float), delay_steps, segment)
-        power = thr / np.maximum(vx, LongitudinalMap.V_MIN_MPS)
-        return np.stack([thr, power, brk, np.ones_like(vx)], axis=-1)
+        if v_hi is not None:
+            thr = thr * np.minimum(1.0, v_hi / np.maximum(vx, 1e-3))
+        return np.stack([thr, brk, np.ones_like(vx)], axis=-1)
 
     def needs(self) -> list[str]:
         """Log signals this map reads (``Fx`` for a logged map)."""
         if self.kind == "logged":
             return ["Fx"]
-        used = [self.SIGNALS[k] for k, c in self.coef_N.items() if k in self.SIGNALS and c != 0.0]
-        return list(dict.fromkeys(used))
+        return [k for k in ("throttle", "brake_Pa") if self.coef_N.get(k, 0.0) != 0.0]
 
     def apply(self, data: dict, segment: np.ndarray, dt: float) -> np.ndarray:
         """Longitudinal force ``Fx (T,)`` in N for the arrays in ``data``."""
         if self.kind == "logged":
             return np.asarray(data["Fx"], float)
-        X = self.features(data, segment, int(round(self.delay_s / dt)))
+        v_hi = None if self.vx_range_mps is None else self.vx_range_mps[1]
+        X = self.features(data, segment, int(round(self.delay_s / dt)), v_hi)
         return X @ np.array([self.coef_N.get(k, 0.0) for k in self.FEATURES])
 
     def to_dict(self) -> dict:
@@ -234,7 +232,8 @@ def fit_longitudinal_map(
     zero lateral forces, gravity on the road of :func:`road_attitude`), where ``dvx/dt`` is a
     Savitzky-Golay derivative of ``vx``.
     Bounded least squares over the features (drive >= 0, brake <= 0; :func:`scipy.optimize.lsq_linear`),
-    for each delay in ``0..max_delay_s``; the best ``R^2`` wins.
+    for each delay in ``0..max_delay_s``; the best ``R^2`` wins. The map keeps the speeds it saw
+    (1st and 99th percentile) and limits the drive to constant power above them.
 
     Raises:
         DriftError: the log has neither ``Fx`` nor ``throttle``/``brake_Pa``.
@@ -255,8 +254,8 @@ def fit_longitudinal_map(
     u0 = np.stack([zero, zero], -1) if road is None else np.column_stack([zero, zero, road])
     a0 = body_derivatives(np.stack([vx, vy, r], -1), u0, p, None, forces=f0)[..., 0]
     target = p.m * (vx_dot - a0)  # Fx*(1 for drive) ~ m*(vx_dot - a0); brake split stays affine with cos(0)=1
-    # drive coefficients >= 0, brake <= 0, the constant free
-    lo, hi = np.array([0.0, 0.0, -np.inf, -np.inf]), np.array([np.inf, np.inf, 0.0, np.inf])
+    # drive coefficient >= 0, brake <= 0, the constant free; within the fitted speeds v_hi never binds
+    lo, hi = np.array([0.0, -np.inf, -np.inf]), np.array([np.inf, 0.0, np.inf])
     best = None
     for k in range(int(round(max_delay_s / dt)) + 1):
         X = LongitudinalMap.features(data, segment, k)
