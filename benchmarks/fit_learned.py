@@ -285,10 +285,11 @@ def _lon_map(train_log, p, source):
 def _pipeline_delay(a, out: Path):
     """``a`` with the steering delay the part-1 pipeline fitted (``model.yaml``) applied."""
     from tire_models.fit.delay import delay_steering
+    from tire_models.fit.run import read_fit_sections
     from tire_models.io import read_model_yaml
 
     d, _ = read_model_yaml(out)
-    return delay_steering(a, int(d.get("steer_delay_samples", 0)))
+    return delay_steering(a, int(read_fit_sections(d)[1].get("steer_delay_samples", 0)))
 
 
 def _scores(name: str, err: torch.Tensor, **extra) -> dict:

@@ -13,6 +13,7 @@ from drift.vehicle import f, load_vehicle, rollout
 from tire_models import AxleTires, Pacejka
 from tire_models.fit import FitConfig, FitInterrupted, fit_one, prepare, run_fit
 from tire_models.fit.forces import LongitudinalMap
+from tire_models.fit.sensor import SensorTerms
 from tire_models.io import load_tires, save_tires
 
 REAL_LOG = Path(__file__).resolve().parents[2] / "shared/data/driving/iac/Putnam_park2023_run4_2.csv"
@@ -612,3 +613,24 @@ def test_longitudinal_map_extrapolates_at_constant_power_and_keeps_its_shape():
         {"kind": "throttle_brake", "coef_N": {"throttle": 1.0, "brake_Pa": 0, "1": 2}}
     )
     assert old.vx_range_mps is None and old.apply(fast, np.zeros(10, int), dt)[0] == 1.0 + 2  # never limited
+
+
+def test_a_run_folder_written_before_the_car_recording_split_still_reads(tmp_path):
+    from tire_models.fit.run import read_fit_sections
+
+    run_fit(
+        simulate(seconds=50.0, dt=0.04),
+        _small_cfg(),
+        tmp_path / "new",
+        show_progress=False,
+        echo=lambda *a: None,
+    )
+    new = _params(tmp_path / "new")
+    rec = new["recording"]
+    old = {k: v for k, v in new.items() if k not in ("car", "recording")}
+    old |= {"sensor": {**new["car"], **{k: rec[k] for k in rec if k in SensorTerms.__dataclass_fields__}}}
+    old |= {k: rec[k] for k in ("log", "longitudinal_map", "steer_delay_s", "steer_delay_samples")}
+    terms_new, rec_new = read_fit_sections(new)
+    terms_old, rec_old = read_fit_sections(old)
+    assert terms_old == terms_new and terms_new.Iz_kgm2 == new["car"]["Iz_kgm2"]
+    assert rec_old == {k: rec_new[k] for k in rec_old}
