@@ -94,7 +94,7 @@ class LongitudinalMap:
     shaped where it extrapolates: within the speeds it was fitted at the pedal sets the force (as an
     engine's torque does in a gear); above the highest, ``v_hi`` (``vx_range_mps[1]``), the drive
     keeps the power it had there, ``c_throttle throttle v_hi / vx``, as a power-limited drivetrain
-    does, instead of a force that grows without bound relative to the car's. Measured on the IAC log,
+    does, instead of holding the force (a power growing with speed). Measured on the IAC log,
     fitted on the first 3 min (8-14 m/s), scored on the rest (8-27 m/s): R^2 0.81 and a mean error
     above 20 m/s of -447 N, against 0.54 and +584 N with the force held (docs/fitting.md). Richer
     maps (speed products, squares) extrapolate badly. A log with an ``Fx`` column uses it directly
