@@ -81,7 +81,8 @@ def road_gravity(vx, r, bank, grade, p: VehicleParams):
     about the road normal, so the turn rate about the vertical is ``r / cos(bank)``). At the neutral
     speed of a banked turn the tyres carry no lateral force and ``gn = g / cos(bank)``.
 
-    Shapes: any, broadcast. Source: ISO 8855:2011 (axes, angles); Rajamani, Ch. 3 (the road bank angle in the lateral model).
+    Shapes: any, broadcast. Source: ISO 8855:2011 (axes, angles); Rajamani, Ch. 3 (the road bank
+    angle in the lateral model).
     """
     m = namespace(vx, r, bank, grade)
     cg = m.cos(grade)
