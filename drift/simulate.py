@@ -65,6 +65,14 @@ class SensorNoise:
     def none() -> SensorNoise:
         return SensorNoise(0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
 
+    @staticmethod
+    def of(noise: SensorNoise | float | None) -> SensorNoise:
+        """A :class:`SensorNoise` as the simulators take it: itself, a float scaling the default
+        noise (0: clean), or None (the default noise)."""
+        if isinstance(noise, SensorNoise):
+            return noise
+        return SensorNoise().scaled(1.0 if noise is None else float(noise))
+
     def scaled(self, s: float) -> SensorNoise:
         return SensorNoise(
             *(s * v for v in (self.vx_mps, self.vy_mps, self.r_radps, self.a_mps2, self.pos_m, self.psi_rad))
@@ -228,12 +236,7 @@ def simulate_log(
     rec = recording if recording is not None else Recording()
     nu = 2 if rec.flat else 4
     drv = driver if driver is not None else driver_config(scenario)
-    if noise is None:
-        nz = SensorNoise()
-    elif isinstance(noise, SensorNoise):
-        nz = noise
-    else:
-        nz = SensorNoise().scaled(float(noise))
+    nz = SensorNoise.of(noise)
     rng = np.random.default_rng(seed)
     n = int(round(minutes * 60.0 / dt))
     B = max(

@@ -514,6 +514,8 @@ def test_drift_eval_refuses_what_it_cannot_evaluate(tmp_path):
         run_eval(no_fx, tmp_path / "fit", tmp_path / "eval")
     with pytest.raises(DriftError, match="not a drift fit run folder"):
         run_eval(log, tmp_path, tmp_path / "eval")
+    with pytest.raises(DriftError, match="--calibration-minutes must be positive, got 0"):
+        run_eval(log, tmp_path / "fit", tmp_path / "eval", calibrate="offsets", calibration_minutes=0)
 
 
 @pytest.fixture(scope="module")

@@ -118,11 +118,7 @@ def simulate_drift_log(
     drv = driver or DriftDriverConfig()
     if not (minutes > 0 and dt > 0 and substeps >= 1):
         raise DriftError(f"simulate_drift_log: minutes ({minutes}) and dt ({dt}) must be positive")
-    nz = (
-        noise
-        if isinstance(noise, SensorNoise)
-        else SensorNoise().scaled(1.0 if noise is None else float(noise))
-    )
+    nz = SensorNoise.of(noise)
     rng = np.random.default_rng(seed)
     n = int(round(minutes * 60.0 / dt))
     ctrl = driver_tires(w)

@@ -39,15 +39,20 @@ def run(o: Options) -> None:
     from drift.errors import DriftError
     from drift.runs import make_run_dir
     from drift.vehicle import load_vehicle
+    from drift.vehicle.tires import fitted_vehicle
     from tire_models.fit.pipeline import load_config
     from tire_models.fit.run import load_fit_log, run_eval
+    from tire_models.io import read_model_yaml
 
     if not (o.tires / "fit_config.json").exists():
         raise DriftError(f"--tires {o.tires}: not the run folder of a drift fit (no fit_config.json)")
     if o.deep_dynamics_steps is not None and o.deep_dynamics_steps < 1:
         raise DriftError(f"--deep-dynamics-steps must be >= 1, got {o.deep_dynamics_steps}")
+    if not o.calibration_minutes > 0:
+        raise DriftError(f"--calibration-minutes must be positive, got {o.calibration_minutes}")
     cfg, _ = load_config(o.tires)
-    log = load_fit_log(o.log, o.column_map, mass_kg=load_vehicle(cfg.vehicle).m)
+    p = fitted_vehicle(read_model_yaml(o.tires)[0]) or load_vehicle(cfg.vehicle)  # the car it was fitted for
+    log = load_fit_log(o.log, o.column_map, mass_kg=p.m)
     run_dir = make_run_dir("eval", o.out)
     write_options(run_dir, o)
     run_eval(log, o.tires, run_dir, o.deep_dynamics_steps, o.calibrate, o.calibration_minutes)

@@ -38,7 +38,7 @@ from typing import NamedTuple
 import numpy as np
 
 from drift.backend import namespace
-from drift.vehicle.dynamics import axle_loads, driving_resistance
+from drift.vehicle.dynamics import AxleForces, axle_loads, body_derivatives
 from drift.vehicle.params import VehicleParams
 from tire_models.pacejka import Pacejka
 
@@ -116,13 +116,18 @@ class WheelPlantParams:
         return self._pk
 
 
+def rim_slip(v_rim, v_wheel, v_min_mps: float = 1.0):
+    """Longitudinal slip ratio ``(v_rim - v) / sqrt(v^2 + v_min^2)`` (dimensionless) of a wheel whose
+    rim moves at ``v_rim = omega R`` (m/s) and whose centre moves at ``v_wheel`` (m/s) along it; the
+    floor ``v_min_mps`` (m/s) keeps it finite at standstill. Any backend, broadcast. Source: Pacejka,
+    *Tire and Vehicle Dynamics*, 3rd ed., eq. 2.10 (SAE slip definition)."""
+    m = namespace(v_rim, v_wheel)
+    return (v_rim - v_wheel) / m.sqrt(v_wheel * v_wheel + v_min_mps**2)
+
+
 def slip_ratio(omega, v_wheel, w: WheelPlantParams):
-    """Longitudinal slip ratio ``(omega R - v) / sqrt(v^2 + v_min^2)`` (dimensionless) of a wheel
-    turning at ``omega`` (rad/s) whose centre moves at ``v_wheel`` (m/s) along it; the floor
-    ``v_min_mps`` keeps it finite at standstill. Any backend, broadcast. Source: Pacejka, *Tire and
-    Vehicle Dynamics*, 3rd ed., eq. 2.10 (SAE slip definition)."""
-    m = namespace(omega, v_wheel)
-    return (omega * w.wheel_radius_m - v_wheel) / m.sqrt(v_wheel * v_wheel + w.v_min_mps**2)
+    """:func:`rim_slip` of a plant wheel at ``omega`` (rad/s) whose centre moves at ``v_wheel`` (m/s)."""
+    return rim_slip(omega * w.wheel_radius_m, v_wheel, w.v_min_mps)
 
 
 def axle_tyre_forces(vxw, vyw, omega, Fz, Fz0, lat: Pacejka, lon: Pacejka, pk, w: WheelPlantParams):
@@ -182,24 +187,27 @@ def wheel_forces(x, p: VehicleParams, w: WheelPlantParams) -> WheelForces:
 def wheel_plant_f(x, u, p: VehicleParams, w: WheelPlantParams):
     """State derivative ``dx/dt`` of the wheel plant (module docstring); ``(..., 10), (..., 2) -> (..., 10)``.
 
-    Source: single-track equations of Rajamani, *Vehicle Dynamics and Control*, 2nd ed., Sec. 2.3,
-    with wheel spin dynamics (Sec. 4.2) and the combined-slip tyre of the module docstring.
+    Source: the rigid body of :func:`drift.vehicle.body_derivatives` (Rajamani, *Vehicle Dynamics and
+    Control*, 2nd ed., Sec. 2.3) with wheel spin dynamics (Sec. 4.2) and the combined-slip tyre of the
+    module docstring.
     """
     m = namespace(x, u)
     X, Y, psi, vx, vy, r, om_f, om_r, delta, dFz = m.unstack(x)
     delta_cmd, Fx_cmd = m.unstack(u)
     R, Iw = w.wheel_radius_m, w.wheel_inertia_kgm2
-    _, _, Fxf, Fyf, Fxr, Fyr = wheel_forces(x, p, w)
-    cd, sd = m.cos(delta), m.sin(delta)
+    Fzf, Fzr, Fxf, Fyf, Fxr, Fyr = wheel_forces(x, p, w)
     # drive at the rear, brakes on both axles against the wheel's rotation (smooth at standstill)
     drive = m.maximum(Fx_cmd, 0.0) * traction_factor(om_r, vx, w)
     brake = m.minimum(Fx_cmd, 0.0)
     Tf = p.brake_front_share * brake * R * m.tanh(om_f / 0.5)
     Tr = drive * R + (1.0 - p.brake_front_share) * brake * R * m.tanh(om_r / 0.5)
-    Fx_body = Fxf * cd - Fyf * sd + Fxr - driving_resistance(vx, p)
-    vx_dot = Fx_body / p.m + vy * r
-    vy_dot = (Fxf * sd + Fyf * cd + Fyr) / p.m - vx * r
-    r_dot = (p.lf * (Fxf * sd + Fyf * cd) - p.lr * Fyr) / p.Iz
+    # the rigid body is the single-track model's, driven by these tyre forces instead of its own
+    zero = 0.0 * vx
+    forces = AxleForces(zero, zero, Fzf, Fzr, Fxf, Fxr, Fyf, Fyr)
+    vx_dot, vy_dot, r_dot = m.unstack(
+        body_derivatives(m.stack([vx, vy, r]), m.stack([delta, Fx_cmd]), p, None, forces=forces)
+    )
+    Fx_body = p.m * (vx_dot - vy * r)  # tyre forces along the body less the driving resistance (N)
     rate = w.servo_bandwidth_radps * (delta_cmd - delta)
     delta_dot = m.minimum(m.maximum(rate, -p.delta_rate_max), p.delta_rate_max)
     dFz_dot = (p.h_cg * Fx_body / p.L - dFz) / w.load_transfer_tau_s

@@ -31,6 +31,7 @@ import torch
 from drift.errors import DriftError
 from drift.vehicle import axle_loads, body_derivatives, road_gravity, rollout
 from drift.vehicle.params import VehicleParams
+from drift.vehicle.wheel_plant import rim_slip
 from tire_models.base import REGISTRY, AxleTires
 from tire_models.fit.forces import (
     LongitudinalMap,
@@ -213,7 +214,8 @@ def prepare(
     """Tensors of a :class:`drift.logs.DrivingLog` for fitting and evaluation.
 
     ``max_wheel_slip``: where the log has the driven (rear) wheel speeds ``w_rl, w_rr`` (m/s), the
-    samples whose slip ratio ``(w_r - vx) / max(|vx|, 1 m/s)`` exceeds it in magnitude are left out of
+    samples whose slip ratio (:func:`drift.vehicle.wheel_plant.rim_slip`, ``w_r`` against ``vx``)
+    exceeds it in magnitude are left out of
     ``fit_mask``. A wheel spinning far past its longitudinal peak turns its force along the wheel:
     its lateral force collapses, which the single-track model's friction circle cannot represent
     (measured on the wheel plant's log: with the true lateral curve and ground force, the friction
@@ -233,7 +235,7 @@ def prepare(
     road, notes = road_attitude(data, seg, dt)
     mask = None
     if max_wheel_slip is not None and w_r is not None:
-        mask = np.abs(w_r - data["vx"]) <= max_wheel_slip * np.maximum(np.abs(data["vx"]), 1.0)
+        mask = np.abs(rim_slip(w_r, data["vx"])) <= max_wheel_slip
     T = lambda x: torch.tensor(np.array(x, dtype=float), dtype=torch.float64)  # noqa: E731
     return LogArrays(
         t=np.asarray(log.t, float),

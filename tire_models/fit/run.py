@@ -417,6 +417,8 @@ def run_eval(
     """
     if calibrate not in ("none", "offsets", "all"):
         raise DriftError(f"--calibrate must be 'none', 'offsets' or 'all', got {calibrate!r}")
+    if calibrate != "none" and not calibration_minutes > 0:
+        raise DriftError(f"--calibration-minutes must be positive, got {calibration_minutes}")
     from tire_models.fit.pipeline import load_config
 
     fit_dir, run_dir = Path(fit_dir), Path(run_dir)
@@ -425,10 +427,9 @@ def run_eval(
     cfg, saved = load_config(fit_dir)
     y, _ = read_model_yaml(fit_dir)
     rec = read_fit_sections(y)[1]
-    if "vehicle" in y:
-        p = VehicleParams.from_dict(y["vehicle"], source=str(fit_dir / "model.yaml"))
-    else:
-        p = load_vehicle(cfg.vehicle)
+    from drift.vehicle.tires import fitted_vehicle
+
+    p = fitted_vehicle(y) or load_vehicle(cfg.vehicle)
     lon = LongitudinalMap.from_dict(rec.get("longitudinal_map", {"kind": "logged"}))
     missing = [k for k in lon.needs() if not log.has(k)]
     if missing:
