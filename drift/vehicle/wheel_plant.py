@@ -132,8 +132,9 @@ def slip_ratio(omega, v_wheel, w: WheelPlantParams):
 
 def axle_tyre_forces(vxw, vyw, omega, Fz, Fz0, lat: Pacejka, lon: Pacejka, pk, w: WheelPlantParams):
     """Combined-slip forces ``(Fx, Fy)`` (N, wheel frame) of one axle at wheel-frame velocities
-    ``vxw, vyw`` (m/s), wheel speed ``omega`` (rad/s) and load ``Fz`` (N); ``pk = (alpha_pk, kappa_pk)``.
-    Any backend, broadcast."""
+    ``vxw, vyw`` (m/s), wheel speed ``omega`` (rad/s) and load ``Fz`` (N); ``Fz0`` (N) the load of the
+    curves' ``D``, ``pk = (alpha_pk, kappa_pk)`` their peak slips. Any backend, broadcast. Source:
+    normalised combined slip, Pacejka, *Tire and Vehicle Dynamics*, 3rd ed., Sec. 4.3.2."""
     m = namespace(vxw, vyw, omega, Fz)
     kappa = slip_ratio(omega, vxw, w)
     alpha = m.atan(-vyw / m.sqrt(vxw * vxw + w.v_min_mps**2))
@@ -158,7 +159,8 @@ class WheelForces(NamedTuple):
 
 def wheel_forces(x, p: VehicleParams, w: WheelPlantParams) -> WheelForces:
     """Axle loads (static split, downforce, the load-transfer state) and combined-slip tyre forces of
-    the state ``x (..., 10)``; any backend."""
+    the state ``x (..., 10)`` (:data:`STATE_NAMES`); any backend; each field of the batch shape, N.
+    The front axle's velocity is rotated into the steered wheel's frame (Rajamani, Sec. 2.3)."""
     m = namespace(x)
     _, _, _, vx, vy, r, om_f, om_r, delta, dFz = m.unstack(x)
     Fz0f, Fz0r = axle_loads(0.0, 0.0, p)  # static split (the load-transfer state adds the rest)

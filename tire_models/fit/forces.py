@@ -182,8 +182,11 @@ def road_attitude(data: dict, segment: np.ndarray, dt: float) -> tuple[np.ndarra
     :data:`ROAD_MAX_RAD` or changing faster than :data:`ROAD_MAX_MEDIAN_RATE_RADPS` in the median;
     e.g. an unwrapped or differently referenced angle) is ignored, with a note.
 
+    Args:
+        data: ``(T,)`` arrays by standard name (rad). segment: ``(T,)`` segment ids. dt: sample time (s).
     Returns:
         ``(road, notes)``: the road (None when neither channel is usable) and one line per channel.
+    Source: ISO 8855:2011 (angles); the limits are this module's choice, stated above.
     """
     cols, notes = [], []
     channels = {"bank": ("bank", "roll", 1.0), "grade": ("grade", "pitch", -1.0)}
