@@ -2,7 +2,7 @@
 
 Parts (``--part``, default ``solvers,tracking``):
 
-* ``solvers``: the SAME problem (N = 40 x 20 ms, the donut drift on the Pacejka plant, closed loop
+* ``solvers``: the SAME problem (the default N x 20 ms, the donut drift on the Pacejka plant, closed loop
   from the drift equilibrium, 4 s = 200 steps) solved by the chosen scheme (RTI: one Gauss-Newton
   SQP step per period, HPIPM) and by the alternatives (RTI with qrqp / osqp, sqpmethod to
   convergence, fatrop, IPOPT) and by do-mpc with IPOPT (a do-mpc 'discrete' model whose step is
@@ -288,7 +288,7 @@ def part_solvers(p, plant, with_sqp=False, acados_dir=None):
             acados_ms.clear()
             ms, cpu, beta, e = _closed_loop(step, x0, fun, path)
             results["acados rti+hpipm"] = (ms[1:], cpu[1:], beta, e, 0)
-    print(f"\n== time per control step, N=40 x 20 ms, closed-loop donut drift, {STEPS} steps ==")
+    print(f"\n== time per control step, N={MPCConfig().N} x 20 ms, closed-loop donut drift, {STEPS} steps ==")
     print("wall = elapsed time of the controller call; cpu = CPU time of the calling thread (robust to a")
     print("loaded machine; all solvers here run single-threaded)")
     print(

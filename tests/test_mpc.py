@@ -88,6 +88,22 @@ def test_short_closed_loop_donut_converges():
     assert np.all(np.abs(np.diff(u[:, 0])) <= P.delta_rate_max * 0.02 * (1 + 1e-5) + 1e-9)
 
 
+def test_traction_limit_keeps_the_planned_drive_force_on_the_rear_friction_circle():
+    # 4 m/s below the reference speed the plan wants all the drive force it may have: the single-track
+    # model applies any of it, a tyre at most mu_r Fzr (Fzr with the load transfer of that force)
+    from drift.vehicle.dynamics import axle_loads
+
+    share = {}
+    for limit in (None, 0.95):
+        mpc, eq, x0 = _eq_setup(traction_limit=limit, init_iterations=40)
+        u, d = mpc.step(x0 - np.array([0, 0, 0, 4.0, 0, 0]), 0.0)
+        assert d.success, d.status
+        U, X = d.predicted_u, d.predicted
+        share[limit] = np.max(U[:, 1] / (CTRL.rear.peak_mu * axle_loads(X[:-1, 0], U[:, 1], P)[1]))
+    assert share[None] > 1.2  # unlimited: the drive bound (12 kN), far beyond the tyre
+    assert 0.9 < share[0.95] < 0.96
+
+
 def test_fallback_on_solver_exception_then_stabilizer_recovers():
     mpc, eq, x = _eq_setup(max_shifted_steps=5)
     fun = lambda xx, uu: f(xx, uu, P, PLANT)

@@ -42,6 +42,11 @@ class MPCConfig:
         terminal_factor (terminal state residuals multiplied by this).
         beta_limit_rad / tol_beta_limit_rad: a soft limit on ``|beta|`` (a spin guard): the residual
         ``max(|beta| - limit, 0) / tol`` (None: off).
+        traction_limit / tol_traction: a soft limit on the drive force's share of the rear tyre's
+            friction, residual ``max(Fx / (mu_r Fzr) - limit, 0) / tol`` (smoothed over 0.02; ``mu_r``
+            the rear model's peak friction, ``Fzr`` its load with load transfer; None: off). The
+            single-track model applies any drive force, a tyre at most ``mu_r Fzr`` (the friction
+            circle of Djeumou et al. 2023, Sec. III).
         yaw_ref: ``"equilibrium"`` tracks the reference's ``r``; ``"kinematic"`` tracks ``kappa V``, the
         yaw rate of a steady drift on the path at the current speed (with a loose ``tol_vx_mps`` the
         controller then finds the speed the real car can hold).
@@ -58,7 +63,7 @@ class MPCConfig:
         stabilising controller takes over.
     """
 
-    N: int = 40
+    N: int = 60
     dt_s: float = 0.02
     rk4_substeps: int = 1
     solver: str = "rti"
@@ -76,6 +81,8 @@ class MPCConfig:
     yaw_ref: str = "equilibrium"
     beta_limit_rad: float | None = 0.7
     tol_beta_limit_rad: float = 0.02
+    traction_limit: float | None = 0.95
+    tol_traction: float = 0.02
     tol_ddelta_rad: float = 0.01
     tol_dFx_N: float = 300.0
     tol_delta_ref_rad: float = 0.5
@@ -103,6 +110,8 @@ class MPCConfig:
             raise ConfigError(f"mpc config: jit must be true, false or 'auto', got {self.jit!r}")
         if self.N < 2 or self.dt_s <= 0:
             raise ConfigError(f"mpc config: need N >= 2 and dt_s > 0, got N={self.N}, dt_s={self.dt_s}")
+        if self.traction_limit is not None and not self.traction_limit > 0:
+            raise ConfigError(f"mpc config: traction_limit must be > 0 or null, got {self.traction_limit!r}")
         for f in dataclasses.fields(self):
             if f.name.startswith("tol_") and not getattr(self, f.name) > 0:
                 raise ConfigError(

@@ -56,6 +56,7 @@ from controllers.mpc.fallback import saturate, stabilising_command
 from controllers.mpc.paths import Path
 from drift.errors import DriftError
 from drift.vehicle import body_derivatives
+from drift.vehicle.dynamics import axle_loads
 from drift.vehicle.params import VehicleParams
 from tire_models.base import AxleTires
 
@@ -247,6 +248,12 @@ class DriftMPC:
             (uu - x[5:7]) / self.rate_per_step,
         )
         res = ca.vertcat(state_res(x, refk), ca.vertcat(uu - x[5:7], uu - refk[4:6]) * tu)
+        if c.traction_limit is not None:
+            # the model applies any drive force, a tyre at most mu_r Fzr: plans leaning on more than the
+            # rear's friction (up to 1.2 mu_r Fzr in drift entries) meet wheel spin and traction control
+            Fzr = axle_loads(x[0], uu[1], p)[1]
+            over = uu[1] / (float(T.rear.peak_mu) * Fzr) - c.traction_limit
+            res = ca.vertcat(res, 0.5 * (over + ca.sqrt(over * over + 4e-4)) / c.tol_traction)
         res_N = math.sqrt(c.terminal_factor) * state_res(xk * xs, refk)
         stage_args, stage_names = [xk, uk, xk1, refk, D], ["x", "u", "x_next", "ref", "dist"]
         # residuals and constraints of a stage and the terminal residual (scaled variables)
