@@ -124,6 +124,7 @@ class Recording:
 
     @property
     def flat(self) -> bool:
+        """True for a level road: the simulator then gives the model 2 inputs ``[delta, Fx]``, else 4."""
         return self.bank_rad == 0 and self.grade_rad == 0
 
 

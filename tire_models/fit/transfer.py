@@ -15,10 +15,17 @@ from pathlib import Path
 def transfer_check(run_dir: str | Path, model: str = "pacejka", echo=print) -> dict:
     """Fit on A and on B, evaluate both on a third recording of B; write the run folders under ``run_dir``.
 
+    Args:
+        run_dir: folder for the two fit runs (``fit-A``, ``fit-B``) and three evaluations (``eval-*``).
+        model: tyre model of both fits (a :data:`tire_models.REGISTRY` name).
     Returns:
         ``{"same_track": ..., "transfer": ..., "offsets_only": ...}``: the ``metrics.json`` of
         ``drift eval`` for the fit on B (``--calibrate all``), the fit on A (``--calibrate all``) and
-        the fit on A with the sideslip offsets alone re-estimated (``--calibrate offsets``).
+        the fit on A with the sideslip offsets alone re-estimated (``--calibrate offsets``); errors in
+        m/s (``vx``, ``vy``) and rad/s (``r``).
+    Raises:
+        DriftError: an unknown ``model`` (from :class:`~tire_models.fit.pipeline.FitConfig`).
+    Takes about 2.5 min on one core (``benchmarks/fit_transfer.py``).
     """
     import torch
 
