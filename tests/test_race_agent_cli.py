@@ -53,6 +53,8 @@ def test_train_resume_eval_and_sim_with_the_agent(oval_csv, tmp_path, monkeypatc
     m = json.loads((out / "metrics.json").read_text())
     assert m["steps"] == 400 and m["updates"] > 0 and (out / "checkpoint.pt").exists()
     assert (out / "options.yaml").exists() and any((out / "tb").iterdir())
+    # not a terminal (a log file): the progress line is printed, not only drawn as a bar at the end
+    assert "steps/s, return" in capsys.readouterr().out
     # resume continues the same run (its own options) up to the new total
     run(["race", "train", "--resume", str(out), "--steps", "600"])
     assert json.loads((out / "metrics.json").read_text())["steps"] == 600

@@ -14,6 +14,8 @@
 from __future__ import annotations
 
 import dataclasses
+import math
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Literal
@@ -183,18 +185,22 @@ def train(o: TrainOptions) -> None:
         write_options(run_dir, o)
     with Progress() as bar:
         task = bar.add_task(f"QR-SAC on {o.track}", total=o.steps)
+        # into a log file rich draws no bar until the end: print the line itself every 30 s
+        plain = {"on": not bar.console.is_terminal, "last": -math.inf}
 
         def show(d):
             lap = d.get("best_valid_lap_s")
             ret = d.get("episode_return")
-            bar.update(
-                task,
-                completed=d["step"],
-                description=f"QR-SAC on {o.track}: {d['steps_per_s']:.0f} steps/s, return "
+            text = (
+                f"QR-SAC on {o.track}: {d['steps_per_s']:.0f} steps/s, return "
                 + ("-" if ret is None else f"{ret:.1f}")
                 + f", laps {d['laps']}, best valid lap "
-                + ("-" if lap is None else f"{lap:.2f} s"),
+                + ("-" if lap is None else f"{lap:.2f} s")
             )
+            bar.update(task, completed=d["step"], description=text)
+            if plain["on"] and time.monotonic() - plain["last"] >= 30.0:
+                plain["last"] = time.monotonic()
+                bar.console.print(f"step {d['step']} of {o.steps}: {text}")
 
         m = train_agent(
             o.qrsac,
