@@ -146,8 +146,20 @@ def test_wall_contact_slows_and_stops_at_wall(track):
         assert sim.n[0] <= wl[0] + 2.0 - 0.5 * sim.p.width + 1e-6
     k = int(np.argmax(hits))
     assert any(hits) and v[k] < v[k - 1]
-    assert wall[k][0] == pytest.approx(0.1 * v[k]) and wall[k][1] == pytest.approx(-10.0 * wall[k][0])
+    # the term charges the speed the car reached the wall with (about the last step's), not what is left
+    assert wall[k][0] == pytest.approx(0.1 * v[k - 1], rel=0.03) and wall[k][0] > 0.1 * v[k]
+    assert wall[k][1] == pytest.approx(-10.0 * wall[k][0])
     assert wall[k - 1] == (0.0, 0.0)
+    # head-on (72 deg to the wall): the wall takes most of the speed, the penalty still sees all of it
+    sim.reset(s_m=100.0, n_m=0.0, speed_mps=30.0, heading_err_rad=1.25)
+    v_before = 30.0
+    for _ in range(20):
+        _, _, info = sim.step(np.array([[0.0, 0.0]]))
+        if info["wall_contact"][0]:
+            break
+        v_before = info["speed_mps"][0]
+    assert info["wall_contact"][0] and info["speed_mps"][0] < 0.5 * v_before
+    assert info["reward_terms_unweighted"]["wall"][0] == pytest.approx(0.1 * v_before, rel=0.03)
 
 
 def test_lap_timing_interpolated_within_step(track):

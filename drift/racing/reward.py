@@ -5,8 +5,10 @@
 
 - ``progress``: centre-line distance gained this step (m, signed; Fuchs et al. 2021, Wurman et al. 2022).
 - ``off_course``: time off course times speed, ``dt_off * v`` (m) (vision paper: Vasco et al. 2024).
-- ``wall``: time in wall contact times speed, ``dt_wall * v`` (m). (GT Sophy uses kinetic energy; the
-  vision paper a contact penalty; time x speed keeps the scale of the off-course term.)
+- ``wall``: time in wall contact times the speed the car reaches the wall with, ``dt_wall * v_impact``
+  (m), before the wall takes the speed into it away (so a head-on stop is not free). (GT Sophy uses
+  kinetic energy; the vision paper a contact penalty; time x speed keeps the scale of the off-course
+  term.)
 - ``steer_change``: ``|delta_t - delta_{t-1}| / delta_max`` (dimensionless).
 - ``steer_history``: ``|delta_t - 2 delta_{t-1} + delta_{t-2}| / delta_max``, oscillation of the steering
   history (dimensionless).
@@ -91,6 +93,7 @@ def reward_terms(
     off_time_s: np.ndarray,
     wall_time_s: np.ndarray,
     speed_mps: np.ndarray,
+    impact_speed_mps: np.ndarray,
     delta_hist_rad: np.ndarray,
     delta_max_rad: float,
     alpha_f_rad: np.ndarray,
@@ -103,6 +106,8 @@ def reward_terms(
         progress_m: (B,) centre-line progress this step (m).
         off_time_s, wall_time_s: (B,) time off course / in wall contact during the step (s).
         speed_mps: (B,) speed (m/s).
+        impact_speed_mps: (B,) speed (m/s) at which the car reached the wall this step, before the contact
+            took its velocity into the wall (used only where ``wall_time_s > 0``).
         delta_hist_rad: (B, H>=3) steering angles, newest first: ``[delta_t, delta_{t-1}, delta_{t-2}, ...]``.
         delta_max_rad: steering limit used to normalise (rad).
         alpha_f_rad, alpha_r_rad: (B,) slip angles (rad).
@@ -115,7 +120,7 @@ def reward_terms(
     raw = {
         "progress": progress_m,
         "off_course": off_time_s * speed_mps,
-        "wall": wall_time_s * speed_mps,
+        "wall": wall_time_s * impact_speed_mps,
         "steer_change": np.abs(d0 - d1) / delta_max_rad,
         "steer_history": np.abs(d0 - 2.0 * d1 + d2) / delta_max_rad,
         "tyre_slip": np.maximum(np.abs(alpha_f_rad) - weights.alpha_free_rad, 0.0)

@@ -445,6 +445,9 @@ class RacingSim:
         wl, wr = tr.widths(s_new)
         lim_l, lim_r = wl + self.wall - self.half_w, wr + self.wall - self.half_w
         hit = (n_new > lim_l) | (n_new < -lim_r)
+        # the wall term charges the speed the car hits the wall with: after the contact a head-on hit
+        # has almost none left, and would stop the car for free
+        impact_speed = np.hypot(x[:, 3], x[:, 4])
         if hit.any():
             x = self._wall_contact(x, hit, s_new, n_new, lim_l, lim_r)
         self.x = x
@@ -486,6 +489,7 @@ class RacingSim:
             np.where(self.off, c.dt_s, 0.0),
             np.where(hit, c.dt_s, 0.0),
             speed,
+            impact_speed,
             self.hist,
             p.delta_max,
             self.alpha[:, 0],
