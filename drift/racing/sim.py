@@ -3,8 +3,9 @@
 Physics: the ONE single-track model :func:`drift.vehicle.f` with any project tyre model (default
 :func:`drift.vehicle.tires.default_tires`), integrated with fixed-step RK4
 (:func:`drift.vehicle.integrate.rk4_step`) or explicit Euler at ``physics_hz`` inside each control step of
-``dt_s`` (10 Hz control, 100 Hz physics by default), inputs held per substep. Below ``v_kinematic_mps`` the
-lateral velocity and yaw rate follow the kinematic bicycle (the dynamic model is singular at standstill).
+``dt_s`` (10 Hz control, 100 Hz physics by default), inputs held per substep. Below ``v_kinematic_mps``
+of speed the lateral velocity and yaw rate follow the kinematic bicycle (the dynamic model is singular at
+standstill).
 
 Actions, both in [-1, 1]: ``[steer, throttle_brake]``.
 
@@ -85,8 +86,9 @@ def advance(x, delta, delta_target, Fx_demand, p, rhs, dt_s, substeps, integrato
     ``p.delta_rate_max``; the force demand ``Fx_demand(vx)`` (N, evaluated at the substep's speed, so power
     limits and traction control follow the car) passes :func:`drift.vehicle.applied_force`; ``x`` advances
     one RK4 (or explicit Euler) step of ``rhs(x, u)`` with ``u = [delta, Fx]`` held; below
-    ``v_kinematic_mps`` the lateral velocity and yaw rate follow the kinematic bicycle and ``vx`` does not
-    go negative (the dynamic model is singular at standstill).
+    ``v_kinematic_mps`` of speed ``hypot(vx, vy)`` the lateral velocity and yaw rate follow the kinematic
+    bicycle and ``vx`` does not go negative (the dynamic model is singular at standstill; a car sliding
+    sideways in a spin, ``vx`` near 0, stays in the dynamic model and keeps its momentum).
 
     Args:
         x: (B, 6) ``[X, Y, psi, vx, vy, r]`` (m, rad, body-frame m/s, rad/s). delta, delta_target: (B,) rad.
@@ -104,7 +106,8 @@ def advance(x, delta, delta_target, Fx_demand, p, rhs, dt_s, substeps, integrato
         delta = steer_toward(delta, delta_target, p.delta_rate_max, h)
         u = np.stack([delta, applied_force(Fx_demand(x[:, 3]), x[:, 3], p)], 1)
         x = rk4_step(rhs, x, u, h) if integrator == "rk4" else x + h * rhs(x, u)
-        slow = x[:, 3] < v_kinematic_mps
+        # by speed, not vx: a car sliding sideways (vx ~ 0 in a spin) keeps its momentum
+        slow = np.hypot(x[:, 3], x[:, 4]) < v_kinematic_mps
         if slow.any():  # kinematic bicycle at walking pace; no reversing
             vx = np.maximum(x[slow, 3], 0.0)
             vy, r = kinematic_velocities(vx, delta[slow], p)
