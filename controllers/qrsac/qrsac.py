@@ -114,8 +114,8 @@ class QRSACConfig:
     """Entropy temperature; the initial value when ``autotune`` (papers: 0.01 fixed)."""
     autotune: bool = True
     """Tune alpha to ``target_entropy`` (papers: fixed). On Norisring a fixed 0.01 let the image actor's
-    entropy fall to -5.4 nats (std ~0.02) within 20k steps and the agent stalled before the first
-    hairpin; tuned, it lapped from 180k steps (docs/racing.md)."""
+    entropy fall to -5.4 nats (action std ~0.02) within 20k steps, and the agent stalled before the first
+    hairpin for 480k steps (docs/racing.md)."""
     target_entropy: float = -2.0
     """Target entropy of the tuned alpha (nats; SAC: -action dims)."""
     lr_alpha: float = 3e-4
