@@ -97,4 +97,6 @@ def test_bad_agent_arguments_fail_before_a_run_folder(tmp_path):
         run(["race", "sim", "--driver", "agent", "--out", str(out)])
     with pytest.raises(DriftError, match="unknown track"):
         run(["race", "train", "--track", "Atlantis", "--out", str(out)])
+    with pytest.raises(DriftError, match="--threads must be >= 1"):
+        run(["race", "train", "--threads", "0", "--out", str(out)])
     assert not out.exists()

@@ -84,8 +84,9 @@ class TrainOptions:
     pip install 'drift[ray]')"""
     address: str | None = None
     """with --backend ray: the Ray cluster to join (ray start --head prints it; None: a local Ray instance)"""
-    threads: int = 1
-    """torch CPU threads of the learner (more threads than free cores spin against each other)"""
+    threads: int | None = None
+    """torch CPU threads of the learner (None: torch's default, one per core; with runs side by side, give
+    each its share: more threads than free cores spin against each other)"""
     out: Path | None = None
     """run folder (None: runs/race-train-<timestamp>)"""
     config: Path | None = None
@@ -173,13 +174,14 @@ def train(o: TrainOptions) -> None:
     if o.steps < 1:
         raise DriftError(f"--steps must be >= 1, got {o.steps}")
     check_backend(o.qrsac, o.backend)  # Ray missing, or workers without it: fails before the run folder
-    if o.threads < 1:
+    if o.threads is not None and o.threads < 1:
         raise DriftError(f"--threads must be >= 1, got {o.threads}")
     load_track(o.track)  # a bad track fails here
     kw = _env_kwargs(o)
     import torch
 
-    torch.set_num_threads(o.threads)
+    if o.threads is not None:
+        torch.set_num_threads(o.threads)
     run_dir = make_run_dir("race-train", o.resume if resume else o.out)
     if not resume:
         write_options(run_dir, o)
