@@ -11,6 +11,7 @@ from drift.vehicle import (
     NX,
     axle_forces,
     body_derivatives,
+    driving_resistance,
     f,
     load_vehicle,
     rk4_step,
@@ -106,6 +107,19 @@ def test_free_rolling_on_a_grade_accelerates_by_g_sin_grade():
     np.testing.assert_allclose(dv, [-p.g * np.sin(0.1), 0.0, 0.0], atol=1e-12)
     fo = axle_forces(np.array([15.0, 0.0, 0.0]), np.array([0.0, 0.0, 0.0, 0.1]), p, TIRES[1])
     assert fo.Fzf + fo.Fzr == pytest.approx(p.m * gn) and gn == pytest.approx(p.g * np.cos(0.1))
+
+
+def test_driving_resistance_opposes_the_motion_both_ways():
+    p = load_vehicle("iac")
+    vx = np.array([-30.0, -2.0, 0.0, 2.0, 30.0])
+    R = driving_resistance(vx, p)
+    np.testing.assert_allclose(R, -driving_resistance(-vx, p), atol=1e-12)  # odd: a car rolling back slows
+    assert R[-1] == pytest.approx(p.c_drag * 900.0 + p.c_roll * p.m * p.g * np.tanh(60.0))
+    assert R[0] < 0.0 < R[-1] and R[2] == 0.0
+    xs = ca.SX.sym("vx")
+    fun = ca.Function("R", [xs], [driving_resistance(xs, p)])
+    np.testing.assert_allclose([float(fun(v)) for v in vx], R, rtol=1e-12)
+    np.testing.assert_allclose(driving_resistance(torch.tensor(vx), p).numpy(), R, rtol=1e-12)
 
 
 def test_torch_batched_and_differentiable():

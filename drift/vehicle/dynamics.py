@@ -98,13 +98,14 @@ def _road(m, u, vx, r, p: VehicleParams):
 
 
 def driving_resistance(vx, p: VehicleParams):
-    """Resistance force (N) opposing forward motion at speed ``vx`` (m/s), any shape.
+    """Resistance force (N) along the body x axis, opposing the motion, at speed ``vx`` (m/s), any shape.
 
-    Aerodynamic drag ``c_drag vx^2`` plus rolling resistance ``c_roll m g tanh(vx / 0.5)`` (the tanh
-    smooths the sign change at standstill). Source: Rajamani, Ch. 4 (longitudinal vehicle dynamics).
+    Aerodynamic drag ``c_drag vx |vx|`` plus rolling resistance ``c_roll m g tanh(vx / 0.5)`` (the tanh
+    smooths the sign change at standstill); odd in ``vx``, so a car rolling backwards is slowed too.
+    Source: Rajamani, Ch. 4 (longitudinal vehicle dynamics).
     """
     m = namespace(vx)
-    return p.c_drag * vx * vx + p.c_roll * p.m * p.g * m.tanh(vx / 0.5)
+    return p.c_drag * vx * m.abs(vx) + p.c_roll * p.m * p.g * m.tanh(vx / 0.5)
 
 
 def kinematic_velocities(vx, delta, p: VehicleParams):
