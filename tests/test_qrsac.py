@@ -1,6 +1,9 @@
 """QR-SAC (controllers.qrsac): the loss and the n-step target by hand, the lower-mean rule, the actor's
 inputs, the replay buffer across auto-resets, determinism and exact resume, checkpoint errors, learning."""
 
+import signal
+import threading
+
 import numpy as np
 import pytest
 import torch
@@ -276,6 +279,30 @@ def test_same_seed_same_weights_and_resume_equals_uninterrupted(oval, tmp_path):
     train(cfg.replace(seed=1), tmp_path / "d", 400, env_kwargs=kw)
     assert not _same(wa, _weights(tmp_path / "d" / "checkpoint.pt"))
     assert (tmp_path / "a" / "tb").is_dir() and any((tmp_path / "a" / "tb").iterdir())
+
+
+def test_ctrl_c_checkpoints_the_step_it_stopped_at_and_resume_equals_uninterrupted(oval, tmp_path):
+    if threading.current_thread() is not threading.main_thread():
+        pytest.skip("train handles SIGINT only in the main thread")
+    cfg = tiny(save_buffer=True, log_every=60)
+    kw = dict(track=oval, camera=False, max_episode_steps=40)
+    train(cfg, tmp_path / "a", 400, env_kwargs=kw)
+
+    def ctrl_c(d: dict) -> None:
+        if d["step"] == 180:  # between the checkpoints (none are due) and after updates began
+            signal.raise_signal(signal.SIGINT)
+
+    lines: list[str] = []
+    before = signal.getsignal(signal.SIGINT)
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, tmp_path / "c", 400, env_kwargs=kw, progress=ctrl_c, log=lines.append)
+    assert signal.getsignal(signal.SIGINT) is before  # the caller's handler is back
+    assert any("interrupted at step 180" in x for x in lines)
+    ck = torch.load(tmp_path / "c" / "checkpoint.pt", weights_only=True)
+    assert ck["counters"]["step"] == 180
+    assert not list((tmp_path / "c").glob(".*.tmp"))  # written whole, then renamed
+    train(cfg, tmp_path / "c", 400, env_kwargs=kw, resume=True)
+    assert _same(_weights(tmp_path / "a" / "checkpoint.pt"), _weights(tmp_path / "c" / "checkpoint.pt"))
 
 
 def test_checkpoint_errors(oval, tmp_path):

@@ -34,7 +34,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 import random
+import signal
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -531,6 +534,13 @@ def _load_env_state(envs, state: dict) -> None:
     envs._autoreset = np.array(state["autoreset"])
 
 
+def _save(ck: dict, path: Path) -> None:
+    """Write a checkpoint whole or not at all: a kill while writing leaves the previous one readable."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    torch.save(ck, tmp)
+    os.replace(tmp, path)
+
+
 def _read_checkpoint(path: Path) -> dict:
     """Load a checkpoint dict, or raise a DriftError saying why it cannot be used."""
     if not path.is_file():
@@ -726,6 +736,8 @@ def train(
         DriftError: an environment without the inputs the config needs; a buffer larger than the machine's
             memory; resume without, or with a corrupt or mismatched, checkpoint; backend ``ray`` without
             Ray installed or without workers, workers with backend ``local``.
+        KeyboardInterrupt: on SIGINT (Ctrl-C; called from the main thread), after the current step and a
+            checkpoint of it, so that ``resume`` continues from there; a second SIGINT interrupts at once.
     """
     from torch.utils.tensorboard import SummaryWriter
 
@@ -845,7 +857,7 @@ def train(
                 ctr["best_lap_s"] = ev["best_valid_lap_s"]
         if ctr["best_eval_return"] is None or ev["return"] > ctr["best_eval_return"]:
             ctr["best_eval_return"] = ev["return"]
-            torch.save(checkpoint(with_buffer=False), best_path)
+            _save(checkpoint(with_buffer=False), best_path)
         (run_dir / "evaluations.json").write_text(json.dumps(evaluations, indent=1))
         say(
             f"eval at step {ctr['step']}: return {ev['return']:.1f}, progress {ev['progress_m']:.0f} m, "
@@ -923,7 +935,7 @@ def train(
         if crossed(prev, ctr["step"], c.eval_every):
             run_eval()
         if crossed(prev, ctr["step"], c.checkpoint_every) and ctr["step"] < steps:
-            torch.save(checkpoint(c.save_buffer), ck_path)
+            _save(checkpoint(c.save_buffer), ck_path)
             say(f"checkpoint at step {ctr['step']}")
 
     broadcasts = 0
@@ -936,9 +948,18 @@ def train(
         fleet = RayFleet(c, shapes, env_kw, c.seed + ctr["step"], actor_state, address)
     wall0 = clock["t0"] = time.perf_counter()
     first_step = ctr["step"]
+    # Ctrl-C (SIGINT) ends the run at the next step boundary with a checkpoint; a second one stops at once
+    stop = {"asked": False}
+
+    def on_sigint(signum, frame) -> None:
+        stop["asked"] = True
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    in_main = threading.current_thread() is threading.main_thread()
+    old_handler = signal.signal(signal.SIGINT, on_sigint) if in_main else None
     try:
         if not W:  # local: the learner steps the cars
-            while ctr["step"] < steps:
+            while ctr["step"] < steps and not stop["asked"]:
                 if ctr["step"] < c.learning_starts:
                     action = action_rng.uniform(-1.0, 1.0, (B, 2))
                 else:
@@ -964,7 +985,7 @@ def train(
                 return at + W * B * k
 
             submitted = start_round(ctr["step"])
-            while ctr["step"] < steps:
+            while ctr["step"] < steps and not stop["asked"]:
                 rollouts = fleet.collect()
                 submitted = start_round(submitted)
                 prev, prev_updates = ctr["step"], ctr["updates"]
@@ -981,13 +1002,20 @@ def train(
                     broadcasts += 1
                 after_steps(prev)
     finally:
+        if in_main:
+            signal.signal(signal.SIGINT, old_handler)
         if fleet is not None:
             fleet.close()
             say("rollout workers stopped")
+    if stop["asked"]:
+        _save(checkpoint(c.save_buffer), ck_path)
+        writer.close()
+        say(f"interrupted at step {ctr['step']}: checkpoint saved, resume continues from it")
+        raise KeyboardInterrupt
 
     if c.eval_every > 0 and (not evaluations or evaluations[-1]["step"] != ctr["step"]):
         run_eval()
-    torch.save(checkpoint(c.save_buffer), ck_path)
+    _save(checkpoint(c.save_buffer), ck_path)
     writer.close()
     wall = time.perf_counter() - wall0
     say(f"done at step {ctr['step']}: {ctr['updates']} updates, {wall:.1f} s")

@@ -204,17 +204,21 @@ def train(o: TrainOptions) -> None:
                 plain["last"] = time.monotonic()
                 bar.console.print(f"step {d['step']} of {o.steps}: {text}")
 
-        m = train_agent(
-            o.qrsac,
-            run_dir,
-            o.steps,
-            env_kwargs=kw,
-            resume=resume,
-            progress=show,
-            log=bar.console.print,
-            backend=o.backend,
-            address=o.address,
-        )
+        try:
+            m = train_agent(
+                o.qrsac,
+                run_dir,
+                o.steps,
+                env_kwargs=kw,
+                resume=resume,
+                progress=show,
+                log=bar.console.print,
+                backend=o.backend,
+                address=o.address,
+            )
+        except KeyboardInterrupt:
+            bar.console.print(f"continue with: drift race train --resume {run_dir} --steps {o.steps}")
+            raise SystemExit(130) from None
     write_metrics(run_dir, m)
     lap = m.get("best_valid_lap_s")
     print(
