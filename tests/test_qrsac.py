@@ -1,6 +1,7 @@
 """QR-SAC (controllers.qrsac): the loss and the n-step target by hand, the lower-mean rule, the actor's
 inputs, the replay buffer across auto-resets, determinism and exact resume, checkpoint errors, learning."""
 
+import pickle
 import signal
 import threading
 
@@ -303,6 +304,17 @@ def test_ctrl_c_checkpoints_the_step_it_stopped_at_and_resume_equals_uninterrupt
     assert not list((tmp_path / "c").glob(".*.tmp"))  # written whole, then renamed
     train(cfg, tmp_path / "c", 400, env_kwargs=kw, resume=True)
     assert _same(_weights(tmp_path / "a" / "checkpoint.pt"), _weights(tmp_path / "c" / "checkpoint.pt"))
+
+
+def test_a_failed_checkpoint_write_keeps_the_previous_one(tmp_path):
+    from controllers.qrsac.qrsac import _save
+
+    ck = tmp_path / "checkpoint.pt"
+    _save({"step": 1}, ck)
+    with pytest.raises(pickle.PicklingError):
+        _save({"step": 2, "bad": lambda: None}, ck)  # unpicklable: the write fails part-way
+    assert torch.load(ck, weights_only=True) == {"step": 1}
+    assert [f.name for f in tmp_path.iterdir()] == ["checkpoint.pt"]
 
 
 def test_checkpoint_errors(oval, tmp_path):

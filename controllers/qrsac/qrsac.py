@@ -537,8 +537,11 @@ def _load_env_state(envs, state: dict) -> None:
 def _save(ck: dict, path: Path) -> None:
     """Write a checkpoint whole or not at all: a kill while writing leaves the previous one readable."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    torch.save(ck, tmp)
-    os.replace(tmp, path)
+    try:
+        torch.save(ck, tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)  # a failed write (disk full) leaves no half file behind
 
 
 def _read_checkpoint(path: Path) -> dict:
