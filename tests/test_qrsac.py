@@ -160,6 +160,19 @@ def test_variants_have_the_right_inputs():
     assert ag.actor.keys == ("privileged", "proprio") and ag.actor.inputs.encoder is None
 
 
+def test_image_encoder_reads_rgb_0_255_as_nchw_0_1():
+    # the encoder's first convolution must see channel c of pixel (i, j) at [c, i, j], scaled to [0, 1]
+    from controllers.qrsac.networks import ImageEncoder
+
+    torch.manual_seed(0)
+    enc = ImageEncoder((20, 24, 3), features=8)
+    img = torch.randint(0, 256, (2, 20, 24, 3), dtype=torch.uint8)
+    by_hand = torch.stack([torch.stack([img[b, :, :, ch] / 255.0 for ch in range(3)]) for b in range(2)])
+    # (allclose: the encoder's tensor is channels-last in memory, which sums in another order)
+    assert torch.allclose(enc(img), enc.head(enc.conv(by_hand)), atol=1e-6)
+    assert not torch.allclose(enc(img), enc.head(enc.conv(by_hand.flip(1))))  # channel order matters
+
+
 def test_log_prob_matches_a_numerical_density():
     # the tanh-corrected log-prob integrates to 1 over [-1, 1]^2 (1-D check on a diagonal Gaussian)
     torch.manual_seed(0)
