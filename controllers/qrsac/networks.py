@@ -64,7 +64,7 @@ class ImageEncoder(nn.Module):
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         """Features (B, features) of uint8 images (B, H, W, 3), RGB 0-255."""
-        # convert while the bytes are contiguous, then view as NCHW: 1.4x faster updates than casting
+        # convert while the bytes are contiguous, then view as NCHW: 1.3x faster updates than casting
         # the permuted view (benchmarks/qrsac_update.py), same values
         x = image.float().div_(255.0).permute(0, 3, 1, 2)
         return self.head(self.conv(x))
