@@ -535,11 +535,20 @@ def _load_env_state(envs, state: dict) -> None:
 
 
 def _save(ck: dict, path: Path) -> None:
-    """Write a checkpoint whole or not at all: a kill while writing leaves the previous one readable."""
+    """Write a checkpoint whole or not at all: a kill while writing leaves the previous one readable.
+
+    Raises:
+        DriftError: the write failed (disk full, no permission); the previous checkpoint is kept.
+    """
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         torch.save(ck, tmp)
         os.replace(tmp, path)
+    except OSError as e:
+        raise DriftError(
+            f"could not write the checkpoint {path}: {e}; the previous one is kept. Free space (or fix the "
+            f"permissions), then continue with drift race train --resume {path.parent}"
+        ) from e
     finally:
         tmp.unlink(missing_ok=True)  # a failed write (disk full) leaves no half file behind
 
@@ -738,7 +747,8 @@ def train(
     Raises:
         DriftError: an environment without the inputs the config needs; a buffer larger than the machine's
             memory; resume without, or with a corrupt or mismatched, checkpoint; backend ``ray`` without
-            Ray installed or without workers, workers with backend ``local``.
+            Ray installed or without workers, workers with backend ``local``; a checkpoint that cannot be
+            written (disk full), the previous one kept.
         KeyboardInterrupt: on SIGINT (Ctrl-C; called from the main thread), after the current step and a
             checkpoint of it, so that ``resume`` continues from there; a second SIGINT interrupts at once.
     """
