@@ -34,6 +34,8 @@ class RacingConfig:
         integrator: ``rk4`` or ``euler``. steering: ``absolute`` or ``rate`` (``steer_step_rad`` per step).
         horizon_min_s, horizon_max_s, n_ahead: times ahead of the privileged course points.
         camera, image_px, camera_sampling: onboard camera on/off, image size (px), ``bilinear``/``nearest``.
+        camera_height_m, camera_pitch_rad, camera_fov_rad: camera height above the ground (m, scaled),
+            downward pitch (rad) and horizontal field of view (rad) (:class:`drift.racing.camera.CameraConfig`).
         wall_margin_m: walls this far beyond the boundaries (m, scaled); wall_speed_factor: share of the
             speed along a wall kept per 0.1 s in contact.
         friction_use, brake_rear_use: share of axle friction that drive/brakes and the rear brakes may use.
@@ -64,6 +66,9 @@ class RacingConfig:
     camera: bool = True
     image_px: int = 64
     camera_sampling: str = "bilinear"
+    camera_height_m: float = 2.0
+    camera_pitch_rad: float = 0.06
+    camera_fov_rad: float = 1.4
     wall_margin_m: float = 2.0
     wall_speed_factor: float = 0.8
     friction_use: float = 0.9
@@ -95,6 +100,8 @@ class RacingConfig:
             raise ConfigError(f"integrator must be 'rk4' or 'euler', got {self.integrator!r}")
         if not (self.dt_s > 0 and self.physics_hz > 0 and self.track_scale > 0):
             raise ConfigError("dt_s, physics_hz and track_scale must be positive")
+        if not (self.camera_height_m > 0 and 0 < self.camera_fov_rad < np.pi):
+            raise ConfigError("camera_height_m must be positive and camera_fov_rad within (0, pi)")
         if self.n_ahead < 1 or self.steer_history < 3:
             raise ConfigError("n_ahead must be >= 1 and steer_history >= 3")
 

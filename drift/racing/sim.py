@@ -180,7 +180,13 @@ class RacingSim:
             self.camera = TrackCamera(
                 self.track,
                 CameraConfig(
-                    width_px=c.image_px, height_px=c.image_px, sampling=c.camera_sampling, scale=c.track_scale
+                    width_px=c.image_px,
+                    height_px=c.image_px,
+                    fov_rad=c.camera_fov_rad,
+                    height_m=c.camera_height_m,
+                    pitch_rad=c.camera_pitch_rad,
+                    sampling=c.camera_sampling,
+                    scale=c.track_scale,
                 ),
                 wall_offset_m=self.wall,
             )
