@@ -381,6 +381,35 @@ def test_image_variant_runs_and_needs_the_camera(oval, tmp_path):
     assert m["updates"] == 10 and cfg.replace(critic_obs="actor").stored_keys == ("image", "proprio")
 
 
+def test_an_image_agent_keeps_the_camera_it_learned_from(oval, tmp_path):
+    from controllers.qrsac.qrsac import OLD_CAMERA
+    from drift.commands import write_options
+    from drift.commands.race import TrainOptions, load_run
+
+    cfg = tiny(actor_obs="image", image_features=16, learning_starts=40, log_every=40)
+    kw = dict(track=oval, image_px=16, max_episode_steps=30, camera_height_m=3.0)
+    train(cfg, tmp_path / "img", 80, env_kwargs=kw)
+    agent = load_agent(tmp_path / "img" / "checkpoint.pt")
+    assert agent.camera == {"camera_height_m": 3.0, "camera_pitch_rad": 0.45, "camera_fov_rad": 0.9}
+    # evaluation places the camera as in training unless told otherwise; otherwise is an error
+    assert evaluate(agent, env_kwargs=dict(track=oval, image_px=16), max_steps=5)["steps"] == 5
+    with pytest.raises(DriftError, match=r"camera_height_m: 3\.0 in training, 2\.0 now"):
+        evaluate(agent, env_kwargs=dict(track=oval, image_px=16, camera_height_m=2.0), max_steps=5)
+    with pytest.raises(DriftError, match=r"camera_fov_rad: 0\.9 in training, 1\.2 now"):
+        train(cfg, tmp_path / "img", 160, env_kwargs={**kw, "camera_fov_rad": 1.2}, resume=True)
+    # a run folder gives the environment of its training, camera included
+    write_options(tmp_path / "img", TrainOptions(qrsac=cfg, track="Monza"))
+    assert load_run(tmp_path / "img", "last")[1]["camera_height_m"] == 3.0
+    # a checkpoint from before the camera was a setting learned from the one camera there was
+    ck = torch.load(tmp_path / "img" / "checkpoint.pt", weights_only=True)
+    del ck["camera"]
+    torch.save(ck, tmp_path / "old.pt")
+    assert load_agent(tmp_path / "old.pt").camera == OLD_CAMERA
+    # a state agent has no camera to keep
+    train(tiny(), tmp_path / "state", 80, env_kwargs=dict(track=oval, camera=False, max_episode_steps=30))
+    assert load_agent(tmp_path / "state" / "checkpoint.pt").camera is None
+
+
 def test_config_is_frozen_and_validated():
     from dataclasses import FrozenInstanceError
 

@@ -67,6 +67,9 @@ __all__ = [
 ]
 
 CHECKPOINT_FORMAT = "drift.qrsac/1"
+#: checkpoints written before the camera's placement was a setting (2026-12-07) record none: every camera
+#: then had this one
+OLD_CAMERA = {"camera_height_m": 2.0, "camera_pitch_rad": 0.06, "camera_fov_rad": 1.4}
 #: where :func:`train` steps the cars: the learner itself, or rollout workers on Ray
 BACKENDS = ("local", "ray")
 
@@ -301,13 +304,17 @@ class Agent(nn.Module):
 
     Args:
         config: :class:`QRSACConfig`. shapes: one car's observation shapes per key.
+        camera: with an ``image`` input, the camera it learns from: the
+            :data:`drift.racing.config.CAMERA_GEOMETRY` settings by name (``RacingConfig.camera_geometry``);
+            evaluations and resumed runs must use the same.
     """
 
-    def __init__(self, config: QRSACConfig, shapes: dict[str, tuple[int, ...]]):
+    def __init__(self, config: QRSACConfig, shapes: dict[str, tuple[int, ...]], camera: dict | None = None):
         super().__init__()
         c = config
         self.config = c
         self.shapes = {k: tuple(v) for k, v in shapes.items()}
+        self.camera = dict(camera) if camera is not None and "image" in self.shapes else None
         self.actor = Actor(c.actor_keys, self.shapes, c.hidden, c.image_features)
 
         def critic():
@@ -465,19 +472,24 @@ def evaluate(
     Args:
         agent: from :func:`load_agent` or :func:`train`'s run. laps: timed laps (flying start).
         env_kwargs: ``VecRacingEnv`` keyword arguments (track, preset, vehicle, camera, ...), as in
-            :func:`train`. max_steps: step limit (default the config's ``eval_max_steps``).
+            :func:`train`; the camera's placement defaults to the agent's (``agent.camera``).
+            max_steps: step limit (default the config's ``eval_max_steps``).
         start_speed_mps: initial speed (default the mean reset speed of the preset).
     Returns:
         dict (JSON-ready): ``return`` (unscaled env reward), ``steps``, ``progress_m``, ``laps``,
         ``lap_times_s``, ``lap_valid``, ``best_valid_lap_s`` (None without a valid lap), ``off_course_s``,
         ``wall_contact_s``, ``terminated``, ``reward_terms`` (sums).
+    Raises:
+        DriftError: an environment without the agent's inputs, or with other observation shapes or
+            another camera placement than the agent learned from.
     """
     from drift.racing.vector import VecRacingEnv
 
-    kw = _env_kwargs(agent.config, env_kwargs)
+    kw = _env_kwargs(agent.config, {**(agent.camera or {}), **(env_kwargs or {})})
     kw.pop("max_episode_steps", None)
     env = VecRacingEnv(num_envs=1, **kw)
     _check_shapes(agent.config, env, agent.shapes, "evaluate")
+    _check_camera(agent, env.cfg, "evaluate")
     steps = agent.config.eval_max_steps if max_steps is None else int(max_steps)
     return _eval_sim(env.cfg, env.sim.track, env.sim.p, env.sim.tires, agent, laps, steps, start_speed_mps)
 
@@ -586,8 +598,34 @@ def _config_from(d: dict, path: Path) -> QRSACConfig:
         raise DriftError(f"{path}: invalid config in the checkpoint: {e}") from None
 
 
-def _check_resume(ck: dict, config: QRSACConfig, shapes: dict, path: Path) -> None:
-    """Raise a DriftError naming every config field and observation shape that differs."""
+def _checkpoint_camera(ck: dict) -> dict | None:
+    if "camera" in ck:
+        return ck["camera"]
+    return dict(OLD_CAMERA) if "image" in ck["shapes"] else None
+
+
+def _camera_diffs(trained: dict | None, cfg) -> list[str]:
+    if trained is None:
+        return []
+    now = cfg.camera_geometry
+    return [
+        f"{k}: {v!r} in training, {now[k]!r} now" for k, v in trained.items() if not math.isclose(v, now[k])
+    ]
+
+
+def _check_camera(agent: Agent, cfg, where: str) -> None:
+    """Raise a DriftError when the environment's camera is placed otherwise than the agent's was."""
+    diffs = _camera_diffs(agent.camera, cfg)
+    if diffs:
+        raise DriftError(
+            f"{where}: the agent learned from another camera: {'; '.join(diffs)}. Pass the training values "
+            f"as environment settings: {agent.camera}"
+        )
+
+
+def _check_resume(ck: dict, config: QRSACConfig, shapes: dict, path: Path, cfg=None) -> None:
+    """Raise a DriftError naming every config field, observation shape and camera setting (``cfg``: the
+    environment's :class:`drift.racing.RacingConfig`) that differs."""
     saved = ck["config"]
     defaults = {f.name: f.default for f in dataclasses.fields(QRSACConfig)}
     diffs = []
@@ -603,6 +641,8 @@ def _check_resume(ck: dict, config: QRSACConfig, shapes: dict, path: Path) -> No
             diffs.append(
                 f"observation {k!r}: shape {old_shapes.get(k)} in the checkpoint, {shapes.get(k)} now"
             )
+    if cfg is not None:
+        diffs += _camera_diffs(_checkpoint_camera(ck), cfg)
     if diffs:
         raise DriftError(
             f"{path} does not match this run; differences: "
@@ -622,7 +662,8 @@ def load_agent(path: str | Path, device: str | None = None) -> Agent:
     ck = _read_checkpoint(path)
     config = _config_from(ck["config"], path)
     dev = device or (config.device if config.device == "cpu" or torch.cuda.is_available() else "cpu")
-    agent = Agent(config.replace(device=dev), {k: tuple(v) for k, v in ck["shapes"].items()})
+    shapes = {k: tuple(v) for k, v in ck["shapes"].items()}
+    agent = Agent(config.replace(device=dev), shapes, _checkpoint_camera(ck))
     try:
         agent.load_state_dict(ck["agent"])
     except RuntimeError as e:
@@ -770,7 +811,7 @@ def train(
     W = c.workers  # with workers, the learner's own env (one car) only gives shapes and evaluations
     envs = VecRacingEnv(num_envs=1 if W else c.num_envs, seed=c.seed, autoreset_mode="SameStep", **env_kw)
     shapes = _check_shapes(c, envs, None, "train")
-    agent = Agent(c, shapes).to(device)
+    agent = Agent(c, shapes, envs.cfg.camera_geometry).to(device)
     learner = Learner(agent)
     dtypes = {k: np.uint8 if k == "image" else np.float32 for k in c.stored_keys}
     streams = c.num_envs * max(W, 1)  # one per car (per worker)
@@ -792,6 +833,7 @@ def train(
             "format": CHECKPOINT_FORMAT,
             "config": c.to_dict(),
             "shapes": {k: list(v) for k, v in shapes.items()},
+            "camera": agent.camera,
             "agent": agent.state_dict(),
             "actor_opt": learner.actor_opt.state_dict(),
             "critic_opt": learner.critic_opt.state_dict(),
@@ -815,7 +857,7 @@ def train(
 
     if resume:
         ck = _read_checkpoint(ck_path)
-        _check_resume(ck, c, shapes, ck_path)
+        _check_resume(ck, c, shapes, ck_path, envs.cfg)
         try:
             agent.load_state_dict(ck["agent"])
             learner.actor_opt.load_state_dict(ck["actor_opt"])

@@ -237,7 +237,8 @@ def load_run(run_dir: str | Path, checkpoint: str = "best"):
     Returns:
         ``(agent, env_kwargs)``: the :class:`controllers.qrsac.Agent` (eval mode, CPU unless the run
         used CUDA and it is present) and the keyword arguments of :class:`drift.racing.RacingEnv`
-        (``preset``, ``vehicle``, ``track``, ``tires``, ``reward``) of its training.
+        (``preset``, ``vehicle``, ``track``, ``tires``, ``reward``, and the camera's placement for an
+        image agent) of its training.
     Raises:
         DriftError: no options.yaml, a missing or corrupt checkpoint.
     """
@@ -247,7 +248,8 @@ def load_run(run_dir: str | Path, checkpoint: str = "best"):
     ck = Path(run_dir) / ("best.pt" if checkpoint == "best" else "checkpoint.pt")
     if checkpoint == "best" and not ck.exists():
         ck = Path(run_dir) / "checkpoint.pt"
-    return load_agent(ck), _env_kwargs(opts)
+    agent = load_agent(ck)
+    return agent, {**_env_kwargs(opts), **(agent.camera or {})}
 
 
 def _drive_agent(run_dir: Path, track, laps: int, gif_frames: int, checkpoint: str = "best"):

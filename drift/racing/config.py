@@ -17,10 +17,12 @@ from drift.config import config_dir
 from drift.errors import ConfigError
 from drift.racing.reward import RewardWeights, load_reward_weights
 
-__all__ = ["RacingConfig", "load_config", "PRESETS"]
+__all__ = ["RacingConfig", "load_config", "PRESETS", "CAMERA_GEOMETRY"]
 
 #: presets of ``configs/racing/env.yaml``
 PRESETS = ("iac", "f1tenth")
+#: the settings that place the camera: an image agent sees the world through them
+CAMERA_GEOMETRY = ("camera_height_m", "camera_pitch_rad", "camera_fov_rad")
 
 
 @dataclass(frozen=True)
@@ -35,7 +37,7 @@ class RacingConfig:
         horizon_min_s, horizon_max_s, n_ahead: times ahead of the privileged course points.
         camera, image_px, camera_sampling: onboard camera on/off, image size (px), ``bilinear``/``nearest``.
         camera_height_m, camera_pitch_rad, camera_fov_rad: camera height above the ground (m, scaled),
-            downward pitch (rad) and horizontal field of view (rad) (:class:`drift.racing.camera.CameraConfig`).
+            downward pitch (rad), horizontal field of view (rad) (:class:`drift.racing.camera.CameraConfig`).
         wall_margin_m: walls this far beyond the boundaries (m, scaled); wall_speed_factor: share of the
             speed along a wall kept per 0.1 s in contact.
         friction_use, brake_rear_use: share of axle friction that drive/brakes and the rear brakes may use.
@@ -89,6 +91,11 @@ class RacingConfig:
     def substeps(self) -> int:
         """Physics substeps per control step, ``ceil(physics_hz * dt_s)``."""
         return max(1, int(np.ceil(self.physics_hz * self.dt_s - 1e-9)))
+
+    @property
+    def camera_geometry(self) -> dict[str, float]:
+        """The :data:`CAMERA_GEOMETRY` settings by name."""
+        return {k: getattr(self, k) for k in CAMERA_GEOMETRY}
 
     def replace(self, **kw) -> RacingConfig:
         return dataclasses.replace(self, **kw)
