@@ -151,6 +151,10 @@ def test_bridge_camera_images_on_a_track(tmp_path):
             "initial_condition": "track_start",
             "initial_vx_mps": 10.0,
             "camera_rate_hz": 10.0,
+            # a low camera, not the preset's (raised and pitched down, it sees no sky)
+            "camera_height_m": 2.0,
+            "camera_pitch_rad": 0.06,
+            "camera_fov_rad": 1.4,
         },
         dom,
         tmp_path,

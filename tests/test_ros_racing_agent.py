@@ -98,9 +98,11 @@ def test_ros_up_shows_the_bridge_the_agents_world(tmp_path):
 
     pf = config_dir() / "sim_race.yaml"
     sets = {"sim_bridge": [], "racing_agent": [f"run:={RUN}"], "log_recorder": []}
-    assert agent_world(sets, pf) == ["track:=Norisring", "preset:=f1tenth", "vehicle:=f1tenth"]
-    sets["sim_bridge"] = ["track:=Monza"]
-    assert agent_world(sets, pf) == ["preset:=f1tenth", "vehicle:=f1tenth"]
+    # the agent's checkpoint predates camera settings: it learned from the one camera there was
+    camera = ["camera_height_m:=2.0", "camera_pitch_rad:=0.06", "camera_fov_rad:=1.4"]
+    assert agent_world(sets, pf) == ["track:=Norisring", "preset:=f1tenth", "vehicle:=f1tenth", *camera]
+    sets["sim_bridge"] = ["track:=Monza", "camera_height_m:=3.0"]
+    assert agent_world(sets, pf) == ["preset:=f1tenth", "vehicle:=f1tenth", *camera[1:]]
     assert agent_world({"sim_bridge": [], "racing_agent": [], "log_recorder": []}, pf) == []  # no run yet
     with pytest.raises(ConfigError, match="options.yaml"):
         agent_world({"sim_bridge": [], "racing_agent": [f"run:={tmp_path}"]}, pf)

@@ -177,23 +177,30 @@ def _parse_sets(sets: list[str], names: set[str]) -> dict[str, list[str]]:
 def agent_world(overrides: dict[str, list[str]], params_file: Path) -> list[str]:
     """The bridge settings that show a racing agent the world it trained in: ``track``, ``preset``,
     ``vehicle`` (and ``tires``) of its run's ``options.yaml`` (``racing_agent.run``, from ``--set`` or the
-    parameter file), except those given with ``--set sim_bridge.*``. Empty when the stack has no agent or
-    no run. Raises ConfigError for a run folder without options.yaml."""
-    from drift.commands.race import _run_options
+    parameter file) and, for an image agent, the camera's placement in its checkpoint, except those given
+    with ``--set sim_bridge.*``. Empty when the stack has no agent or no run. Raises ConfigError for a run
+    folder without options.yaml or a checkpoint."""
+    from drift.commands.race import _run_options, load_run
 
     if "racing_agent" not in overrides or "sim_bridge" not in overrides:
         return []
-    run = next((v.split(":=", 1)[1] for v in overrides["racing_agent"] if v.startswith("run:=")), None)
-    if run is None:
-        d = yaml.safe_load(Path(params_file).read_text()) or {}
-        run = ((d.get("racing_agent") or {}).get("ros__parameters") or {}).get("run")
+    file_params = ((yaml.safe_load(Path(params_file).read_text()) or {}).get("racing_agent") or {}).get(
+        "ros__parameters"
+    ) or {}
+
+    def agent_param(name: str, default=None):
+        given = [v.split(":=", 1)[1] for v in overrides["racing_agent"] if v.startswith(f"{name}:=")]
+        return given[-1] if given else file_params.get(name, default)
+
+    run = agent_param("run")
     if not run:
         return []
     try:
         opts = _run_options(Path(run))
+        agent, _ = load_run(Path(run), agent_param("checkpoint", "best"))
     except DriftError as e:
         raise ConfigError(f"racing_agent.run: {e}") from None
-    world = {"track": opts.track, "preset": opts.preset, "vehicle": opts.preset}
+    world = {"track": opts.track, "preset": opts.preset, "vehicle": opts.preset, **(agent.camera or {})}
     if opts.tires is not None:
         world["tires"] = str(opts.tires)
     given = {v.split(":=", 1)[0] for v in overrides["sim_bridge"]}

@@ -76,7 +76,7 @@ def main() -> int:
     rng = np.random.default_rng(0)
     envs = VecRacingEnv(CARS, preset=PRESET, vehicle=PRESET, track=TRACK, camera=True, max_episode_steps=400)
     shapes = {k: sp.shape for k, sp in envs.single_observation_space.spaces.items()}
-    agent = Agent(CONFIG, shapes)
+    agent = Agent(CONFIG, shapes, envs.cfg.camera_geometry)
     expert = PurePursuit(**EXPERT_SETTINGS, path_xy=envs.sim.track.xy)
     data: dict[str, list] = {}
     for it, beta in enumerate((1.0, 0.5, 0.3, 0.2, 0.1, 0.0, 0.0, 0.0, 0.0, 0.0)):
@@ -92,6 +92,7 @@ def main() -> int:
             "format": CHECKPOINT_FORMAT,
             "config": CONFIG.to_dict(),
             "shapes": {k: list(v) for k, v in shapes.items()},
+            "camera": agent.camera,
             "agent": agent.state_dict(),
         },
         OUT / "best.pt",

@@ -16,7 +16,8 @@ publishes:
   pip wheels of ROS 2 Jazzy lack it, then a ``geometry_msgs/TransformStamped`` on
   ``/map_to_base_link`` carries the same transform;
 - ``/camera/image_raw`` (sensor_msgs/Image, rgb8) at ``camera_rate_hz`` when ``track`` names a track:
-  the environment's camera (:class:`drift.racing.camera.TrackCamera`, ``image_px`` square);
+  the environment's camera (:class:`drift.racing.camera.TrackCamera`, ``image_px`` square, placed as
+  the preset's camera or by ``camera_height_m``, ``camera_pitch_rad``, ``camera_fov_rad``);
 - ``~/lap`` (std_msgs/Float64MultiArray ``[lap_time_s, valid]``) at each timed lap (the first crossing
   of the start line starts the clock; valid: never off course), with a track;
 - ``~/ground_truth`` (nav_msgs/Odometry): the true state every tick, never delayed or dropped (for
@@ -166,6 +167,24 @@ PARAMS = [
     ),
     Param("image_px", 0, "px", "camera image side; 0 = the preset's", non_negative, read_only=True),
     Param(
+        "camera_height_m",
+        0.0,
+        "m",
+        "camera height (unscaled); 0 = the preset's placement, > 0 = this one with camera_pitch_rad and "
+        "camera_fov_rad",
+        non_negative,
+        read_only=True,
+    ),
+    Param("camera_pitch_rad", 0.0, "rad", "camera pitch down (with camera_height_m > 0)", read_only=True),
+    Param(
+        "camera_fov_rad",
+        0.0,
+        "rad",
+        "camera horizontal field of view (with camera_height_m > 0)",
+        non_negative,
+        read_only=True,
+    ),
+    Param(
         "start_s_m",
         0.0,
         "m",
@@ -267,6 +286,7 @@ class SimBridgeNode(Node):
         if not v["track"]:
             return None
         from drift.racing import RacingSim, load_config
+        from drift.racing.config import CAMERA_GEOMETRY
 
         try:
             cfg = load_config(
@@ -277,6 +297,7 @@ class SimBridgeNode(Node):
                 dt_s=self.dt,
                 physics_hz=v["rate_hz"] * v["substeps"],
                 **({"image_px": v["image_px"]} if v["image_px"] else {}),
+                **({k: v[k] for k in CAMERA_GEOMETRY} if v["camera_height_m"] > 0 else {}),
             )
             return RacingSim(cfg, 1, vehicle=self.vehicle, tires=self.tires)
         except (DriftError, OSError) as e:
