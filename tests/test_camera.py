@@ -107,3 +107,14 @@ def test_iac_camera_tells_70_from_140_m_ahead():
     assert r70 - r140 >= 3
     low = RacingEnv(track="Norisring", camera_height_m=2.0, camera_pitch_rad=0.06, camera_fov_rad=1.4)
     assert low.sim.camera.pixel_of(70.0, 0.0)[0] - low.sim.camera.pixel_of(140.0, 0.0)[0] <= 1
+
+
+@pytest.mark.parametrize(
+    "bad", [dict(camera_height_m=0.0), dict(camera_fov_rad=3.2), dict(camera_pitch_rad=1.6)]
+)
+def test_a_camera_that_cannot_be_placed_is_refused(bad):
+    from drift.errors import ConfigError
+    from drift.racing import load_config
+
+    with pytest.raises(ConfigError, match=f"got .*{list(bad.values())[0]}"):
+        load_config("iac", **bad)

@@ -405,6 +405,10 @@ def test_an_image_agent_keeps_the_camera_it_learned_from(oval, tmp_path):
     del ck["camera"]
     torch.save(ck, tmp_path / "old.pt")
     assert load_agent(tmp_path / "old.pt").camera == OLD_CAMERA
+    ck["camera"] = {"camera_height_m": 3.0}
+    torch.save(ck, tmp_path / "bad.pt")
+    with pytest.raises(DriftError, match="bad.pt is corrupt: its camera record"):
+        load_agent(tmp_path / "bad.pt")
     # a state agent has no camera to keep
     train(tiny(), tmp_path / "state", 80, env_kwargs=dict(track=oval, camera=False, max_episode_steps=30))
     assert load_agent(tmp_path / "state" / "checkpoint.pt").camera is None

@@ -598,10 +598,17 @@ def _config_from(d: dict, path: Path) -> QRSACConfig:
         raise DriftError(f"{path}: invalid config in the checkpoint: {e}") from None
 
 
-def _checkpoint_camera(ck: dict) -> dict | None:
-    if "camera" in ck:
-        return ck["camera"]
-    return dict(OLD_CAMERA) if "image" in ck["shapes"] else None
+def _checkpoint_camera(ck: dict, path: Path) -> dict | None:
+    """The camera placement a checkpoint's image agent learned from (None without an image input)."""
+    if "image" not in ck["shapes"]:
+        return None
+    cam = ck.get("camera", OLD_CAMERA)
+    ok = isinstance(cam, dict) and sorted(cam) == sorted(OLD_CAMERA)
+    if not ok or not all(isinstance(v, float) and math.isfinite(v) for v in cam.values()):
+        raise DriftError(
+            f"{path} is corrupt: its camera record {cam!r} is not {sorted(OLD_CAMERA)} in numbers"
+        )
+    return dict(cam)
 
 
 def _camera_diffs(trained: dict | None, cfg) -> list[str]:
@@ -623,7 +630,7 @@ def _check_camera(agent: Agent, cfg, where: str) -> None:
         )
 
 
-def _check_resume(ck: dict, config: QRSACConfig, shapes: dict, path: Path, cfg=None) -> None:
+def _check_resume(ck: dict, config: QRSACConfig, shapes: dict, path: Path, cfg) -> None:
     """Raise a DriftError naming every config field, observation shape and camera setting (``cfg``: the
     environment's :class:`drift.racing.RacingConfig`) that differs."""
     saved = ck["config"]
@@ -641,8 +648,7 @@ def _check_resume(ck: dict, config: QRSACConfig, shapes: dict, path: Path, cfg=N
             diffs.append(
                 f"observation {k!r}: shape {old_shapes.get(k)} in the checkpoint, {shapes.get(k)} now"
             )
-    if cfg is not None:
-        diffs += _camera_diffs(_checkpoint_camera(ck), cfg)
+    diffs += _camera_diffs(_checkpoint_camera(ck, path), cfg)
     if diffs:
         raise DriftError(
             f"{path} does not match this run; differences: "
@@ -663,7 +669,7 @@ def load_agent(path: str | Path, device: str | None = None) -> Agent:
     config = _config_from(ck["config"], path)
     dev = device or (config.device if config.device == "cpu" or torch.cuda.is_available() else "cpu")
     shapes = {k: tuple(v) for k, v in ck["shapes"].items()}
-    agent = Agent(config.replace(device=dev), shapes, _checkpoint_camera(ck))
+    agent = Agent(config.replace(device=dev), shapes, _checkpoint_camera(ck, path))
     try:
         agent.load_state_dict(ck["agent"])
     except RuntimeError as e:

@@ -107,8 +107,15 @@ class RacingConfig:
             raise ConfigError(f"integrator must be 'rk4' or 'euler', got {self.integrator!r}")
         if not (self.dt_s > 0 and self.physics_hz > 0 and self.track_scale > 0):
             raise ConfigError("dt_s, physics_hz and track_scale must be positive")
-        if not (self.camera_height_m > 0 and 0 < self.camera_fov_rad < np.pi):
-            raise ConfigError("camera_height_m must be positive and camera_fov_rad within (0, pi)")
+        if not (
+            self.camera_height_m > 0
+            and 0 < self.camera_fov_rad < np.pi
+            and abs(self.camera_pitch_rad) < np.pi / 2
+        ):
+            raise ConfigError(
+                "camera_height_m must be positive, camera_fov_rad within (0, pi) and camera_pitch_rad within "
+                f"(-pi/2, pi/2); got {self.camera_height_m}, {self.camera_fov_rad}, {self.camera_pitch_rad}"
+            )
         if self.n_ahead < 1 or self.steer_history < 3:
             raise ConfigError("n_ahead must be >= 1 and steer_history >= 3")
 
