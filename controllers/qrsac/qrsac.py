@@ -70,6 +70,8 @@ CHECKPOINT_FORMAT = "drift.qrsac/1"
 #: checkpoints written before the camera's placement was a setting (2026-12-07) record none: every camera
 #: then had this one
 OLD_CAMERA = {"camera_height_m": 2.0, "camera_pitch_rad": 0.06, "camera_fov_rad": 1.4}
+#: config fields whose behaviour a checkpoint that predates them had, where that is not their default
+PREDATED = {"target_entropy_final": None}
 #: where :func:`train` steps the cars: the learner itself, or rollout workers on Ray
 BACKENDS = ("local", "ray")
 
@@ -123,7 +125,14 @@ class QRSACConfig:
     entropy fall to -5.4 nats (action std ~0.02) within 20k steps, and the agent stalled before the first
     hairpin for 480k steps (docs/racing.md)."""
     target_entropy: float = -2.0
-    """Target entropy of the tuned alpha (nats; SAC: -action dims)."""
+    """Target entropy of the tuned alpha while the agent learns the track (nats; SAC: -action dims)."""
+    target_entropy_final: float | None = -5.0
+    """Target entropy once ``entropy_anneal_steps`` have passed (nats; None: no anneal). At -2 nats the
+    tanh-squashed throttle stayed at 0.83-0.94 on the straights of Norisring although the critics valued
+    full throttle higher: the entropy a mean of ``u`` = 3 costs outweighed the gain (docs/racing.md)."""
+    entropy_anneal_steps: tuple[int, int] = (250_000, 550_000)
+    """Car steps over which the target entropy moves linearly to ``target_entropy_final``; the start lies
+    past the first valid laps of the default run, so the exploration that finds the braking points stays."""
     lr_alpha: float = 3e-4
     """Adam learning rate of log(alpha) when ``autotune``."""
     reward_scale: float = 0.1
@@ -187,6 +196,19 @@ class QRSACConfig:
         if self.workers < 0:
             raise ConfigError(f"workers must be >= 0, got {self.workers}")
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
+        object.__setattr__(self, "entropy_anneal_steps", tuple(int(n) for n in self.entropy_anneal_steps))
+        a0, a1 = self.entropy_anneal_steps
+        if not 0 <= a0 <= a1:
+            raise ConfigError(f"entropy_anneal_steps must be (start, end), 0 <= start <= end: {(a0, a1)}")
+
+    def target_entropy_at(self, step: int) -> float:
+        """The tuned alpha's target entropy (nats) at car step ``step``: ``target_entropy`` before
+        ``entropy_anneal_steps[0]``, ``target_entropy_final`` after ``[1]``, linear in between."""
+        if self.target_entropy_final is None:
+            return self.target_entropy
+        a0, a1 = self.entropy_anneal_steps
+        w = 1.0 if step >= a1 else 0.0 if step <= a0 else (step - a0) / (a1 - a0)
+        return self.target_entropy + w * (self.target_entropy_final - self.target_entropy)
 
     def replace(self, **kw) -> QRSACConfig:
         """A copy with the given fields changed (validated again)."""
@@ -360,9 +382,10 @@ class Learner:
             nn.utils.clip_grad_norm_(params, self.config.grad_clip)
         opt.step()
 
-    def update(self, batch: Batch) -> dict[str, float]:
-        """One gradient step of the critics, the actor and (when tuned) alpha, then the Polyak update of
-        the target critics. Returns the losses and diagnostics."""
+    def update(self, batch: Batch, step: int = 0) -> dict[str, float]:
+        """One gradient step of the critics, the actor and (when tuned) alpha towards the target entropy
+        at car step ``step``, then the Polyak update of the target critics. Returns the losses and
+        diagnostics."""
         c, ag, dev = self.config, self.agent, self.agent.device
         keys = c.stored_keys
         obs, next_obs = _tensors(batch.obs, keys, dev), _tensors(batch.next_obs, keys, dev)
@@ -395,11 +418,12 @@ class Learner:
 
         out = {}
         if c.autotune:
-            alpha_loss = -(ag.log_alpha * (logp.detach() + c.target_entropy)).mean()
+            target = c.target_entropy_at(step)
+            alpha_loss = -(ag.log_alpha * (logp.detach() + target)).mean()
             self.alpha_opt.zero_grad(set_to_none=True)
             alpha_loss.backward()
             self.alpha_opt.step()
-            out["alpha_loss"] = float(alpha_loss.detach())
+            out.update(alpha_loss=float(alpha_loss.detach()), target_entropy=target)
 
         with torch.no_grad():
             for net, tgt in ((ag.critic1, ag.target1), (ag.critic2, ag.target2)):
@@ -593,7 +617,7 @@ def _config_from(d: dict, path: Path) -> QRSACConfig:
     if unknown:
         raise DriftError(f"{path}: config fields {unknown} are unknown to this version of QR-SAC")
     try:
-        return QRSACConfig(**d)
+        return QRSACConfig(**{**PREDATED, **d})
     except (TypeError, ConfigError) as e:
         raise DriftError(f"{path}: invalid config in the checkpoint: {e}") from None
 
@@ -639,7 +663,7 @@ def _check_resume(ck: dict, config: QRSACConfig, shapes: dict, path: Path, cfg) 
     for k, v in config.to_dict().items():
         if k in QRSACConfig.RUN_FIELDS:
             continue
-        old = saved.get(k, defaults[k])  # a field the checkpoint predates had its default
+        old = saved.get(k, PREDATED.get(k, defaults[k]))  # a field the checkpoint predates
         if (tuple(old) if isinstance(old, list) else old) != v:
             diffs.append(f"{k}: {old!r} in the checkpoint, {v!r} now")
     old_shapes = {k: tuple(v) for k, v in ck["shapes"].items()}
@@ -957,7 +981,7 @@ def train(
         """The updates due: utd per car step after learning_starts (update_start)."""
         due = ctr["updates_before"] + int(math.floor(c.utd * max(0, ctr["step"] - ctr["update_start"])))
         while ctr["updates"] < due:
-            upd_stats.append(learner.update(buffer.sample(c.batch_size)))
+            upd_stats.append(learner.update(buffer.sample(c.batch_size), ctr["step"]))
             ctr["updates"] += 1
 
     def after_steps(prev: int) -> None:
