@@ -361,6 +361,35 @@ def test_checkpoint_errors(oval, tmp_path):
         train(cfg, tmp_path / "empty", 240, env_kwargs=kw, resume=True)
 
 
+def test_target_entropy_anneals_and_alpha_follows_it(oval, tmp_path):
+    c = QRSACConfig(target_entropy=-2.0, target_entropy_final=-5.0, entropy_anneal_steps=(100, 400))
+    assert [c.target_entropy_at(s) for s in (0, 100, 200, 400, 10**6)] == [-2.0, -2.0, -3.0, -5.0, -5.0]
+    assert c.replace(target_entropy_final=None).target_entropy_at(10**6) == -2.0
+    # a 2-D tanh-squashed policy has at most 2 ln 2 = 1.4 nats and the fresh one far more than -10: alpha
+    # rises while the target is +10 and falls once the step passes the anneal to -10
+    kw = dict(track=oval, camera=False, max_episode_steps=40)
+    up = tiny(target_entropy=10.0, target_entropy_final=None)
+    train(up, tmp_path / "up", 300, env_kwargs=kw)
+    train(
+        up.replace(target_entropy_final=-10.0, entropy_anneal_steps=(0, 1)),
+        tmp_path / "down",
+        300,
+        env_kwargs=kw,
+    )
+    alpha = {k: float(load_agent(tmp_path / k / "checkpoint.pt").log_alpha.detach().exp()) for k in ("up", "down")}
+    assert alpha["up"] > 0.01 > alpha["down"]
+    # a checkpoint from before the anneal existed had none: loaded as such, and resuming it under the
+    # default anneal names the difference
+    path = tmp_path / "up" / "checkpoint.pt"
+    ck = torch.load(path, weights_only=False)
+    del ck["config"]["target_entropy_final"], ck["config"]["entropy_anneal_steps"]
+    torch.save(ck, path)
+    assert load_agent(path).config.target_entropy_final is None
+    with pytest.raises(DriftError, match=r"target_entropy_final: None in the checkpoint, -5\.0 now"):
+        train(up.replace(target_entropy_final=-5.0), tmp_path / "up", 400, env_kwargs=kw, resume=True)
+    train(up, tmp_path / "up", 400, env_kwargs=kw, resume=True)
+
+
 def test_image_variant_runs_and_needs_the_camera(oval, tmp_path):
     cfg = tiny(actor_obs="image", image_features=16, learning_starts=40, log_every=40)
     m = train(cfg, tmp_path / "img", 80, env_kwargs=dict(track=oval, image_px=16, max_episode_steps=30))
@@ -425,6 +454,8 @@ def test_config_is_frozen_and_validated():
         QRSACConfig(actor_obs="pixels")
     with pytest.raises(ConfigError, match="gamma"):
         QRSACConfig(gamma=1.5)
+    with pytest.raises(ConfigError, match="entropy_anneal_steps"):
+        QRSACConfig(entropy_anneal_steps=(500, 100))
     assert QRSACConfig().gamma == 0.9896 and QRSACConfig().n_step == 7 and QRSACConfig().n_quantiles == 32
 
 
