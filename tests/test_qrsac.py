@@ -376,7 +376,9 @@ def test_target_entropy_anneals_and_alpha_follows_it(oval, tmp_path):
         300,
         env_kwargs=kw,
     )
-    alpha = {k: float(load_agent(tmp_path / k / "checkpoint.pt").log_alpha.detach().exp()) for k in ("up", "down")}
+    alpha = {
+        k: float(load_agent(tmp_path / k / "checkpoint.pt").log_alpha.detach().exp()) for k in ("up", "down")
+    }
     assert alpha["up"] > 0.01 > alpha["down"]
     # a checkpoint from before the anneal existed had none: loaded as such, and resuming it under the
     # default anneal names the difference

@@ -179,6 +179,18 @@ def test_bridge_camera_images_on_a_track(tmp_path):
         assert bridge.stop() == 0
 
 
+def test_bridge_refuses_a_camera_it_cannot_place_naming_the_parameters(tmp_path):
+    params = {"track": "Monza", "camera_height_m": 2.0, "camera_pitch_rad": 0.06, "camera_fov_rad": 3.2}
+    bridge = NodeProcess("sim_bridge_node", params, random_domain_id(), tmp_path)
+    try:
+        assert bridge.wait(60.0) != 0
+    finally:
+        bridge.stop()
+    log = bridge.log_path.read_text()
+    assert "camera_height_m = 2.0, camera_pitch_rad = 0.06, camera_fov_rad = 3.2" in log, log[-2000:]
+    assert "camera_fov_rad within (0, pi)" in log
+
+
 def test_bridge_starts_on_the_first_ok_command_and_brakes_never_reverse(tmp_path):
     from std_msgs.msg import String as Str
 

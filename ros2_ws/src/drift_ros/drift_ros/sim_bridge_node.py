@@ -301,7 +301,10 @@ class SimBridgeNode(Node):
             )
             return RacingSim(cfg, 1, vehicle=self.vehicle, tires=self.tires)
         except (DriftError, OSError) as e:
-            raise ConfigError(f"parameter track = {v['track']!r} (preset {v['preset']!r}): {e}") from None
+            where = f"parameter track = {v['track']!r} (preset {v['preset']!r})"
+            if v["camera_height_m"] > 0:
+                where += ", " + ", ".join(f"{k} = {v[k]}" for k in CAMERA_GEOMETRY)
+            raise ConfigError(f"{where}: {e}") from None
 
     def _initial_state(self) -> np.ndarray:
         v = self.values
