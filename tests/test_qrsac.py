@@ -436,6 +436,9 @@ def test_an_image_agent_keeps_the_camera_it_learned_from(oval, tmp_path):
     del ck["camera"]
     torch.save(ck, tmp_path / "old.pt")
     assert load_agent(tmp_path / "old.pt").camera == OLD_CAMERA
+    ck["camera"] = {"camera_height_m": 8, "camera_pitch_rad": 0.45, "camera_fov_rad": 0.9}  # an int height
+    torch.save(ck, tmp_path / "int.pt")
+    assert load_agent(tmp_path / "int.pt").camera["camera_height_m"] == 8.0
     ck["camera"] = {"camera_height_m": 3.0}
     torch.save(ck, tmp_path / "bad.pt")
     with pytest.raises(DriftError, match="bad.pt is corrupt: its camera record"):
@@ -456,8 +459,10 @@ def test_config_is_frozen_and_validated():
         QRSACConfig(actor_obs="pixels")
     with pytest.raises(ConfigError, match="gamma"):
         QRSACConfig(gamma=1.5)
-    with pytest.raises(ConfigError, match="entropy_anneal_steps"):
-        QRSACConfig(entropy_anneal_steps=(500, 100))
+    for bad in [(500, 100), (1, 2, 3), ("a", 5), 7]:
+        with pytest.raises(ConfigError, match="entropy_anneal_steps"):
+            QRSACConfig(entropy_anneal_steps=bad)
+    assert QRSACConfig(entropy_anneal_steps=[10, 20.0]).entropy_anneal_steps == (10, 20)
     assert QRSACConfig().gamma == 0.9896 and QRSACConfig().n_step == 7 and QRSACConfig().n_quantiles == 32
 
 

@@ -196,10 +196,16 @@ class QRSACConfig:
         if self.workers < 0:
             raise ConfigError(f"workers must be >= 0, got {self.workers}")
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
-        object.__setattr__(self, "entropy_anneal_steps", tuple(int(n) for n in self.entropy_anneal_steps))
-        a0, a1 = self.entropy_anneal_steps
-        if not 0 <= a0 <= a1:
-            raise ConfigError(f"entropy_anneal_steps must be (start, end), 0 <= start <= end: {(a0, a1)}")
+        try:
+            steps = tuple(int(n) for n in self.entropy_anneal_steps)
+        except (TypeError, ValueError):
+            steps = ()
+        if len(steps) != 2 or not 0 <= steps[0] <= steps[1]:
+            raise ConfigError(
+                f"entropy_anneal_steps must be (start, end) car steps, 0 <= start <= end: "
+                f"{self.entropy_anneal_steps!r}"
+            )
+        object.__setattr__(self, "entropy_anneal_steps", steps)
 
     def target_entropy_at(self, step: int) -> float:
         """The tuned alpha's target entropy (nats) at car step ``step``: ``target_entropy`` before
@@ -628,11 +634,14 @@ def _checkpoint_camera(ck: dict, path: Path) -> dict | None:
         return None
     cam = ck.get("camera", OLD_CAMERA)
     ok = isinstance(cam, dict) and sorted(cam) == sorted(OLD_CAMERA)
-    if not ok or not all(isinstance(v, float) and math.isfinite(v) for v in cam.values()):
+    number = (int, float)  # a placement given as 8 (not 8.0) is a number too; bool is not
+    if not ok or not all(
+        isinstance(v, number) and not isinstance(v, bool) and math.isfinite(v) for v in cam.values()
+    ):
         raise DriftError(
             f"{path} is corrupt: its camera record {cam!r} is not {sorted(OLD_CAMERA)} in numbers"
         )
-    return dict(cam)
+    return {k: float(v) for k, v in cam.items()}
 
 
 def _camera_diffs(trained: dict | None, cfg) -> list[str]:
