@@ -115,3 +115,18 @@ def test_ros_up_domain_defaults_to_ros_domain_id(monkeypatch):
     monkeypatch.setenv("ROS_DOMAIN_ID", "lab")
     with pytest.raises(ConfigError, match="ROS_DOMAIN_ID='lab'"):
         default_domain_id()
+
+
+def test_test_domains_never_repeat_while_a_fixture_may_live(monkeypatch):
+    """Within one worker's band the domains do not repeat for a band's width of draws (a module fixture's
+    nodes stay alive while later tests draw), and the two workers' bands never meet."""
+    from drift_ros.testing import random_domain_id
+
+    monkeypatch.setenv("PYTEST_XDIST_WORKER_COUNT", "2")
+    for worker, band in (("gw0", range(1, 51)), ("gw1", range(51, 101))):
+        monkeypatch.setenv("PYTEST_XDIST_WORKER", worker)
+        drawn = [random_domain_id() for _ in range(50)]
+        assert sorted(drawn) == list(band)
+    monkeypatch.setenv("PYTEST_XDIST_WORKER_COUNT", "1")
+    monkeypatch.delenv("PYTEST_XDIST_WORKER")
+    assert len({random_domain_id() for _ in range(100)}) == 100

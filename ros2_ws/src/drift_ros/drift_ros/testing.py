@@ -25,19 +25,28 @@ from pathlib import Path
 PKG_DIR = Path(__file__).resolve().parents[1]
 
 
+_draws = 0  # domains handed out by this process
+_offset = random.SystemRandom().randrange(100)
+
+
 def random_domain_id() -> int:
-    """A random ROS domain (1..100) so that parallel test modules do not hear each other.
+    """A ROS domain (1..100) that no other test worker uses and that this process did not hand out in its
+    last 100 draws (50 per worker with two), so that nodes still running (a module fixture's) never hear
+    a later test's.
 
     Under pytest-xdist each worker draws from its own band of domains (``gw0``: 1..50, ``gw1``:
-    51..100 with two workers), so two workers never share one.
+    51..100 with two workers), so two workers never share one. Within the band the domains follow one
+    another from a random start: random draws collided with a live fixture's domain one run in 50.
     """
-    rng = random.SystemRandom()
+    global _draws
     worker = os.environ.get("PYTEST_XDIST_WORKER", "")
     n = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
+    base, width = 0, 100
     if worker.startswith("gw") and worker[2:].isdigit() and 1 < n <= 100:
         width = 100 // n
-        return 1 + int(worker[2:]) * width + rng.randrange(width)
-    return rng.randint(1, 100)
+        base = int(worker[2:]) * width
+    _draws += 1
+    return 1 + base + (_offset + _draws) % width
 
 
 def node_env(domain_id: int) -> dict[str, str]:
