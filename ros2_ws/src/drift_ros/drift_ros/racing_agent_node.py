@@ -162,6 +162,7 @@ class RacingAgentNode(mpc.DriftMpcNode):
         self.cfg, self.bounds = env.cfg, env.sim.obs_bounds["proprio"]
         self.image_shape = tuple(self.agent.shapes["image"])
         self.history = CommandHistory(env.cfg, env.sim.p)
+        self.driving = False  # set by the first command issued in mode ok
         return env.sim.p, env.sim.tires
 
     def _safety_config(self):
@@ -186,6 +187,11 @@ class RacingAgentNode(mpc.DriftMpcNode):
     def _publish(self, cmd: SafeCommand, raw, diag: dict) -> None:
         super()._publish(cmd, raw, diag)
         if self._in_control:  # one control step: what the environment's proprio remembers of it
+            if cmd.mode is Mode.OK and not self.driving:
+                # the first command with fresh odometry starts the episode (a simulator starts on it):
+                # the start-up stops before it, issued without odometry, are not the agent's actions
+                self.history.reset()
+                self.driving = True
             self.history.record([cmd.delta / self.vehicle.delta_max, force_throttle(cmd.Fx, self.vehicle)])
 
     # ---- inputs and timing ---------------------------------------------------------------------

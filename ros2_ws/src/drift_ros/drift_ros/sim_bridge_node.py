@@ -43,7 +43,8 @@ command, for controllers that publish no ``/drive_mode``).
 Synchronous mode (``sync_camera``): after each camera frame the simulation waits for the next
 ``/drive`` (at most ``sync_timeout_s`` wall seconds) before it steps on, as a simulator's synchronous
 mode; an agent acting on each frame then drives exactly the steps it drove in the environment, however
-loaded the machine.
+loaded the machine. Paused, it waits after each frame too, so that the frame the controller starts on is
+the last before the start.
 
 Fault injection (for tests and robustness checks; simulated time): ``odom_drop_prob`` drops that
 share of ``/odom`` and ``/imu`` messages, ``odom_delay_s`` delays them, and a ``std_msgs/Float64``
@@ -389,10 +390,12 @@ class SimBridgeNode(Node):
         if self.sync_since is not None:
             if self._wall() - self.sync_since < self.values["sync_timeout_s"]:
                 return
-            self.get_logger().warning(
-                "synchronous mode: no /drive for the last camera frame within sync_timeout_s; stepping on",
-                throttle_duration_sec=5.0,
-            )
+            if not self.paused:  # paused: the controller may still be starting
+                self.get_logger().warning(
+                    "synchronous mode: no /drive for the last camera frame within sync_timeout_s; "
+                    "stepping on",
+                    throttle_duration_sec=5.0,
+                )
             self.sync_since = None
             self.wall0, self.steps0 = self._wall(), self.steps
         # catch up when a tick came late, at most 3 steps per tick
@@ -439,7 +442,7 @@ class SimBridgeNode(Node):
         if self.camera is not None and every and (self.steps - self.frame0) % every == 0:
             img = self.camera.render(x[None, 0], x[None, 1], x[None, 2])[0]
             self.pub_img.publish(image_msg(img, stamp))
-            if self.values["sync_camera"] and not self.paused:
+            if self.values["sync_camera"]:  # paused too: no second frame before the start
                 self.sync_since = self._wall()
 
     def _physics(self, delta: float, value: float, kind: str) -> None:
