@@ -36,7 +36,7 @@ def random_domain_id() -> int:
 
     Under pytest-xdist each worker draws from its own band of domains (``gw0``: 1..50, ``gw1``:
     51..100 with two workers), so two workers never share one. Within the band the domains follow one
-    another from a random start: random draws collided with a live fixture's domain one run in 50.
+    another from a random start (random draws could meet a live fixture's domain, one chance in 50).
     """
     global _draws
     worker = os.environ.get("PYTEST_XDIST_WORKER", "")
