@@ -270,9 +270,10 @@ def _env_lap(agent, env) -> float:
 
 @pytest.mark.parametrize("real_time_factor", [2.0, 20.0])
 def test_lap_through_ros_matches_the_environment(tmp_path, trained, real_time_factor):
-    """sim_race's bridge (synchronous camera) and agent node drive a lap of Norisring at 1:10 within 2 %
-    of the same agent's lap in RacingEnv from the same start, also when the paused bridge's frames come
-    faster than the agent answers (real-time factor 20: a frame every 5 ms of wall time)."""
+    """sim_race's bridge (synchronous camera) and agent node drive a lap of Norisring at 1:10 within 0.5 %
+    of the same agent's lap in RacingEnv from the same start (target 2 %; synchronous, it is the same lap:
+    a start one frame off gave +1.5 to +4.4 %), also when the paused bridge's frames come faster than the
+    agent answers (real-time factor 20: a frame every 5 ms of wall time)."""
     from drift_ros.stacks import config_dir
 
     agent, env = trained
@@ -296,4 +297,4 @@ def test_lap_through_ros_matches_the_environment(tmp_path, trained, real_time_fa
     print(f"lap through ROS {lap_ros:.3f} s (valid {bool(valid)}), in RacingEnv {lap_env:.3f} s")
     assert codes == (0, 0)
     assert valid == 1.0
-    assert abs(lap_ros - lap_env) <= 0.02 * lap_env, (lap_ros, lap_env)
+    assert abs(lap_ros - lap_env) <= 0.005 * lap_env, (lap_ros, lap_env)
