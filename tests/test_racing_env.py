@@ -234,6 +234,14 @@ def test_presets_load():
     assert load_config("iac").steering == "absolute"
 
 
+@pytest.mark.parametrize("cls", [RacingEnv, VecRacingEnv])
+def test_a_preset_brings_its_own_vehicle(cls):
+    """``preset="f1tenth"`` alone drives the 1:10 car (the full-scale car would not fit its walls)."""
+    env = cls(preset="f1tenth", track="Norisring", camera=False)
+    assert env.sim.p.name == "f1tenth" and env.sim.cfg.track_scale == 0.1
+    assert cls(track="Norisring", camera=False).sim.p.name == "iac"
+
+
 @pytest.mark.parametrize("preset", ["iac", "f1tenth"])
 def test_walls_lie_beyond_off_course(preset):
     """A car must be off course before its side reaches a wall, in every preset."""

@@ -27,7 +27,7 @@ __all__ = ["RacingEnv", "env_config"]
 def env_config(
     preset: str,
     track: str | Path | Track,
-    vehicle: str | VehicleParams,
+    vehicle: str | VehicleParams | None,
     camera: bool,
     image_px: int,
     steering: str,
@@ -50,7 +50,7 @@ def env_config(
     cfg = load_config(
         preset,
         track=track_obj.name if track_obj is not None else str(track),
-        vehicle=vehicle_obj.name if vehicle_obj is not None else vehicle,
+        **({} if vehicle is None else {"vehicle": vehicle_obj.name if vehicle_obj is not None else vehicle}),
         camera=bool(camera),
         image_px=int(image_px),
         steering=steering,
@@ -74,7 +74,8 @@ class RacingEnv(gym.Env):
             observation scales, walls, ...) under the explicit arguments below.
         track: track name (``drift race tracks``), path to a TUM-format CSV, or a :class:`Track` (used as
             it is, not scaled).
-        vehicle: vehicle preset name or :class:`VehicleParams`.
+        vehicle: vehicle preset name or :class:`VehicleParams` (None: the preset's own, ``iac`` or
+            ``f1tenth``).
         tires: None (:func:`drift.vehicle.tires.default_tires`), :class:`AxleTires`, or a ``drift fit``
             run folder / ``model.yaml``.
         camera: render the ``image`` observation; image_px: its side (px).
@@ -98,7 +99,7 @@ class RacingEnv(gym.Env):
         self,
         preset: str = "iac",
         track: str | Path | Track = "Monza",
-        vehicle: str | VehicleParams = "iac",
+        vehicle: str | VehicleParams | None = None,
         tires: AxleTires | str | Path | None = None,
         camera: bool = True,
         image_px: int = 64,

@@ -75,7 +75,7 @@ class VecRacingEnv(gym.vector.VectorEnv):
         num_envs: int = 1,
         preset: str = "iac",
         track: str | Path | Track = "Monza",
-        vehicle: str | VehicleParams = "iac",
+        vehicle: str | VehicleParams | None = None,
         tires: AxleTires | str | Path | None = None,
         camera: bool = True,
         image_px: int = 64,
