@@ -8,7 +8,7 @@ from gymnasium.utils.env_checker import check_env
 
 from drift.errors import ConfigError
 from drift.racing import RacingConfig, RacingEnv, RacingSim, VecRacingEnv, load_config
-from drift.racing.reward import TERMS, RewardWeights, load_reward_weights
+from drift.racing.reward import TERMS, RewardWeights, load_reward_weights, reward_terms
 from drift.racing.track import make_track
 from drift.vehicle import load_vehicle
 
@@ -139,6 +139,25 @@ def test_reward_terms_reported_and_summed(track):
     assert info["off_course"] is True
     assert info["reward_terms_unweighted"]["off_course"] == pytest.approx(0.1 * info["speed_mps"])
     assert info["reward_terms"]["off_course"] == pytest.approx(-10.0 * 0.1 * info["speed_mps"])
+
+
+def test_length_terms_count_full_scale_metres_on_a_scaled_track():
+    """At 1:10 the terms in metres are divided by the scale (the weights are set for full-scale metres);
+    the steering terms are dimensionless and stay as they are. Hand-computed, then in the f1tenth env."""
+    hist = np.array([[0.1, 0.0, 0.0]])  # rad, newest first
+    one = np.ones(1)
+    _, w, raw = reward_terms(
+        0.5 * one, 0.1 * one, 0.05 * one, 4.0 * one, 3.0 * one, hist, 0.4, 0 * one, 0 * one,
+        RewardWeights(), length_scale=0.1,
+    )
+    expect = {"progress": 5.0, "off_course": 4.0, "wall": 1.5, "steer_change": 0.25, "steer_history": 0.25}
+    assert {k: float(raw[k][0]) for k in expect} == pytest.approx(expect)
+    assert float(w["progress"][0]) == pytest.approx(5.0) and float(w["off_course"][0]) == pytest.approx(-40.0)
+    env = RacingEnv(preset="f1tenth", track="Norisring", camera=False)
+    env.reset(seed=0, options={"s_m": 10.0, "n_m": 0.0, "speed_mps": 3.0, "heading_err_rad": 0.0})
+    _, _, _, _, info = env.step(np.array([0.0, 0.5], np.float32))
+    assert info["progress_m"] == pytest.approx(0.3, abs=0.05)  # ~3 m/s for 0.1 s, on the 1:10 track
+    assert info["reward_terms_unweighted"]["progress"] == pytest.approx(info["progress_m"] / 0.1)
 
 
 def test_reward_weights_default_is_vision_paper():

@@ -14,6 +14,9 @@
   history (dimensionless).
 - ``tyre_slip``: ``sum over axles of max(|alpha| - alpha_free, 0)`` (rad; GT Sophy tyre-slip penalty).
 
+On a scaled track the terms in metres count full-scale metres (divided by ``track_scale``), so the
+weights keep their balance at 1:10.
+
 Default weights (``configs/racing/reward.yaml``) are the vision paper's: progress 1, off-course 10,
 wall 10, steering change 3, steering history 5; tyre slip 0 (GT Sophy's term, off by default).
 """
@@ -99,8 +102,13 @@ def reward_terms(
     alpha_f_rad: np.ndarray,
     alpha_r_rad: np.ndarray,
     weights: RewardWeights,
+    length_scale: float = 1.0,
 ) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Compute the reward and its terms.
+
+    The terms in metres (progress, off course, wall) are divided by ``length_scale``, the track's scale:
+    on a 1:10 track they count full-scale metres, so the weights, set for full-scale cars, keep their
+    balance against the dimensionless steering terms.
 
     Args:
         progress_m: (B,) centre-line progress this step (m).
@@ -111,6 +119,7 @@ def reward_terms(
         delta_hist_rad: (B, H>=3) steering angles, newest first: ``[delta_t, delta_{t-1}, delta_{t-2}, ...]``.
         delta_max_rad: steering limit used to normalise (rad).
         alpha_f_rad, alpha_r_rad: (B,) slip angles (rad).
+        length_scale: the track's scale (``RacingConfig.track_scale``, > 0).
     Returns:
         ``(reward, weighted, unweighted)``: reward (B,); ``weighted`` a dict of each term as it enters the
         reward (weight times term, penalties negative; they sum to the reward); ``unweighted`` the terms
@@ -118,9 +127,9 @@ def reward_terms(
     """
     d0, d1, d2 = delta_hist_rad[:, 0], delta_hist_rad[:, 1], delta_hist_rad[:, 2]
     raw = {
-        "progress": progress_m,
-        "off_course": off_time_s * speed_mps,
-        "wall": wall_time_s * impact_speed_mps,
+        "progress": progress_m / length_scale,
+        "off_course": off_time_s * speed_mps / length_scale,
+        "wall": wall_time_s * impact_speed_mps / length_scale,
         "steer_change": np.abs(d0 - d1) / delta_max_rad,
         "steer_history": np.abs(d0 - 2.0 * d1 + d2) / delta_max_rad,
         "tyre_slip": np.maximum(np.abs(alpha_f_rad) - weights.alpha_free_rad, 0.0)

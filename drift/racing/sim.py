@@ -504,6 +504,7 @@ class RacingSim:
             self.alpha[:, 0],
             self.alpha[:, 1],
             c.reward,
+            c.track_scale,
         )
         self.prev_action = a
 
