@@ -24,8 +24,8 @@ _COMMON = dict(track="Monza", tires=None, camera=True, image_px=64, steering="ab
 
 #: registered ids and their keyword defaults
 ENVS: dict[str, dict] = {
-    "drift/Racing-v0": dict(preset="iac", vehicle="iac", **_COMMON),
-    "drift/RacingF1tenth-v0": dict(preset="f1tenth", vehicle="f1tenth", **_COMMON),
+    "drift/Racing-v0": dict(preset="iac", vehicle=None, **_COMMON),  # vehicle None: the preset's own
+    "drift/RacingF1tenth-v0": dict(preset="f1tenth", vehicle=None, **_COMMON),
 }
 
 
