@@ -160,6 +160,21 @@ def test_length_terms_count_full_scale_metres_on_a_scaled_track():
     assert info["reward_terms_unweighted"]["progress"] == pytest.approx(info["progress_m"] / 0.1)
 
 
+def test_a_stuck_car_is_truncated_not_terminated(track):
+    """Slower than stuck_speed_mps for stuck_time_s ends the episode as a truncation (a stopped car is
+    not in a terminal state; learners bootstrap through it); losing max_backwards_m terminates."""
+    env = RacingEnv.from_config(cfg(stuck_time_s=0.3), track=track)
+    env.reset(options={"s_m": 100.0, "n_m": 0.0, "speed_mps": 0.0, "heading_err_rad": 0.0})
+    ends = [env.step(np.array([0.0, -1.0], np.float32))[2:] for _ in range(3)]
+    assert [(term, trunc, info["stuck"]) for term, trunc, info in ends] == [
+        (False, False, False), (False, False, False), (False, True, True)
+    ]
+    env = RacingEnv.from_config(cfg(max_backwards_m=1.0), track=track)
+    env.reset(options={"s_m": 100.0, "n_m": 0.0, "speed_mps": 20.0, "heading_err_rad": np.pi})
+    _, _, term, trunc, info = env.step(np.array([0.0, 0.0], np.float32))
+    assert (term, trunc, info["stuck"]) == (True, False, False)  # 2 m backwards
+
+
 def test_reward_weights_default_is_vision_paper():
     w = load_reward_weights()
     assert (w.progress, w.off_course, w.wall, w.steer_change, w.steer_history) == (1.0, 10.0, 10.0, 3.0, 5.0)

@@ -469,7 +469,7 @@ def _eval_sim(racing_cfg, track, vehicle, tires, agent: Agent, laps: int, max_st
         for k, v in info["reward_terms"].items():
             terms[k] = terms.get(k, 0.0) + float(v[0])
         wall_s += racing_cfg.dt_s * float(sim.wall_hit[0])
-        if term[0]:
+        if term[0] or info["stuck"][0]:
             terminated = True
             break
         if len(sim.laps[0]) >= laps:
@@ -509,7 +509,7 @@ def evaluate(
     Returns:
         dict (JSON-ready): ``return`` (unscaled env reward), ``steps``, ``progress_m``, ``laps``,
         ``lap_times_s``, ``lap_valid``, ``best_valid_lap_s`` (None without a valid lap), ``off_course_s``,
-        ``wall_contact_s``, ``terminated``, ``reward_terms`` (sums).
+        ``wall_contact_s``, ``terminated`` (ended early: progress lost or stuck), ``reward_terms`` (sums).
     Raises:
         DriftError: an environment without the agent's inputs, or with other observation shapes or
             another camera placement than the agent learned from.

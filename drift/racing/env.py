@@ -148,10 +148,12 @@ class RacingEnv(gym.Env):
         return {k: v[0] for k, v in self.sim.observe().items()}
 
     def step(self, action):
-        """Gymnasium step with ``action`` (2,) in [-1, 1]: ``(obs, reward, terminated, False, info)``;
-        ``info`` as :meth:`RacingSim.step` with Python scalars (``info["reward_terms"]["off_course"]``...)."""
+        """Gymnasium step with ``action`` (2,) in [-1, 1]: ``(obs, reward, terminated, truncated, info)``;
+        ``truncated`` when the car is stuck (``info["stuck"]``; the time limit is gymnasium's
+        ``TimeLimit``); ``info`` as :meth:`RacingSim.step` with Python scalars
+        (``info["reward_terms"]["off_course"]``...)."""
         rew, term, info = self.sim.step(np.asarray(action, dtype=float)[None])
-        return self._obs(), float(rew[0]), bool(term[0]), False, _item(info)
+        return self._obs(), float(rew[0]), bool(term[0]), bool(info["stuck"][0]), _item(info)
 
     def render(self):
         """The onboard camera image, (H, W, 3) uint8 RGB, or None when the camera is off."""

@@ -30,9 +30,12 @@ where the car crossed (positions of every substep are projected), so lap times d
 10 Hz control rate. The first crossing after a reset starts the timing. A lap is ``valid`` when the car
 never went off course during it (cut corners).
 
-Episode ends: ``terminated`` when the car lost ``max_backwards_m`` of progress (scaled) or stayed slower
-than ``stuck_speed_mps`` for ``stuck_time_s``. The simulator has no time limit: that is gymnasium's
-``TimeLimit`` (``max_episode_steps`` of the registration), reported as ``truncated``.
+Episode ends: ``terminated`` when the car lost ``max_backwards_m`` of progress (scaled); ``info["stuck"]``
+when it stayed slower than ``stuck_speed_mps`` for ``stuck_time_s``, which the environments report as
+``truncated``: a stopped car is not at the end of its task, and a learner that took the stop for a
+terminal state (value 0) would learn that stopping escapes the costs of driving (the entropy term of a
+soft critic with a negative target entropy, the steering penalties). The simulator has no time limit:
+that is gymnasium's ``TimeLimit`` (``max_episode_steps`` of the registration), also ``truncated``.
 
 Observations: :mod:`drift.racing.observations`. Reward: :mod:`drift.racing.reward`.
 Sources: GT Sophy (Wurman et al., Nature 2022) and the GT vision agent (Vasco et al. 2024) for the
@@ -357,7 +360,7 @@ class RacingSim:
         Args:
             action: (B, 2) in [-1, 1] (clipped): steering, throttle/brake.
         Returns:
-            reward (B,), terminated (B,) bool, info: dict of (B,) arrays
+            reward (B,), terminated (B,) bool (``max_backwards_m`` lost), info: dict of (B,) arrays
 
             - ``progress_m`` centre-line distance gained this step (m, signed), ``progress_total_m``
               since the reset (m); ``s_m``, ``n_m`` centre-line position and left offset (m);
@@ -366,7 +369,8 @@ class RacingSim:
               ``lap_completed`` (a timed lap ended this step), ``lap_valid`` (that lap never went off
               course);
             - ``lap_time_s`` the lap that ended this step (s, 0 otherwise), ``lap_count`` timed laps
-              since the reset;
+              since the reset; ``stuck`` (bool) slower than ``stuck_speed_mps`` for ``stuck_time_s``
+              (an episode end that is not terminal: the environments report it as ``truncated``);
             - ``reward_terms``: dict of the weighted terms as they enter the reward (they sum to it),
               ``reward_terms_unweighted``: the same terms before weighting (units in
               :mod:`drift.racing.reward`).
@@ -509,9 +513,7 @@ class RacingSim:
         self.prev_action = a
 
         self.stuck_t = np.where(speed < c.stuck_speed_mps, self.stuck_t + c.dt_s, 0.0)
-        terminated = (self.progress < self.best_progress - c.max_backwards_m * c.track_scale) | (
-            self.stuck_t >= c.stuck_time_s
-        )
+        terminated = self.progress < self.best_progress - c.max_backwards_m * c.track_scale
         info = dict(
             progress_m=ds,
             progress_total_m=self.progress.copy(),
@@ -524,6 +526,7 @@ class RacingSim:
             lap_valid=lap_valid,
             lap_time_s=lap_time,
             lap_count=np.array([len(v) for v in self.laps], dtype=np.int64),
+            stuck=self.stuck_t >= c.stuck_time_s,
             reward_terms=weighted,
             reward_terms_unweighted=raw,
         )

@@ -12,8 +12,8 @@ the same :class:`drift.racing.env.RacingEnv` cars (with the same seeds, the same
 - ``info`` is a dict of (num_envs,) arrays, nested dicts for ``reward_terms`` and
   ``reward_terms_unweighted``, each key ``k`` with a boolean mask ``info["_k"]`` of the cars it is valid
   for (a car reset in the step reports its reset info, which is empty).
-- time limit: ``max_episode_steps`` (``gymnasium.make_vec`` passes the registered one), reported as
-  ``truncated``.
+- ``truncated``: the time limit ``max_episode_steps`` (``gymnasium.make_vec`` passes the registered one)
+  or a stuck car (``info["stuck"]``, as :class:`drift.racing.env.RacingEnv`).
 - ``reset(seed=s)`` seeds car ``i`` with ``s + i``, as gymnasium seeds the sub-environments.
 """
 
@@ -180,7 +180,9 @@ class VecRacingEnv(gym.vector.VectorEnv):
                 "reset them with reset(options={'reset_mask': mask}) before stepping"
             )
         rew, term, info = sim.step(actions)
-        trunc = sim.steps >= self.max_episode_steps if self.max_episode_steps else np.zeros(B, dtype=bool)
+        trunc = info["stuck"].copy()
+        if self.max_episode_steps:
+            trunc |= sim.steps >= self.max_episode_steps
         mode = self.autoreset_mode
         if mode == AutoresetMode.NEXT_STEP:
             waiting = self._autoreset.copy()
