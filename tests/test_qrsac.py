@@ -20,6 +20,7 @@ from controllers.qrsac import (
     train,
 )
 from controllers.qrsac.buffer import ReplayBuffer
+from controllers.qrsac.qrsac import is_best_evaluation
 from drift.errors import DriftError
 from drift.racing import VecRacingEnv
 from tests.test_racing_env import stadium
@@ -446,6 +447,39 @@ def test_an_image_agent_keeps_the_camera_it_learned_from(oval, tmp_path):
     # a state agent has no camera to keep
     train(tiny(), tmp_path / "state", 80, env_kwargs=dict(track=oval, camera=False, max_episode_steps=30))
     assert load_agent(tmp_path / "state" / "checkpoint.pt").camera is None
+
+
+def test_best_checkpoint_is_the_fastest_valid_lap_then_the_highest_return(oval, tmp_path):
+    # (best valid lap s or None, return) of successive evaluations, and whether each replaces best.pt
+    seq = [
+        (None, 10.0, True),
+        (None, 5.0, False),
+        (None, 20.0, True),
+        (60.0, 3.0, True),
+        (None, 100.0, False),
+        (61.0, 50.0, False),
+        (58.0, 1.0, True),
+        (58.0, 2.0, False),
+    ]
+    best_lap = best_ret = None
+    for lap, ret, want in seq:
+        ev = {"best_valid_lap_s": lap, "return": ret}
+        assert is_best_evaluation(ev, best_lap, best_ret) is want, (lap, ret)
+        best_lap = lap if best_lap is None else min(best_lap, lap or np.inf)
+        best_ret = ret if best_ret is None else max(best_ret, ret)
+    # the training loop saves best.pt by that rule
+    cfg = tiny(eval_every=40, eval_max_steps=60)
+    m = train(cfg, tmp_path / "r", 200, env_kwargs=dict(track=oval, camera=False, max_episode_steps=60))
+    best_lap = best_ret = None
+    for ev in m["evaluations"]:
+        if is_best_evaluation(ev, best_lap, best_ret):
+            want_step = ev["step"]
+        if ev["best_valid_lap_s"] is not None:
+            best_lap = min(best_lap or np.inf, ev["best_valid_lap_s"])
+        best_ret = ev["return"] if best_ret is None else max(best_ret, ev["return"])
+    assert len(m["evaluations"]) == 5
+    ck = torch.load(tmp_path / "r" / "best.pt", map_location="cpu", weights_only=False)
+    assert ck["counters"]["step"] == want_step
 
 
 def test_config_is_frozen_and_validated():

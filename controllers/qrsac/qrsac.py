@@ -577,6 +577,20 @@ def _load_env_state(envs, state: dict) -> None:
     envs._autoreset = np.array(state["autoreset"])
 
 
+def is_best_evaluation(ev: dict, best_lap_s: float | None, best_return: float | None) -> bool:
+    """Whether evaluation ``ev`` (an :func:`evaluate` dict) replaces ``best.pt``, given the best valid lap
+    (s) and the best return of the evaluations before it (None: none yet).
+
+    A valid lap beats any evaluation without one, and a faster valid lap a slower one: what a user of a
+    racing agent wants from its best checkpoint is the lap. Until the first valid lap, the highest return
+    (progress counts there) is kept, so a run that never laps still has a best checkpoint.
+    """
+    lap = ev["best_valid_lap_s"]
+    if lap is not None:
+        return best_lap_s is None or lap < best_lap_s
+    return best_lap_s is None and (best_return is None or ev["return"] > best_return)
+
+
 def _save(ck: dict, path: Path) -> None:
     """Write a checkpoint whole or not at all: a kill while writing leaves the previous one readable.
 
@@ -802,8 +816,8 @@ def train(
 
     Args:
         config: :class:`QRSACConfig`.
-        run_dir: folder for ``checkpoint.pt``, ``best.pt`` (best evaluation return), ``evaluations.json`` and
-            TensorBoard scalars in ``tb/``.
+        run_dir: folder for ``checkpoint.pt``, ``best.pt`` (see :func:`is_best_evaluation`),
+            ``evaluations.json`` and TensorBoard scalars in ``tb/``.
         steps: total car steps (each vector step adds ``num_envs``); a resumed run continues up to it.
         env_kwargs: ``VecRacingEnv`` keywords (``track`` (name, path or Track), ``preset``, ``vehicle``,
             ``camera``, ``image_px``, ``max_episode_steps`` (default 3000), ...); the camera is on by default
@@ -946,17 +960,21 @@ def train(
         evaluations.append(ev)
         for k in ("return", "progress_m", "off_course_s", "laps"):
             writer.add_scalar(f"eval/{k}", ev[k], ctr["step"])
-        if ev["best_valid_lap_s"] is not None:
-            writer.add_scalar("eval/best_valid_lap_s", ev["best_valid_lap_s"], ctr["step"])
-            if ctr["best_lap_s"] is None or ev["best_valid_lap_s"] < ctr["best_lap_s"]:
-                ctr["best_lap_s"] = ev["best_valid_lap_s"]
+        lap = ev["best_valid_lap_s"]
+        best = is_best_evaluation(ev, ctr["best_lap_s"], ctr["best_eval_return"])
+        if lap is not None:
+            writer.add_scalar("eval/best_valid_lap_s", lap, ctr["step"])
+            ctr["best_lap_s"] = lap if ctr["best_lap_s"] is None else min(ctr["best_lap_s"], lap)
         if ctr["best_eval_return"] is None or ev["return"] > ctr["best_eval_return"]:
             ctr["best_eval_return"] = ev["return"]
+        if best:
             _save(checkpoint(with_buffer=False), best_path)
         (run_dir / "evaluations.json").write_text(json.dumps(evaluations, indent=1))
         say(
             f"eval at step {ctr['step']}: return {ev['return']:.1f}, progress {ev['progress_m']:.0f} m, "
-            f"laps {ev['laps']}, best valid lap {ev['best_valid_lap_s']}"
+            f"laps {ev['laps']}, best valid lap "
+            + ("-" if lap is None else f"{lap:.2f} s")
+            + (" (best.pt)" if best else "")
         )
         if on_evaluation is not None:
             on_evaluation(ev)

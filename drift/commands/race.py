@@ -105,7 +105,7 @@ class EvalOptions:
     laps: int = 3
     """timed laps (flying start)"""
     checkpoint: Literal["best", "last"] = "best"
-    """best.pt (the best evaluation) or checkpoint.pt (the last)"""
+    """best.pt (the evaluation with the fastest valid lap) or checkpoint.pt (the last)"""
     gif_frames: int = 60
     """camera frames in camera.gif (0: no GIF)"""
     out: Path | None = None
