@@ -92,7 +92,9 @@ def test_ros_up_records_mcap_that_loads_as_a_driving_log_and_stops_on_ctrl_c(tmp
     assert log.t[-1] > 4.0  # simulated seconds (2x real time)
     # the recording is the drive that was commanded: ~7 m/s, left circle with a steering sweep (from the
     # first steering command on: before it the bridge holds the car still)
-    k = np.flatnonzero(np.abs(log["delta"]) > 1e-6)[0]
+    steered = np.flatnonzero(np.abs(log["delta"]) > 1e-6)
+    assert steered.size, "no steering command reached the car"
+    k = steered[0]
     vx, r, delta = log["vx"][k:], log["r"][k:], log["delta"][k:]
     assert 5.0 < np.median(vx) < 8.0 and log.t[-1] - log.t[k] > 4.0
     assert np.median(r) > 0.1 and np.ptp(delta) > 0.05

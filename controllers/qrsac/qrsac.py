@@ -578,12 +578,18 @@ def _load_env_state(envs, state: dict) -> None:
 
 
 def is_best_evaluation(ev: dict, best_lap_s: float | None, best_return: float | None) -> bool:
-    """Whether evaluation ``ev`` (an :func:`evaluate` dict) replaces ``best.pt``, given the best valid lap
-    (s) and the best return of the evaluations before it (None: none yet).
+    """Whether an evaluation replaces ``best.pt``.
 
     A valid lap beats any evaluation without one, and a faster valid lap a slower one: what a user of a
     racing agent wants from its best checkpoint is the lap. Until the first valid lap, the highest return
     (progress counts there) is kept, so a run that never laps still has a best checkpoint.
+
+    Args:
+        ev: an :func:`evaluate` dict (reads ``best_valid_lap_s`` (s or None) and ``return``).
+        best_lap_s: the fastest valid lap of the evaluations before it (s; None: none yet).
+        best_return: the highest return of the evaluations before it (unscaled; None: none yet).
+    Returns:
+        True when ``ev`` is the new best.
     """
     lap = ev["best_valid_lap_s"]
     if lap is not None:
