@@ -158,6 +158,10 @@ def test_length_terms_count_full_scale_metres_on_a_scaled_track():
     _, _, _, _, info = env.step(np.array([0.0, 0.5], np.float32))
     assert info["progress_m"] == pytest.approx(0.3, abs=0.05)  # ~3 m/s for 0.1 s, on the 1:10 track
     assert info["reward_terms_unweighted"]["progress"] == pytest.approx(info["progress_m"] / 0.1)
+    zero = 0 * one
+    for scale, delta_max in ((0.0, 0.4), (-0.1, 0.4), (0.1, 0.0)):
+        with pytest.raises(ValueError, match="must be positive"):
+            reward_terms(one, zero, zero, one, zero, hist, delta_max, zero, zero, RewardWeights(), scale)
 
 
 def test_a_stuck_car_is_truncated_not_terminated(track):

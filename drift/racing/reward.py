@@ -124,7 +124,14 @@ def reward_terms(
         ``(reward, weighted, unweighted)``: reward (B,); ``weighted`` a dict of each term as it enters the
         reward (weight times term, penalties negative; they sum to the reward); ``unweighted`` the terms
         before weighting (units above). Keys: :data:`TERMS`.
+    Raises:
+        ValueError: ``length_scale`` or ``delta_max_rad`` not positive (the terms would change sign or be
+            infinite).
     """
+    if not (length_scale > 0 and delta_max_rad > 0):
+        raise ValueError(
+            f"length_scale ({length_scale}) and delta_max_rad ({delta_max_rad}) must be positive"
+        )
     d0, d1, d2 = delta_hist_rad[:, 0], delta_hist_rad[:, 1], delta_hist_rad[:, 2]
     raw = {
         "progress": progress_m / length_scale,
