@@ -468,7 +468,7 @@ def test_best_checkpoint_is_the_fastest_valid_lap_then_the_highest_return(oval, 
         best_lap = lap if best_lap is None else min(best_lap, lap or np.inf)
         best_ret = ret if best_ret is None else max(best_ret, ret)
     # the training loop saves best.pt by that rule: scripted evaluations (return, lap) at 40, 80, ... 200
-    # steps, where the highest return (80) and the fastest valid lap (160) differ
+    # steps, where the highest return (80) and the fastest valid lap (200) differ
     script = iter([(10.0, None), (90.0, None), (30.0, 60.0), (80.0, 61.0), (5.0, 57.0)])
 
     def scripted_eval(*args, **kw):
