@@ -6,7 +6,8 @@ Variants (issue 11):
 2. ``qrsac-image-actor``: the ablation, image actor + a critic that sees only what the actor sees;
 3. ``qrsac-state``: QR-SAC with a state actor (privileged + proprio, no pixels);
 4. ``tqc-state``: sb3-contrib TQC (truncated quantile critics) on the state observation, the peer an RL
-   user would pick, with its defaults except the replay size, same environment steps.
+   user would pick, with its defaults except the replay size and the updates per car-step (QR-SAC's
+   update-to-data ratio), same environment steps.
 
 Each run trains for ``--steps`` car-steps on ``--track`` (defaults of ``QRSACConfig``; TQC on
 ``--num-envs`` cars through sb3's vectorised env), then drives ``--laps`` deterministic laps with
@@ -14,6 +15,11 @@ Each run trains for ``--steps`` car-steps on ``--track`` (defaults of ``QRSACCon
 best valid lap (s), best valid lap / minimum-time lap (:mod:`controllers.yardstick`), the share of
 evaluation laps without time off course, car-steps/s with updates (the update-to-data ratio stated),
 wall time. Training curves (evaluation return against steps) go to ``--out`` as CSV and PNG.
+
+Each run's row and curve are written to ``--out`` when it ends; run the same command again with the same
+``--out`` after an interruption and the finished runs are kept and not repeated (an interrupted QR-SAC run
+resumes from its last checkpoint, without its replay buffer, so not bitwise; an interrupted TQC run
+starts again).
 
     python benchmarks/race_agent.py [--track Norisring] [--steps 200000] [--seeds 0,1,2]
         [--variants qrsac-image-priv,qrsac-image-actor,qrsac-state,tqc-state] [--laps 3] [--out DIR]
@@ -28,11 +34,24 @@ import argparse
 import csv
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 VARIANTS = ("qrsac-image-priv", "qrsac-image-actor", "qrsac-state", "tqc-state")
+
+
+def _reporter(name: str, steps: int, every_s: float = 30.0) -> Callable[[int, float], None]:
+    """A progress line for one run at most every ``every_s`` seconds: car-steps done, car-steps/s."""
+    last = [-float("inf")]
+
+    def report(step: int, steps_per_s: float) -> None:
+        if time.monotonic() - last[0] >= every_s or step >= steps:
+            last[0] = time.monotonic()
+            print(f"  {name}: {step} of {steps} car-steps, {steps_per_s:.0f} car-steps/s", flush=True)
+
+    return report
 
 
 def _qrsac(variant: str, track, steps: int, seed: int, run_dir: Path, eval_every: int):
@@ -41,15 +60,24 @@ def _qrsac(variant: str, track, steps: int, seed: int, run_dir: Path, eval_every
     actor_obs = "state" if variant == "qrsac-state" else "image"
     critic_obs = "actor" if variant == "qrsac-image-actor" else "privileged"
     cfg = QRSACConfig(actor_obs=actor_obs, critic_obs=critic_obs, seed=seed, eval_every=eval_every)
+    report = _reporter(f"{variant} seed {seed}", steps)
     t0 = time.perf_counter()
-    m = train(cfg, run_dir, steps, env_kwargs={"track": track})
+    m = train(
+        cfg,
+        run_dir,
+        steps,
+        env_kwargs={"track": track},
+        resume=(run_dir / "checkpoint.pt").exists(),
+        progress=lambda d: report(d["step"], d["steps_per_s"]),
+        log=lambda line: print(f"  {variant} seed {seed}: {line}", flush=True),
+    )
     wall = time.perf_counter() - t0
     curve = [(e["step"], e["return"]) for e in m["evaluations"]]
     agent = load_agent(run_dir / ("best.pt" if (run_dir / "best.pt").exists() else "checkpoint.pt"))
     return agent, {"steps_per_s": m["steps_per_s"], "wall_s": wall, "utd": cfg.utd, "curve": curve}
 
 
-def _tqc(track, steps: int, seed: int, num_envs: int, eval_every: int):
+def _tqc(track, steps: int, seed: int, num_envs: int, eval_every: int, utd: float):
     """sb3-contrib TQC on the flattened state observation (privileged + proprio)."""
     import gymnasium as gym
     from sb3_contrib import TQC
@@ -65,14 +93,20 @@ def _tqc(track, steps: int, seed: int, num_envs: int, eval_every: int):
         return gym.wrappers.FlattenObservation(env)
 
     venv = make_vec_env(make, n_envs=num_envs, seed=seed)
-    model = TQC("MlpPolicy", venv, seed=seed, buffer_size=min(steps, 1_000_000), verbose=0)
+    # one update per vector step is sb3's default; gradient_steps matches QR-SAC's update-to-data ratio
+    model = TQC("MlpPolicy", venv, seed=seed, buffer_size=min(steps, 1_000_000), verbose=0,
+                gradient_steps=max(1, round(utd * num_envs)))
     curve: list[tuple[int, float]] = []
+    report = _reporter(f"tqc-state seed {seed}", steps)
 
     class Curve(BaseCallback):  # the same deterministic evaluation as QR-SAC's training runs
         def _on_step(self) -> bool:
-            if eval_every and self.num_timesteps % eval_every < num_envs:
+            n = self.num_timesteps
+            if eval_every and n % eval_every < num_envs:
                 ev = evaluate(TQCPolicy(model), env_kwargs={"track": track})
-                curve.append((self.num_timesteps, ev["return"]))
+                curve.append((n, ev["return"]))
+                print(f"  tqc-state seed {seed}: evaluation at {n}: return {ev['return']:.1f}", flush=True)
+            report(n, n / (time.perf_counter() - t0))
             return True
 
     t0 = time.perf_counter()
@@ -92,6 +126,7 @@ class TQCPolicy:
         self.model = model
         self.config = QRSACConfig(actor_obs="state")
         self.shapes = {"privileged": (365,), "proprio": (12,)}
+        self.camera = None  # no camera: nothing to check against the environment's
 
     def act(self, obs, deterministic=True):
         x = np.concatenate([obs["privileged"], obs["proprio"]], axis=-1)  # FlattenObservation's key order
@@ -133,6 +168,7 @@ def main() -> None:
 
     torch.set_num_threads(a.threads)
 
+    from controllers.qrsac import QRSACConfig
     from controllers.yardstick import yardstick
     from drift.racing import RacingEnv
 
@@ -152,27 +188,27 @@ def main() -> None:
         f"({os.cpu_count()} cores)",
         flush=True,
     )
-    rows, curves = [], []
+    rows, curves = _load(out, a.steps)
     for v in variants:
         for seed in seeds:
+            if any(r["variant"] == v and r["seed"] == seed for r in rows):
+                print(f"{v} seed {seed}: done in {out / 'runs.csv'}, kept", flush=True)
+                continue
+            print(f"{v} seed {seed}: training {a.steps} car-steps", flush=True)
             if v == "tqc-state":
-                policy, info = _tqc(a.track, a.steps, seed, a.num_envs, a.eval_every)
+                policy, info = _tqc(a.track, a.steps, seed, a.num_envs, a.eval_every, QRSACConfig().utd)
             else:
                 policy, info = _qrsac(v, a.track, a.steps, seed, out / f"{v}-seed{seed}", a.eval_every)
+            print(f"{v} seed {seed}: {a.laps} deterministic laps", flush=True)
             ev = _laps(policy, a.track, a.laps)
-            row = {"variant": v, "seed": seed, **ev, "steps_per_s": info["steps_per_s"], "utd": info["utd"],
-                   "wall_s": info["wall_s"], "lap_over_ocp": ev["best_valid_lap_s"] / ys.ocp_lap_s}
+            row = {"variant": v, "seed": seed, "steps": a.steps, **ev, "steps_per_s": info["steps_per_s"],
+                   "utd": info["utd"], "wall_s": info["wall_s"]}
+            row["lap_over_ocp"] = ev["best_valid_lap_s"] / ys.ocp_lap_s
             rows.append(row)
             curves += [{"variant": v, "seed": seed, "step": s, "return": r} for s, r in info["curve"]]
+            _save(out, rows, curves)  # each run as it ends, so an interruption loses only the current one
             print(json.dumps(row), flush=True)
-    with open(out / "runs.csv", "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
-    with open(out / "curves.csv", "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=["variant", "seed", "step", "return"])
-        w.writeheader()
-        w.writerows(curves)
+    rows = [r for r in rows if r["variant"] in variants and r["seed"] in seeds]
     _plot_curves(curves, out / "curves.png")
 
     print(f"\n== {env.sim.track.name}, {a.steps} car-steps per run, {len(seeds)} seed(s); "
@@ -192,6 +228,40 @@ def main() -> None:
     pp = ys.pure_pursuit_lap_s
     print(f"pure pursuit: {pp:.2f} s, {pp / ys.ocp_lap_s:.3f} x the OCP lap")
     print(f"tables and curves in {out}")
+
+
+def _load(out: Path, steps: int) -> tuple[list[dict], list[dict]]:
+    """The finished runs (and their curves) of an earlier call with this ``--out``; none if it is new.
+
+    Raises SystemExit when those runs trained for another number of car-steps (their rows would not compare).
+    """
+    if not (out / "runs.csv").exists():
+        return [], []
+    with open(out / "runs.csv", newline="") as fh:
+        rows = [{k: v if k == "variant" else float(v) for k, v in r.items()} for r in csv.DictReader(fh)]
+    for r in rows:
+        for k in ("seed", "steps", "laps", "valid_laps"):
+            r[k] = int(r[k])
+    other = {r["steps"] for r in rows} - {steps}
+    if other:
+        raise SystemExit(f"{out} holds runs of {sorted(other)} car-steps, not {steps}: give another --out")
+    curves = []
+    if (out / "curves.csv").exists():
+        with open(out / "curves.csv", newline="") as fh:
+            curves = [{"variant": c["variant"], "seed": int(c["seed"]), "step": int(c["step"]),
+                       "return": float(c["return"])} for c in csv.DictReader(fh)]
+    return rows, curves
+
+
+def _save(out: Path, rows: list[dict], curves: list[dict]) -> None:
+    for name, table, fields in (("runs.csv", rows, list(rows[0])),
+                                ("curves.csv", curves, ["variant", "seed", "step", "return"])):
+        tmp = out / f"{name}.tmp"
+        with open(tmp, "w", newline="") as fh:
+            w = csv.DictWriter(fh, fieldnames=fields)
+            w.writeheader()
+            w.writerows(table)
+        tmp.replace(out / name)  # whole or not at all
 
 
 def _plot_curves(curves, path: Path) -> None:
