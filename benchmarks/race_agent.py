@@ -12,9 +12,11 @@ Variants (issue 11):
 Each run trains for ``--steps`` car-steps on ``--track`` (defaults of ``QRSACConfig``; TQC on
 ``--num-envs`` cars through sb3's vectorised env), then drives ``--laps`` deterministic laps with
 :func:`drift.racing.run_laps`. One table, one row per variant (mean over seeds, and the best seed):
-best valid lap (s), best valid lap / minimum-time lap (:mod:`controllers.yardstick`), the share of
-evaluation laps without time off course, car-steps/s with updates (the update-to-data ratio stated),
-wall time. Training curves (evaluation return against steps) go to ``--out`` as CSV and PNG.
+seeds with a valid lap, best valid lap (s), best valid lap / minimum-time lap
+(:mod:`controllers.yardstick`), the share of evaluation laps without time off course, the last training
+evaluation's return (mean +- sd over seeds), car-steps/s with updates (the update-to-data ratio stated),
+wall time; printed and written to ``--out``/table.md. Training curves (evaluation return against
+steps) go to ``--out`` as CSV and PNG.
 
 Each run's row and curve are written to ``--out`` when it ends; run the same command again with the same
 ``--out`` after an interruption and the finished runs are kept and not repeated (an interrupted QR-SAC run
@@ -211,23 +213,38 @@ def main() -> None:
     rows = [r for r in rows if r["variant"] in variants and r["seed"] in seeds]
     _plot_curves(curves, out / "curves.png")
 
-    print(f"\n== {env.sim.track.name}, {a.steps} car-steps per run, {len(seeds)} seed(s); "
-          f"minimum-time lap {ys.ocp_lap_s:.2f} s, pure pursuit {ys.pure_pursuit_lap_s:.2f} s ==")
-    print(f"{'variant':20s} {'best lap s':>10s} {'mean lap s':>10s} {'lap/OCP':>8s} {'clean laps':>10s}"
-          f" {'steps/s':>8s} {'utd':>5s} {'wall min':>8s}")
+    head = (f"{env.sim.track.name}, {a.steps} car-steps per run, seeds {seeds}; minimum-time lap "
+            f"{ys.ocp_lap_s:.2f} s, pure pursuit {ys.pure_pursuit_lap_s:.2f} s "
+            f"({ys.pure_pursuit_lap_s / ys.ocp_lap_s:.3f} x)")
+    table = [
+        "| variant | seeds with a valid lap | best lap s | mean lap s | best lap / OCP | clean laps | "
+        "last evaluation return | car-steps/s | utd | wall min |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for v in variants:
         rs = [r for r in rows if r["variant"] == v]
+        if not rs:
+            continue
         laps = np.array([r["best_valid_lap_s"] for r in rs])
-        best = np.nanmin(laps) if np.isfinite(laps).any() else float("nan")
-        mean = np.nanmean(laps) if np.isfinite(laps).any() else float("nan")
-        clean = np.mean([r["clean_share"] for r in rs])
-        speed = np.mean([r["steps_per_s"] for r in rs])
-        wall = np.mean([r["wall_s"] for r in rs]) / 60
-        print(f"{v:20s} {best:10.2f} {mean:10.2f} {best / ys.ocp_lap_s:8.3f} {clean:10.2f} {speed:8.0f}"
-              f" {rs[0]['utd']:5.2f} {wall:8.1f}")
-    pp = ys.pure_pursuit_lap_s
-    print(f"pure pursuit: {pp:.2f} s, {pp / ys.ocp_lap_s:.3f} x the OCP lap")
+        lapped = np.isfinite(laps)
+        best = np.min(laps[lapped]) if lapped.any() else float("nan")
+        mean = np.mean(laps[lapped]) if lapped.any() else float("nan")
+        last = [max((c for c in curves if c["variant"] == v and c["seed"] == r["seed"]),
+                    key=lambda c: c["step"], default={"return": float("nan")})["return"] for r in rs]
+        table.append(
+            f"| {v} | {lapped.sum()} of {len(rs)} | {_fmt(best, '.2f')} | {_fmt(mean, '.2f')} | "
+            f"{_fmt(best / ys.ocp_lap_s, '.3f')} | "
+            f"{np.mean([r['clean_share'] for r in rs]):.2f} | {np.mean(last):.0f} +- {np.std(last):.0f} | "
+            f"{np.mean([r['steps_per_s'] for r in rs]):.0f} | {rs[0]['utd']:.2f} | "
+            f"{np.mean([r['wall_s'] for r in rs]) / 60:.1f} |"
+        )
+    (out / "table.md").write_text(head + "\n\n" + "\n".join(table) + "\n")
+    print("\n" + head + "\n" + "\n".join(table))
     print(f"tables and curves in {out}")
+
+
+def _fmt(x: float, spec: str) -> str:
+    return format(x, spec) if np.isfinite(x) else "-"
 
 
 def _load(out: Path, steps: int) -> tuple[list[dict], list[dict]]:
