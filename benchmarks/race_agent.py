@@ -252,18 +252,30 @@ def _fmt(x: float, spec: str) -> str:
 def _load(out: Path, steps: int) -> tuple[list[dict], list[dict]]:
     """The finished runs (and their curves) of an earlier call with this ``--out``; none if it is new.
 
-    Raises SystemExit when those runs trained for another number of car-steps (their rows would not compare).
+    Raises SystemExit when those runs trained for another number of car-steps (their rows would not compare)
+    or when runs.csv or curves.csv cannot be read (naming the file).
     """
     if not (out / "runs.csv").exists():
         return [], []
+    try:
+        rows, curves = _read_tables(out)
+    except (KeyError, TypeError, ValueError) as e:
+        raise SystemExit(
+            f"{out}: runs.csv or curves.csv is not this script's table ({type(e).__name__}: {e}); "
+            "move it aside or give another --out"
+        ) from None
+    other = {r["steps"] for r in rows} - {steps}
+    if other:
+        raise SystemExit(f"{out} holds runs of {sorted(other)} car-steps, not {steps}: give another --out")
+    return rows, curves
+
+
+def _read_tables(out: Path) -> tuple[list[dict], list[dict]]:
     with open(out / "runs.csv", newline="") as fh:
         rows = [{k: v if k == "variant" else float(v) for k, v in r.items()} for r in csv.DictReader(fh)]
     for r in rows:
         for k in ("seed", "steps", "laps", "valid_laps"):
             r[k] = int(r[k])
-    other = {r["steps"] for r in rows} - {steps}
-    if other:
-        raise SystemExit(f"{out} holds runs of {sorted(other)} car-steps, not {steps}: give another --out")
     curves = []
     if (out / "curves.csv").exists():
         with open(out / "curves.csv", newline="") as fh:
