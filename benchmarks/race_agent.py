@@ -302,12 +302,14 @@ def _plot_curves(curves, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(8, 5))
-    for v in dict.fromkeys(c["variant"] for c in curves):
-        for seed in dict.fromkeys(c["seed"] for c in curves if c["variant"] == v):
+    styles = ("-", "--", ":", "-.")  # one colour per variant, one line style per seed
+    for i, v in enumerate(dict.fromkeys(c["variant"] for c in curves)):
+        for j, seed in enumerate(dict.fromkeys(c["seed"] for c in curves if c["variant"] == v)):
             pts = [(c["step"], c["return"]) for c in curves if c["variant"] == v and c["seed"] == seed]
             if pts:
                 s, r = zip(*pts, strict=True)
-                ax.plot(s, r, label=f"{v} seed {seed}", lw=1)
+                ls = styles[j % len(styles)]
+                ax.plot(s, r, label=f"{v} seed {seed}", lw=1.2, color=f"C{i % 10}", ls=ls)
     ax.set_xlabel("car-steps")
     ax.set_ylabel("deterministic evaluation return")
     ax.legend(fontsize=7)

@@ -512,7 +512,7 @@ def test_config_is_frozen_and_validated():
         with pytest.raises(ConfigError, match="entropy_anneal_steps"):
             QRSACConfig(entropy_anneal_steps=bad)
     assert QRSACConfig(entropy_anneal_steps=[10, 20.0]).entropy_anneal_steps == (10, 20)
-    assert QRSACConfig().gamma == 0.9896 and QRSACConfig().n_step == 7 and QRSACConfig().n_quantiles == 32
+    assert QRSACConfig().gamma == 0.9896 and QRSACConfig().n_step == 1 and QRSACConfig().n_quantiles == 32
 
 
 def test_a_short_run_improves_the_deterministic_return(oval, tmp_path):
